@@ -1,0 +1,120 @@
+package rtr
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Issuer logs users in, rotates their refresh tokens, detects replayed
+// ones and ends sessions. Create one with [NewIssuer] and share it: it is
+// safe for concurrent use.
+type Issuer struct {
+	cfg      Config
+	keys     keyRing
+	verifier *Verifier
+
+	refreshParser    *jwt.Parser // full validation
+	refreshSigParser *jwt.Parser // signature only, for logout with an expired token
+	refreshKeyFn     jwt.Keyfunc
+}
+
+// NewIssuer checks cfg, fills in defaults and derives the keys. It fails
+// with [ErrInvalidConfig] when the store is missing or a secret is shorter
+// than [MinSecretLen] bytes.
+func NewIssuer(cfg Config) (*Issuer, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	iss := &Issuer{cfg: cfg, keys: newKeyRing(cfg.Secret, cfg.PreviousSecrets)}
+	iss.verifier = newVerifier(&iss.cfg, &iss.keys)
+	iss.refreshParser = jwt.NewParser(parserOptions(&iss.cfg)...)
+	iss.refreshSigParser = jwt.NewParser(jwt.WithValidMethods([]string{signingAlg}), jwt.WithoutClaimsValidation())
+	iss.refreshKeyFn = func(t *jwt.Token) (any, error) {
+		if err := checkHeader(t, RefreshTokenType); err != nil {
+			return nil, err
+		}
+		ks, err := iss.keys.lookup(t.Header)
+		if err != nil {
+			return nil, err
+		}
+		return ks.refresh, nil
+	}
+	return iss, nil
+}
+
+// Verifier returns the access-token verifier that shares this issuer's keys
+// and settings.
+func (iss *Issuer) Verifier() *Verifier { return iss.verifier }
+
+// parseRefresh verifies a refresh token. With checkExpiry false only the
+// signature, header and issuer are checked (for logout).
+func (iss *Issuer) parseRefresh(token string, checkExpiry bool) (*refreshClaims, error) {
+	if token == "" || tooLarge(token) {
+		return nil, ErrInvalidToken
+	}
+	p := iss.refreshParser
+	if !checkExpiry {
+		p = iss.refreshSigParser
+	}
+	c := new(refreshClaims)
+	if _, err := p.ParseWithClaims(token, c, iss.refreshKeyFn); err != nil {
+		return nil, mapParseError(err)
+	}
+	if !checkExpiry && iss.cfg.Issuer != "" && c.Issuer != iss.cfg.Issuer {
+		return nil, fmt.Errorf("%w: wrong issuer", ErrInvalidToken)
+	}
+	if c.Subject == "" || len(c.Subject) > MaxSubjectLen || c.SessionID == "" || c.ID == "" || c.Generation == 0 {
+		return nil, fmt.Errorf("%w: incomplete refresh token", ErrInvalidToken)
+	}
+	return c, nil
+}
+
+// extraClaims calls [Config.Claims] and encodes the result.
+func (iss *Issuer) extraClaims(ctx context.Context, subject string) ([]byte, error) {
+	if iss.cfg.Claims == nil {
+		return nil, nil
+	}
+	extra, err := iss.cfg.Claims(ctx, subject)
+	if err != nil {
+		return nil, fmt.Errorf("rtr: claims callback: %w", err)
+	}
+	return encodeExtra(extra)
+}
+
+// pair mints an access token and (re-)signs the current refresh token of rec.
+func (iss *Issuer) pair(rec *SessionRecord, extra []byte) (Pair, error) {
+	now := iss.cfg.Now()
+	exp := unixTime(now.Add(iss.cfg.AccessTTL))
+	at, err := iss.keys.mintAccess(accessPayload{
+		Issuer:    iss.cfg.Issuer,
+		Subject:   rec.Subject,
+		Audience:  iss.cfg.Audience,
+		ExpiresAt: exp.Unix(),
+		IssuedAt:  now.Unix(),
+		ID:        newID(),
+		SessionID: rec.ID,
+	}, extra)
+	if err != nil {
+		return Pair{}, fmt.Errorf("rtr: minting access token: %w", err)
+	}
+	rt, err := iss.keys.mintRefresh(iss.cfg.Issuer, rec)
+	if err != nil {
+		return Pair{}, fmt.Errorf("rtr: minting refresh token: %w", err)
+	}
+	return Pair{
+		AccessToken:      at,
+		RefreshToken:     rt,
+		AccessExpiresAt:  exp,
+		RefreshExpiresAt: unixTime(rec.ExpiresAt()),
+		SessionID:        rec.ID,
+	}, nil
+}
+
+func (iss *Issuer) emit(ctx context.Context, t EventType, subject, sid string, gen uint64) {
+	if iss.cfg.OnEvent != nil {
+		iss.cfg.OnEvent(ctx, Event{Type: t, Subject: subject, SessionID: sid, Generation: gen, Time: iss.cfg.Now()})
+	}
+}

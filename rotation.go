@@ -1,0 +1,176 @@
+package rtr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Issue logs subject in: it starts a new session (every call is a new
+// device; earlier sessions stay valid) and returns its first token pair.
+// Subject must be 1 to [MaxSubjectLen] bytes.
+func (iss *Issuer) Issue(ctx context.Context, subject string, opts ...IssueOption) (Pair, error) {
+	if subject == "" || len(subject) > MaxSubjectLen {
+		return Pair{}, ErrInvalidSubject
+	}
+	var o issueOptions
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return Pair{}, err
+		}
+	}
+	extra, err := iss.extraClaims(ctx, subject)
+	if err != nil {
+		return Pair{}, err
+	}
+	now := iss.cfg.Now()
+	abs := now.Add(iss.cfg.MaxSessionAge)
+	rec := SessionRecord{
+		ID:                newID(),
+		Subject:           subject,
+		Current:           newID(),
+		Generation:        1,
+		CreatedAt:         now,
+		RotatedAt:         now,
+		IdleExpiresAt:     now.Add(iss.cfg.RefreshTTL),
+		AbsoluteExpiresAt: abs,
+		Meta:              o.meta,
+	}
+	if rec.IdleExpiresAt.After(abs) {
+		rec.IdleExpiresAt = abs
+	}
+	if err := iss.cfg.Store.Create(ctx, rec); err != nil {
+		return Pair{}, storeError(err)
+	}
+	p, err := iss.pair(&rec, extra)
+	if err != nil {
+		return Pair{}, err
+	}
+	iss.emit(ctx, EventIssued, subject, rec.ID, rec.Generation)
+	return p, nil
+}
+
+// Refresh exchanges a refresh token for a new pair, applying the rotation
+// policy in one atomic store operation:
+//
+//   - the current refresh token rotates: a new pair, the old token is spent;
+//   - the token rotated most recently, presented again less than
+//     [Config.ReuseGrace] after its rotation, gets the current pair again
+//     (same refresh token, a fresh access token) and nothing rotates;
+//   - any other spent token is theft: the session is revoked, an
+//     [EventReuseDetected] is emitted and [ErrTokenReused] returned.
+//
+// Other errors: [ErrInvalidToken], [ErrTokenExpired], [ErrSessionNotFound],
+// and [ErrStoreUnavailable] when the store cannot answer (the client should
+// keep its tokens and try again later).
+func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
+	rc, err := iss.parseRefresh(refreshToken, true)
+	if err != nil {
+		return Pair{}, err
+	}
+	// Claims are gathered before the store commits a rotation: a failing
+	// callback must not leave the client holding a spent token.
+	extra, err := iss.extraClaims(ctx, rc.Subject)
+	if err != nil {
+		return Pair{}, err
+	}
+	res, err := iss.cfg.Store.Rotate(ctx, RotateRequest{
+		Subject:    rc.Subject,
+		SessionID:  rc.SessionID,
+		JTI:        rc.ID,
+		Generation: rc.Generation,
+		NewJTI:     newID(),
+		Now:        iss.cfg.Now(),
+		IdleTTL:    iss.cfg.RefreshTTL,
+		Grace:      iss.cfg.ReuseGrace,
+	})
+	if err != nil {
+		return Pair{}, storeError(err)
+	}
+	switch res.Outcome {
+	case OutcomeRotated, OutcomeRetried:
+		p, err := iss.pair(&res.Session, extra)
+		if err != nil {
+			return Pair{}, err
+		}
+		t := EventRotated
+		if res.Outcome == OutcomeRetried {
+			t = EventRetried
+		}
+		iss.emit(ctx, t, rc.Subject, rc.SessionID, res.Session.Generation)
+		return p, nil
+	case OutcomeReused:
+		iss.emit(ctx, EventReuseDetected, rc.Subject, rc.SessionID, rc.Generation)
+		return Pair{}, ErrTokenReused
+	default:
+		return Pair{}, fmt.Errorf("%w: store returned outcome %d", ErrStoreUnavailable, res.Outcome)
+	}
+}
+
+// Revoke ends the session a refresh token belongs to (logout on this
+// device). It is idempotent: revoking an ended session returns nil. Any
+// correctly signed refresh token of the session will do, even an expired
+// or already rotated one; a token that is not genuine is [ErrInvalidToken].
+func (iss *Issuer) Revoke(ctx context.Context, refreshToken string) error {
+	rc, err := iss.parseRefresh(refreshToken, false)
+	if err != nil {
+		return err
+	}
+	return iss.RevokeSession(ctx, rc.Subject, rc.SessionID)
+}
+
+// RevokeSession ends one session of subject by its id, as listed by
+// [Issuer.Sessions] ("log out that device"). Idempotent.
+func (iss *Issuer) RevokeSession(ctx context.Context, subject, sessionID string) error {
+	ok, err := iss.cfg.Store.Revoke(ctx, subject, sessionID)
+	if err != nil {
+		return storeError(err)
+	}
+	if ok {
+		iss.emit(ctx, EventRevoked, subject, sessionID, 0)
+	}
+	return nil
+}
+
+// RevokeAll ends every session of subject (logout everywhere). Access
+// tokens already handed out stay valid until they expire.
+func (iss *Issuer) RevokeAll(ctx context.Context, subject string) error {
+	if subject == "" || len(subject) > MaxSubjectLen {
+		return ErrInvalidSubject
+	}
+	ids, err := iss.cfg.Store.RevokeAll(ctx, subject)
+	if err != nil {
+		return storeError(err)
+	}
+	for _, id := range ids {
+		iss.emit(ctx, EventRevoked, subject, id, 0)
+	}
+	return nil
+}
+
+// Sessions lists the live sessions of subject, oldest first, for a device
+// list.
+func (iss *Issuer) Sessions(ctx context.Context, subject string) ([]Session, error) {
+	if subject == "" || len(subject) > MaxSubjectLen {
+		return nil, ErrInvalidSubject
+	}
+	recs, err := iss.cfg.Store.List(ctx, subject, iss.cfg.Now())
+	if err != nil {
+		return nil, storeError(err)
+	}
+	out := make([]Session, len(recs))
+	for i, r := range recs {
+		out[i] = sessionFromRecord(r)
+	}
+	return out, nil
+}
+
+// storeError makes sure a store failure reads as "cannot tell now": the
+// store's own sentinels pass through, anything else (a third-party store
+// that forgot to wrap, a context error) becomes [ErrStoreUnavailable].
+func storeError(err error) error {
+	if errors.Is(err, ErrSessionNotFound) || errors.Is(err, ErrStoreUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+}

@@ -1,0 +1,152 @@
+package rtr
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps sessions. rtr ships [MemoryStore] and [RedisStore]; the
+// package storetest checks any other implementation against the contract
+// below with one call.
+//
+// Every method is safe for concurrent use. A store never sees a token: it
+// compares token ids (jti), which are useless without a valid signature.
+// Time comes from the caller (the now fields), so one clock rules issuer
+// and store; a session whose idle or absolute expiry is not after now is
+// treated exactly like a missing one.
+//
+// Errors: a session that is missing, expired or revoked is
+// [ErrSessionNotFound]; anything that keeps the store from answering
+// (network, timeout, cancelled context, a server error) must be returned
+// wrapped so that errors.Is(err, [ErrStoreUnavailable]) holds, and must not
+// be reported as not-found.
+type Store interface {
+	// Create stores a new session. IDs are random, so Create never meets
+	// an existing session with the same subject and ID.
+	Create(ctx context.Context, s SessionRecord) error
+
+	// Rotate is the atomic refresh decision, one indivisible step:
+	//   - session missing or expired at req.Now: [ErrSessionNotFound]
+	//     (an expired session is deleted);
+	//   - req.JTI and req.Generation are the current ones: the session
+	//     moves to req.NewJTI at generation+1, the old jti becomes
+	//     Previous with RotatedAt = req.Now, the idle expiry becomes
+	//     min(req.Now+req.IdleTTL, AbsoluteExpiresAt); [OutcomeRotated]
+	//     with the new record;
+	//   - req.JTI is Previous at generation-1 and req.Now is less than
+	//     req.Grace after RotatedAt: nothing changes; [OutcomeRetried]
+	//     with the current record;
+	//   - anything else: the session is deleted; [OutcomeReused].
+	Rotate(ctx context.Context, req RotateRequest) (RotateResult, error)
+
+	// Get returns the session, or [ErrSessionNotFound] if it is missing or
+	// expired at now.
+	Get(ctx context.Context, subject, sessionID string, now time.Time) (SessionRecord, error)
+
+	// Revoke deletes the session and reports whether it existed. Revoking
+	// a missing session is not an error.
+	Revoke(ctx context.Context, subject, sessionID string) (bool, error)
+
+	// RevokeAll deletes every session of subject and returns their IDs
+	// (empty when there were none).
+	RevokeAll(ctx context.Context, subject string) ([]string, error)
+
+	// List returns the sessions of subject that are live at now, oldest
+	// first, and forgets the expired ones.
+	List(ctx context.Context, subject string, now time.Time) ([]SessionRecord, error)
+}
+
+// SessionRecord is what a [Store] keeps about one session (token family).
+// It holds no bearer credential.
+type SessionRecord struct {
+	ID      string
+	Subject string
+
+	Current    string // jti of the current refresh token
+	Previous   string // jti of the refresh token rotated most recently ("" before the first rotation)
+	Generation uint64 // generation of Current; 1 at login
+
+	CreatedAt         time.Time // login
+	RotatedAt         time.Time // last rotation (CreatedAt before the first); also the current token's iat
+	IdleExpiresAt     time.Time // slides with each rotation; the current refresh token's exp
+	AbsoluteExpiresAt time.Time // CreatedAt + MaxSessionAge
+
+	Meta map[string]string // small descriptive data (user agent, IP) for a device list
+}
+
+// ExpiresAt is when the session ends if it is not used again.
+func (r SessionRecord) ExpiresAt() time.Time {
+	if r.AbsoluteExpiresAt.Before(r.IdleExpiresAt) {
+		return r.AbsoluteExpiresAt
+	}
+	return r.IdleExpiresAt
+}
+
+// live reports whether the session has not expired at now.
+func (r SessionRecord) live(now time.Time) bool { return now.Before(r.ExpiresAt()) }
+
+// RotateRequest asks a [Store] to rotate a session; see [Store.Rotate].
+type RotateRequest struct {
+	Subject    string
+	SessionID  string
+	JTI        string // jti of the presented refresh token
+	Generation uint64 // generation of the presented refresh token
+	NewJTI     string // jti for the next generation, used only on rotation
+	Now        time.Time
+	IdleTTL    time.Duration // [Config.RefreshTTL]
+	Grace      time.Duration // [Config.ReuseGrace]
+}
+
+// Outcome is the decision [Store.Rotate] took.
+type Outcome uint8
+
+// The outcomes of [Store.Rotate].
+const (
+	OutcomeRotated Outcome = iota + 1 // the presented token was current; the session moved on
+	OutcomeRetried                    // the presented token was the previous one, within the grace
+	OutcomeReused                     // the presented token was stale; the session was deleted
+)
+
+// String returns the outcome's name.
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeRotated:
+		return "rotated"
+	case OutcomeRetried:
+		return "retried"
+	case OutcomeReused:
+		return "reused"
+	}
+	return "unknown"
+}
+
+// RotateResult is the answer of [Store.Rotate]. Session is the record after
+// the decision (the current generation) for [OutcomeRotated] and
+// [OutcomeRetried], and the zero value for [OutcomeReused].
+type RotateResult struct {
+	Outcome Outcome
+	Session SessionRecord
+}
+
+// decide applies the rotation policy to rec in memory. It is shared by
+// [MemoryStore]; [RedisStore] runs the same rules in Lua. It reports the
+// outcome; for OutcomeRotated it updates rec.
+func decide(rec *SessionRecord, req RotateRequest, jtiEqual func(a, b string) bool) Outcome {
+	switch {
+	case req.Generation == rec.Generation && jtiEqual(req.JTI, rec.Current):
+		rec.Previous = rec.Current
+		rec.Current = req.NewJTI
+		rec.Generation++
+		rec.RotatedAt = req.Now
+		rec.IdleExpiresAt = req.Now.Add(req.IdleTTL)
+		if rec.IdleExpiresAt.After(rec.AbsoluteExpiresAt) {
+			rec.IdleExpiresAt = rec.AbsoluteExpiresAt
+		}
+		return OutcomeRotated
+	case req.Generation+1 == rec.Generation && rec.Previous != "" &&
+		jtiEqual(req.JTI, rec.Previous) && req.Now.Sub(rec.RotatedAt) < req.Grace:
+		return OutcomeRetried
+	default:
+		return OutcomeReused
+	}
+}

@@ -1,0 +1,241 @@
+package rtr
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// JWT "typ" header values. Both are checked on every parse, so an access
+// token is never accepted as a refresh token or the reverse (RFC 8725 §3.11,
+// RFC 9068 §2.1).
+const (
+	AccessTokenType  = "at+jwt"
+	RefreshTokenType = "rt+jwt"
+)
+
+const signingAlg = "HS256"
+
+// keySet holds the keys derived from one secret.
+type keySet struct {
+	kid                      string
+	access, refresh          []byte
+	accessHeader, refreshHdr string // precomputed base64url header segments
+}
+
+// deriveKeys derives independent access and refresh keys from secret with
+// HMAC-SHA256 under distinct labels (domain separation), and a key id that
+// names the secret without revealing it.
+func deriveKeys(secret []byte) keySet {
+	label := func(l string) []byte {
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(l))
+		return m.Sum(nil)
+	}
+	ks := keySet{
+		kid:     base64.RawURLEncoding.EncodeToString(label("rtr/v1 key id")[:9]),
+		access:  label("rtr/v1 access token key"),
+		refresh: label("rtr/v1 refresh token key"),
+	}
+	ks.accessHeader = headerSegment(ks.kid, AccessTokenType)
+	ks.refreshHdr = headerSegment(ks.kid, RefreshTokenType)
+	return ks
+}
+
+func headerSegment(kid, typ string) string {
+	b, _ := json.Marshal(struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		Typ string `json:"typ"`
+	}{signingAlg, kid, typ})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// keyRing is the current key set and the previous ones accepted on verify.
+type keyRing struct {
+	current  keySet
+	accepted []keySet // current first
+}
+
+func newKeyRing(secret []byte, previous [][]byte) keyRing {
+	kr := keyRing{current: deriveKeys(secret)}
+	kr.accepted = append(kr.accepted, kr.current)
+	for _, p := range previous {
+		kr.accepted = append(kr.accepted, deriveKeys(p))
+	}
+	return kr
+}
+
+// lookup returns the key set named by a token header's kid.
+func (kr *keyRing) lookup(header map[string]any) (*keySet, error) {
+	kid, _ := header["kid"].(string)
+	for i := range kr.accepted {
+		if kr.accepted[i].kid == kid {
+			return &kr.accepted[i], nil
+		}
+	}
+	return nil, errors.New("unknown key id")
+}
+
+// checkHeader enforces the header rules shared by both token kinds: the
+// pinned algorithm, the expected typ, and no "crit" extensions (RFC 7515
+// §4.1.11: we understand none, so a token that requires one is refused).
+func checkHeader(t *jwt.Token, typ string) error {
+	if t.Method != jwt.SigningMethodHS256 {
+		return errors.New("unexpected signing method")
+	}
+	if got, _ := t.Header["typ"].(string); got != typ {
+		return errors.New("unexpected token type")
+	}
+	if _, ok := t.Header["crit"]; ok {
+		return errors.New("unsupported critical header")
+	}
+	return nil
+}
+
+// parserOptions are the options shared by the access and refresh parsers.
+func parserOptions(cfg *Config) []jwt.ParserOption {
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods([]string{signingAlg}),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(cfg.Leeway),
+		jwt.WithTimeFunc(cfg.Now),
+	}
+	if cfg.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
+	}
+	return opts
+}
+
+// mapParseError turns a golang-jwt error into rtr's sentinels. Expiry is
+// reported only for tokens whose signature verified (golang-jwt checks the
+// signature before the claims).
+func mapParseError(err error) error {
+	if errors.Is(err, jwt.ErrTokenExpired) {
+		return fmt.Errorf("%w: %w", ErrTokenExpired, err)
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidToken, err)
+}
+
+// sign returns header.payload.signature for a JSON payload.
+func sign(header string, payload []byte, key []byte) string {
+	n := len(header) + 1 + base64.RawURLEncoding.EncodedLen(len(payload))
+	buf := make([]byte, 0, n+1+43)
+	buf = append(buf, header...)
+	buf = append(buf, '.')
+	buf = base64.RawURLEncoding.AppendEncode(buf, payload)
+	m := hmac.New(sha256.New, key)
+	m.Write(buf)
+	var sum [sha256.Size]byte
+	buf = append(buf, '.')
+	buf = base64.RawURLEncoding.AppendEncode(buf, m.Sum(sum[:0]))
+	return string(buf)
+}
+
+// refreshClaims is the payload of a refresh token.
+type refreshClaims struct {
+	jwt.RegisteredClaims
+	SessionID  string `json:"sid"`
+	Generation uint64 `json:"gen"`
+}
+
+// accessPayload is the fixed part of an access token's payload.
+type accessPayload struct {
+	Issuer    string           `json:"iss,omitempty"`
+	Subject   string           `json:"sub"`
+	Audience  jwt.ClaimStrings `json:"aud,omitempty"`
+	ExpiresAt int64            `json:"exp"`
+	IssuedAt  int64            `json:"iat"`
+	ID        string           `json:"jti"`
+	SessionID string           `json:"sid"`
+}
+
+// refreshPayload is a refresh token's payload as minted.
+type refreshPayload struct {
+	Issuer     string `json:"iss,omitempty"`
+	Subject    string `json:"sub"`
+	ExpiresAt  int64  `json:"exp"`
+	IssuedAt   int64  `json:"iat"`
+	ID         string `json:"jti"`
+	SessionID  string `json:"sid"`
+	Generation uint64 `json:"gen"`
+}
+
+// mintAccess signs an access token. extra holds the already-encoded extra
+// claims as a JSON object (or nil).
+func (kr *keyRing) mintAccess(p accessPayload, extra []byte) (string, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", err
+	}
+	if len(extra) > 2 { // splice {"a":1} into {...,"a":1}
+		b = append(b[:len(b)-1], ',')
+		b = append(b, extra[1:]...)
+	}
+	return sign(kr.current.accessHeader, b, kr.current.access), nil
+}
+
+// mintRefresh signs a refresh token for the current generation of rec. The
+// result depends only on rec, so re-signing the same generation (a grace
+// retry) yields the same token.
+func (kr *keyRing) mintRefresh(issuer string, rec *SessionRecord) (string, error) {
+	b, err := json.Marshal(refreshPayload{
+		Issuer:     issuer,
+		Subject:    rec.Subject,
+		ExpiresAt:  rec.ExpiresAt().Unix(),
+		IssuedAt:   rec.RotatedAt.Unix(),
+		ID:         rec.Current,
+		SessionID:  rec.ID,
+		Generation: rec.Generation,
+	})
+	if err != nil {
+		return "", err
+	}
+	return sign(kr.current.refreshHdr, b, kr.current.refresh), nil
+}
+
+// encodeExtra validates and encodes extra access-token claims.
+func encodeExtra(extra map[string]any) ([]byte, error) {
+	if len(extra) == 0 {
+		return nil, nil
+	}
+	for name := range extra {
+		if isReservedClaim(name) {
+			return nil, fmt.Errorf("%w: %q", ErrReservedClaim, name)
+		}
+	}
+	b, err := json.Marshal(extra)
+	if err != nil {
+		return nil, fmt.Errorf("rtr: encoding extra claims: %w", err)
+	}
+	return b, nil
+}
+
+// newID returns 128 random bits, base64url encoded (22 characters).
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// unixTime truncates t to whole seconds, the resolution of JWT dates.
+func unixTime(t time.Time) time.Time { return time.Unix(t.Unix(), 0) }
+
+// tooLarge reports whether a token is over the size limit; it is checked
+// before any parsing.
+func tooLarge(token string) bool { return len(token) > MaxTokenLen }
+
+// payloadSegment returns the base64url payload segment of a compact JWS.
+func payloadSegment(token string) string {
+	_, rest, _ := strings.Cut(token, ".")
+	p, _, _ := strings.Cut(rest, ".")
+	return p
+}

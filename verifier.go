@@ -1,0 +1,56 @@
+package rtr
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Verifier checks access tokens statelessly: signature, algorithm, typ,
+// key id, expiry, issuer and audience, with no store I/O. Get one from
+// [Issuer.Verifier]; it is safe for concurrent use.
+type Verifier struct {
+	keys   *keyRing
+	parser *jwt.Parser
+	keyFn  jwt.Keyfunc
+}
+
+func newVerifier(cfg *Config, keys *keyRing) *Verifier {
+	opts := parserOptions(cfg)
+	if len(cfg.Audience) > 0 {
+		opts = append(opts, jwt.WithAudience(cfg.Audience...))
+	}
+	v := &Verifier{keys: keys, parser: jwt.NewParser(opts...)}
+	v.keyFn = func(t *jwt.Token) (any, error) {
+		if err := checkHeader(t, AccessTokenType); err != nil {
+			return nil, err
+		}
+		ks, err := keys.lookup(t.Header)
+		if err != nil {
+			return nil, err
+		}
+		return ks.access, nil
+	}
+	return v
+}
+
+// Verify checks an access token and returns its claims. A malformed,
+// oversized, badly signed or wrongly typed token (a refresh token, say) is
+// [ErrInvalidToken]; a correctly signed one past its expiry is
+// [ErrTokenExpired]. The context is accepted for symmetry and future use;
+// Verify does no I/O.
+func (v *Verifier) Verify(ctx context.Context, accessToken string) (*Claims, error) {
+	if accessToken == "" || tooLarge(accessToken) {
+		return nil, ErrInvalidToken
+	}
+	c := new(Claims)
+	if _, err := v.parser.ParseWithClaims(accessToken, c, v.keyFn); err != nil {
+		return nil, mapParseError(err)
+	}
+	if c.Subject == "" || c.SessionID == "" {
+		return nil, fmt.Errorf("%w: missing sub or sid", ErrInvalidToken)
+	}
+	c.payload = payloadSegment(accessToken)
+	return c, nil
+}
