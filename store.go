@@ -2,6 +2,7 @@ package rtr
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -149,4 +150,9 @@ func decide(rec *SessionRecord, req RotateRequest, jtiEqual func(a, b string) bo
 	default:
 		return OutcomeReused
 	}
+}
+
+// sortByCreated orders records by login time, oldest first.
+func sortByCreated(recs []SessionRecord) {
+	slices.SortStableFunc(recs, func(a, b SessionRecord) int { return a.CreatedAt.Compare(b.CreatedAt) })
 }

@@ -1,0 +1,235 @@
+package rtr
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultRedisKeyPrefix is the default prefix of every key [RedisStore]
+// writes.
+const DefaultRedisKeyPrefix = "rtr:"
+
+// RedisStore is a [Store] on Redis: standalone, Sentinel or Cluster,
+// through any go-redis [redis.UniversalClient].
+//
+// Every state change is one Lua script: one round trip, one atomic step.
+// A subject's keys share a hash tag ({subject}), so scripts never cross a
+// cluster slot. Every key has a TTL, so Redis forgets what expires even if
+// rtr never touches it again. Redis holds token ids (jti), never a token.
+//
+// Sessions live only as long as Redis keeps them: run Redis with AOF or
+// RDB persistence if a restart must not log everyone out.
+type RedisStore struct {
+	client redis.UniversalClient
+	prefix string
+}
+
+// RedisOption configures [NewRedisStore].
+type RedisOption func(*RedisStore)
+
+// WithKeyPrefix sets the prefix of every key (default
+// [DefaultRedisKeyPrefix]), to share one Redis between applications.
+func WithKeyPrefix(prefix string) RedisOption {
+	return func(s *RedisStore) { s.prefix = prefix }
+}
+
+// NewRedisStore returns a store on client. The client's own timeouts and
+// the context of each call bound how long a call may take; either one
+// running out is [ErrStoreUnavailable].
+func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStore {
+	s := &RedisStore{client: client, prefix: DefaultRedisKeyPrefix}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// subjectTag returns the hash-tag body for subject: the subject itself
+// when it is short and plain, otherwise a digest of it, so that no subject
+// can break out of its braces or collide with another.
+func subjectTag(subject string) string {
+	if len(subject) <= 64 && !strings.ContainsAny(subject, "{}:#") && subject != "" {
+		return subject
+	}
+	sum := sha256.Sum256([]byte(subject))
+	return "#" + base64.RawURLEncoding.EncodeToString(sum[:18])
+}
+
+// sessionPrefix is the prefix of subject's session keys; a session key is
+// sessionPrefix + session id.
+func (s *RedisStore) sessionPrefix(subject string) string {
+	return s.prefix + "{" + subjectTag(subject) + "}:s:"
+}
+
+func (s *RedisStore) indexKey(subject string) string {
+	return s.prefix + "{" + subjectTag(subject) + "}:i"
+}
+
+func (s *RedisStore) keys(subject, sessionID string) []string {
+	tag := s.prefix + "{" + subjectTag(subject) + "}:"
+	return []string{tag + "s:" + sessionID, tag + "i"}
+}
+
+// Create implements [Store].
+func (s *RedisStore) Create(ctx context.Context, r SessionRecord) error {
+	meta := ""
+	if len(r.Meta) > 0 {
+		b, err := json.Marshal(r.Meta)
+		if err != nil {
+			return err
+		}
+		meta = string(b)
+	}
+	now := r.CreatedAt.UnixMilli()
+	err := scriptCreate.Run(ctx, s.client, s.keys(r.Subject, r.ID),
+		r.ID, r.Current, r.Generation, now, r.RotatedAt.UnixMilli(),
+		r.IdleExpiresAt.UnixMilli(), r.AbsoluteExpiresAt.UnixMilli(), now, meta).Err()
+	return unavailable(err)
+}
+
+// Rotate implements [Store].
+func (s *RedisStore) Rotate(ctx context.Context, req RotateRequest) (RotateResult, error) {
+	reply, err := scriptRotate.Run(ctx, s.client, s.keys(req.Subject, req.SessionID),
+		req.JTI, req.Generation, req.NewJTI, req.Now.UnixMilli(),
+		req.IdleTTL.Milliseconds(), req.Grace.Milliseconds(), req.SessionID).Slice()
+	if err != nil {
+		return RotateResult{}, unavailable(err)
+	}
+	if len(reply) == 0 {
+		return RotateResult{}, fmt.Errorf("%w: empty script reply", ErrStoreUnavailable)
+	}
+	switch code, _ := reply[0].(int64); code {
+	case 0:
+		return RotateResult{}, ErrSessionNotFound
+	case 1, 2:
+		rec, err := decodeRecord(req.Subject, req.SessionID, reply[1:])
+		if err != nil {
+			return RotateResult{}, err
+		}
+		o := OutcomeRotated
+		if code == 2 {
+			o = OutcomeRetried
+		}
+		return RotateResult{Outcome: o, Session: rec}, nil
+	case 3:
+		return RotateResult{Outcome: OutcomeReused}, nil
+	default:
+		return RotateResult{}, fmt.Errorf("%w: unexpected script reply", ErrStoreUnavailable)
+	}
+}
+
+// Get implements [Store].
+func (s *RedisStore) Get(ctx context.Context, subject, sessionID string, now time.Time) (SessionRecord, error) {
+	h, err := s.client.HGetAll(ctx, s.sessionPrefix(subject)+sessionID).Result()
+	if err != nil {
+		return SessionRecord{}, unavailable(err)
+	}
+	if h["c"] == "" {
+		return SessionRecord{}, ErrSessionNotFound
+	}
+	rec, err := decodeRecord(subject, sessionID, []any{h["c"], h["p"], h["g"], h["k"], h["t"], h["i"], h["a"], h["m"]})
+	if err != nil {
+		return SessionRecord{}, err
+	}
+	if !rec.live(now) {
+		return SessionRecord{}, ErrSessionNotFound
+	}
+	return rec, nil
+}
+
+// Revoke implements [Store].
+func (s *RedisStore) Revoke(ctx context.Context, subject, sessionID string) (bool, error) {
+	n, err := scriptRevoke.Run(ctx, s.client, s.keys(subject, sessionID), sessionID).Int64()
+	if err != nil {
+		return false, unavailable(err)
+	}
+	return n == 1, nil
+}
+
+// RevokeAll implements [Store].
+func (s *RedisStore) RevokeAll(ctx context.Context, subject string) ([]string, error) {
+	ids, err := scriptRevokeAll.Run(ctx, s.client, []string{s.indexKey(subject)}, s.sessionPrefix(subject)).StringSlice()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return ids, nil
+}
+
+// List implements [Store].
+func (s *RedisStore) List(ctx context.Context, subject string, now time.Time) ([]SessionRecord, error) {
+	reply, err := scriptList.Run(ctx, s.client, []string{s.indexKey(subject)}, s.sessionPrefix(subject), now.UnixMilli()).Slice()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]SessionRecord, 0, len(reply))
+	for _, row := range reply {
+		f, ok := row.([]any)
+		if !ok || len(f) != 9 {
+			return nil, fmt.Errorf("%w: unexpected script reply", ErrStoreUnavailable)
+		}
+		id, _ := f[0].(string)
+		rec, err := decodeRecord(subject, id, f[1:])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	// The index is ordered by expiry; a device list reads best by login.
+	sortByCreated(out)
+	return out, nil
+}
+
+// decodeRecord reads {cur, prev, gen, created, rotated, idle, abs, meta}
+// as the scripts return them.
+func decodeRecord(subject, id string, f []any) (SessionRecord, error) {
+	if len(f) < 8 {
+		return SessionRecord{}, fmt.Errorf("%w: unexpected script reply", ErrStoreUnavailable)
+	}
+	var bad bool
+	num := func(v any) int64 {
+		switch x := v.(type) {
+		case int64:
+			return x
+		case string:
+			n, err := strconv.ParseInt(x, 10, 64)
+			bad = bad || err != nil
+			return n
+		}
+		bad = true
+		return 0
+	}
+	str := func(v any) string { x, _ := v.(string); return x }
+	ms := func(v any) time.Time { return time.UnixMilli(num(v)) }
+	rec := SessionRecord{
+		ID: id, Subject: subject,
+		Current: str(f[0]), Previous: str(f[1]), Generation: uint64(num(f[2])),
+		CreatedAt: ms(f[3]), RotatedAt: ms(f[4]), IdleExpiresAt: ms(f[5]), AbsoluteExpiresAt: ms(f[6]),
+	}
+	if m := str(f[7]); m != "" {
+		if err := json.Unmarshal([]byte(m), &rec.Meta); err != nil {
+			bad = true
+		}
+	}
+	if bad || rec.Current == "" {
+		return SessionRecord{}, fmt.Errorf("%w: malformed session record", ErrStoreUnavailable)
+	}
+	return rec, nil
+}
+
+// unavailable wraps any Redis failure (network, timeout, cancelled
+// context, an error reply) as [ErrStoreUnavailable].
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, ErrStoreUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+}

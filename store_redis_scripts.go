@@ -1,0 +1,107 @@
+package rtr
+
+import "github.com/redis/go-redis/v9"
+
+// The Redis store's scripts. Each state change is one script, so one round
+// trip and one atomic step. KEYS[1] is a session hash, KEYS[2] its
+// subject's index (a sorted set of session ids scored by expiry, in unix
+// milliseconds); both carry the subject's hash tag, and session keys built
+// inside a script from the session-key prefix share it too, so no script
+// crosses a cluster slot.
+//
+// Session hash fields: c current jti, p previous jti, g generation,
+// k created, t rotated, i idle expiry, a absolute expiry (unix ms), m meta
+// (JSON, only when present). Key TTLs are set relative to the caller's
+// clock (PEXPIRE expiry-now), so clock skew between the application and
+// Redis cannot shorten or stretch a session.
+
+// touchIndex keeps the index's TTL at least as long as its newest session.
+const luaTouchIndex = `
+local function touch_index(key, exp, now)
+  if redis.call('PTTL', key) < exp - now then
+    redis.call('PEXPIRE', key, exp - now)
+  end
+end
+`
+
+// ARGV: sid, cur, gen, created, rotated, idle, abs, now, meta
+var scriptCreate = redis.NewScript(luaTouchIndex + `
+local now = tonumber(ARGV[8])
+local exp = math.min(tonumber(ARGV[6]), tonumber(ARGV[7]))
+if exp <= now then return 0 end
+redis.call('HSET', KEYS[1], 'c', ARGV[2], 'g', ARGV[3], 'k', ARGV[4], 't', ARGV[5], 'i', ARGV[6], 'a', ARGV[7])
+if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'm', ARGV[9]) end
+redis.call('PEXPIRE', KEYS[1], exp - now)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZADD', KEYS[2], exp, ARGV[1])
+touch_index(KEYS[2], exp, now)
+return 1
+`)
+
+// ARGV: jti, gen, new jti, now, idle ttl, grace, sid (times in ms)
+// Reply: {0} not found; {1|2, cur, prev, gen, created, rotated, idle, abs, meta}
+// rotated or retried; {3} reused (the session is deleted).
+var scriptRotate = redis.NewScript(luaTouchIndex + `
+local h = redis.call('HMGET', KEYS[1], 'c', 'p', 'g', 'k', 't', 'i', 'a', 'm')
+if not h[1] then return {0} end
+local now = tonumber(ARGV[4])
+local idle, abs = tonumber(h[6]), tonumber(h[7])
+local gen, pgen = tonumber(h[3]), tonumber(ARGV[2])
+local prev = h[2] or ''
+local meta = h[8] or ''
+if now >= math.min(idle, abs) then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[7])
+  return {0}
+end
+if pgen == gen and ARGV[1] == h[1] then
+  local ni = math.min(now + tonumber(ARGV[5]), abs)
+  redis.call('HSET', KEYS[1], 'c', ARGV[3], 'p', h[1], 'g', gen + 1, 't', ARGV[4], 'i', ni)
+  redis.call('PEXPIRE', KEYS[1], ni - now)
+  redis.call('ZADD', KEYS[2], ni, ARGV[7])
+  touch_index(KEYS[2], ni, now)
+  return {1, ARGV[3], h[1], gen + 1, h[4], ARGV[4], ni, abs, meta}
+end
+if pgen + 1 == gen and prev ~= '' and ARGV[1] == prev and now - tonumber(h[5]) < tonumber(ARGV[6]) then
+  return {2, h[1], prev, gen, h[4], h[5], idle, abs, meta}
+end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[7])
+return {3}
+`)
+
+// ARGV: sid. Reply: 1 if the session existed.
+var scriptRevoke = redis.NewScript(`
+local n = redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return n
+`)
+
+// KEYS[1]: index. ARGV: session-key prefix. Reply: the ids revoked.
+var scriptRevokeAll = redis.NewScript(`
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+local gone = {}
+for _, id in ipairs(ids) do
+  if redis.call('DEL', ARGV[1] .. id) == 1 then gone[#gone + 1] = id end
+end
+redis.call('DEL', KEYS[1])
+return gone
+`)
+
+// KEYS[1]: index. ARGV: session-key prefix, now.
+// Reply: a list of {sid, cur, prev, gen, created, rotated, idle, abs, meta}.
+var scriptList = redis.NewScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+local now = tonumber(ARGV[2])
+local out = {}
+for _, id in ipairs(ids) do
+  local h = redis.call('HMGET', ARGV[1] .. id, 'c', 'p', 'g', 'k', 't', 'i', 'a', 'm')
+  if h[1] and now < math.min(tonumber(h[6]), tonumber(h[7])) then
+    out[#out + 1] = {id, h[1], h[2] or '', h[3], h[4], h[5], h[6], h[7], h[8] or ''}
+  elseif not h[1] then
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
+`)

@@ -1,0 +1,464 @@
+// Package storetest checks that an [rtr.Store] keeps the store contract.
+// One call runs the whole suite against any implementation:
+//
+//	func TestMyStore(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) rtr.Store { return newMyStore(t) })
+//	}
+//
+// The factory is called once per subtest. Stores may be shared between
+// subtests: every subtest uses its own random subjects.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rtr-go/rtr"
+)
+
+const (
+	idle  = time.Hour
+	grace = 10 * time.Second
+)
+
+// Run runs the conformance suite against the stores newStore returns.
+func Run(t *testing.T, newStore func(t *testing.T) rtr.Store) {
+	t.Helper()
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, s rtr.Store)
+	}{
+		{"NotFound", testNotFound},
+		{"CreateGet", testCreateGet},
+		{"Rotate", testRotate},
+		{"IdleCappedByAbsolute", testIdleCapped},
+		{"RetryWithinGrace", testRetryWithinGrace},
+		{"Reuse", testReuse},
+		{"Revoke", testRevoke},
+		{"RevokeAll", testRevokeAll},
+		{"List", testList},
+		{"IdleExpiry", testIdleExpiry},
+		{"AbsoluteExpiry", testAbsoluteExpiry},
+		{"SubjectsAreIsolated", testSubjectsIsolated},
+		{"CancelledContext", testCancelledContext},
+		{"ConcurrentRotationStrict", func(t *testing.T, s rtr.Store) { testConcurrentRotation(t, s, 0) }},
+		{"ConcurrentRotationGrace", func(t *testing.T, s rtr.Store) { testConcurrentRotation(t, s, grace) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+	}
+}
+
+// now is a wall-clock time, so stores that hand expiry to a server (Redis
+// TTLs) keep the keys; whole milliseconds, the coarsest resolution a store
+// may keep.
+func now() time.Time { return time.Now().Truncate(time.Millisecond) }
+
+func id() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func subject(t *testing.T) string { return "storetest-" + id()[:12] }
+
+func newRecord(subj string, at time.Time) rtr.SessionRecord {
+	return rtr.SessionRecord{
+		ID: id(), Subject: subj, Current: id(), Generation: 1,
+		CreatedAt: at, RotatedAt: at,
+		IdleExpiresAt: at.Add(idle), AbsoluteExpiresAt: at.Add(24 * time.Hour),
+	}
+}
+
+func create(t *testing.T, s rtr.Store, subj string, at time.Time) rtr.SessionRecord {
+	t.Helper()
+	r := newRecord(subj, at)
+	require.NoError(t, s.Create(context.Background(), r))
+	return r
+}
+
+func rotateReq(r rtr.SessionRecord, jti string, gen uint64, at time.Time, g time.Duration) rtr.RotateRequest {
+	return rtr.RotateRequest{
+		Subject: r.Subject, SessionID: r.ID, JTI: jti, Generation: gen,
+		NewJTI: id(), Now: at, IdleTTL: idle, Grace: g,
+	}
+}
+
+func requireSameRecord(t *testing.T, want, got rtr.SessionRecord) {
+	t.Helper()
+	require.Equal(t, want.ID, got.ID, "ID")
+	require.Equal(t, want.Subject, got.Subject, "Subject")
+	require.Equal(t, want.Current, got.Current, "Current")
+	require.Equal(t, want.Previous, got.Previous, "Previous")
+	require.Equal(t, want.Generation, got.Generation, "Generation")
+	for _, p := range []struct {
+		name      string
+		want, got time.Time
+	}{
+		{"CreatedAt", want.CreatedAt, got.CreatedAt},
+		{"RotatedAt", want.RotatedAt, got.RotatedAt},
+		{"IdleExpiresAt", want.IdleExpiresAt, got.IdleExpiresAt},
+		{"AbsoluteExpiresAt", want.AbsoluteExpiresAt, got.AbsoluteExpiresAt},
+	} {
+		require.Truef(t, p.want.Equal(p.got), "%s: want %v, got %v", p.name, p.want, p.got)
+	}
+	require.Equal(t, len(want.Meta), len(got.Meta), "Meta")
+	for k, v := range want.Meta {
+		require.Equal(t, v, got.Meta[k], "Meta[%q]", k)
+	}
+}
+
+func requireGone(t *testing.T, s rtr.Store, r rtr.SessionRecord, at time.Time) {
+	t.Helper()
+	_, err := s.Get(context.Background(), r.Subject, r.ID, at)
+	require.ErrorIs(t, err, rtr.ErrSessionNotFound)
+}
+
+func testNotFound(t *testing.T, s rtr.Store) {
+	ctx, subj, at := context.Background(), subject(t), now()
+	_, err := s.Get(ctx, subj, id(), at)
+	require.ErrorIs(t, err, rtr.ErrSessionNotFound)
+	_, err = s.Rotate(ctx, rtr.RotateRequest{Subject: subj, SessionID: id(), JTI: id(), Generation: 1, NewJTI: id(), Now: at, IdleTTL: idle})
+	require.ErrorIs(t, err, rtr.ErrSessionNotFound)
+	ok, err := s.Revoke(ctx, subj, id())
+	require.NoError(t, err)
+	require.False(t, ok)
+	ids, err := s.RevokeAll(ctx, subj)
+	require.NoError(t, err)
+	require.Empty(t, ids)
+	list, err := s.List(ctx, subj, at)
+	require.NoError(t, err)
+	require.Empty(t, list)
+}
+
+func testCreateGet(t *testing.T, s rtr.Store) {
+	at := now()
+	r := newRecord(subject(t), at)
+	r.Meta = map[string]string{"ua": "Mozilla/5.0 \"quoted\" ünï", "ip": "192.0.2.1"}
+	require.NoError(t, s.Create(context.Background(), r))
+	got, err := s.Get(context.Background(), r.Subject, r.ID, at)
+	require.NoError(t, err)
+	requireSameRecord(t, r, got)
+}
+
+func testRotate(t *testing.T, s rtr.Store) {
+	at := now()
+	r := create(t, s, subject(t), at)
+	later := at.Add(time.Minute)
+	req := rotateReq(r, r.Current, 1, later, grace)
+	res, err := s.Rotate(context.Background(), req)
+	require.NoError(t, err)
+	require.Equal(t, rtr.OutcomeRotated, res.Outcome)
+	want := r
+	want.Previous, want.Current, want.Generation = r.Current, req.NewJTI, 2
+	want.RotatedAt, want.IdleExpiresAt = later, later.Add(idle)
+	requireSameRecord(t, want, res.Session)
+
+	got, err := s.Get(context.Background(), r.Subject, r.ID, later)
+	require.NoError(t, err)
+	requireSameRecord(t, want, got)
+
+	// The new token rotates in turn.
+	res, err = s.Rotate(context.Background(), rotateReq(want, want.Current, 2, later.Add(time.Minute), grace))
+	require.NoError(t, err)
+	require.Equal(t, rtr.OutcomeRotated, res.Outcome)
+	require.Equal(t, uint64(3), res.Session.Generation)
+	require.Equal(t, want.Current, res.Session.Previous)
+}
+
+func testIdleCapped(t *testing.T, s rtr.Store) {
+	at := now()
+	r := newRecord(subject(t), at)
+	r.AbsoluteExpiresAt = at.Add(90 * time.Minute)
+	require.NoError(t, s.Create(context.Background(), r))
+	later := at.Add(45 * time.Minute) // now+idle would pass the absolute expiry
+	res, err := s.Rotate(context.Background(), rotateReq(r, r.Current, 1, later, 0))
+	require.NoError(t, err)
+	require.Equal(t, rtr.OutcomeRotated, res.Outcome)
+	require.True(t, res.Session.IdleExpiresAt.Equal(r.AbsoluteExpiresAt), "idle expiry %v not capped at %v", res.Session.IdleExpiresAt, r.AbsoluteExpiresAt)
+}
+
+func testRetryWithinGrace(t *testing.T, s rtr.Store) {
+	ctx, at := context.Background(), now()
+	r := create(t, s, subject(t), at)
+	rotated, err := s.Rotate(ctx, rotateReq(r, r.Current, 1, at, grace))
+	require.NoError(t, err)
+	require.Equal(t, rtr.OutcomeRotated, rotated.Outcome)
+
+	// Retries inside the window answer with the current generation and
+	// change nothing; the window is anchored to the rotation, so retries
+	// do not extend it.
+	for _, after := range []time.Duration{0, grace / 2, grace - time.Millisecond} {
+		res, err := s.Rotate(ctx, rotateReq(r, r.Current, 1, at.Add(after), grace))
+		require.NoError(t, err)
+		require.Equal(t, rtr.OutcomeRetried, res.Outcome, "retry %v after rotation", after)
+		requireSameRecord(t, rotated.Session, res.Session)
+	}
+	got, err := s.Get(ctx, r.Subject, r.ID, at.Add(grace-time.Millisecond))
+	require.NoError(t, err)
+	requireSameRecord(t, rotated.Session, got)
+
+	// The current token still rotates normally after retries.
+	res, err := s.Rotate(ctx, rotateReq(rotated.Session, rotated.Session.Current, 2, at.Add(grace-time.Millisecond), grace))
+	require.NoError(t, err)
+	require.Equal(t, rtr.OutcomeRotated, res.Outcome)
+}
+
+func testReuse(t *testing.T, s rtr.Store) {
+	ctx := context.Background()
+	// Each case rotates a fresh session `rotations` times at one instant,
+	// then presents a token `after` later.
+	cases := []struct {
+		name      string
+		rotations int
+		present   func(first, last rtr.SessionRecord) (jti string, gen uint64)
+		after     time.Duration
+		grace     time.Duration
+	}{
+		{"PredecessorAtGraceEnd", 1, first, grace, grace},
+		{"PredecessorAfterGrace", 1, first, idle / 2, grace},
+		{"PredecessorStrict", 1, first, 0, 0},
+		{"OlderGenerationWithinGrace", 2, first, 0, grace},
+		{"UnknownJTICurrentGeneration", 1, func(_, l rtr.SessionRecord) (string, uint64) { return id(), l.Generation }, 0, grace},
+		{"CurrentJTIWrongGeneration", 1, func(_, l rtr.SessionRecord) (string, uint64) { return l.Current, l.Generation + 1 }, 0, grace},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			at := now()
+			start := create(t, s, subject(t), at)
+			last := start
+			for range c.rotations {
+				res, err := s.Rotate(ctx, rotateReq(last, last.Current, last.Generation, at, c.grace))
+				require.NoError(t, err)
+				require.Equal(t, rtr.OutcomeRotated, res.Outcome)
+				last = res.Session
+			}
+			jti, gen := c.present(start, last)
+			res, err := s.Rotate(ctx, rotateReq(start, jti, gen, at.Add(c.after), c.grace))
+			require.NoError(t, err)
+			require.Equal(t, rtr.OutcomeReused, res.Outcome)
+
+			// The whole family is revoked: the current token is dead too.
+			requireGone(t, s, start, at.Add(c.after))
+			_, err = s.Rotate(ctx, rotateReq(last, last.Current, last.Generation, at.Add(c.after), c.grace))
+			require.ErrorIs(t, err, rtr.ErrSessionNotFound)
+			list, err := s.List(ctx, start.Subject, at.Add(c.after))
+			require.NoError(t, err)
+			require.Empty(t, list)
+		})
+	}
+}
+
+// first presents the session's generation-1 token.
+func first(f, _ rtr.SessionRecord) (string, uint64) { return f.Current, 1 }
+
+func testRevoke(t *testing.T, s rtr.Store) {
+	ctx, subj, at := context.Background(), subject(t), now()
+	a := create(t, s, subj, at)
+	b := create(t, s, subj, at)
+	ok, err := s.Revoke(ctx, subj, a.ID)
+	require.NoError(t, err)
+	require.True(t, ok)
+	requireGone(t, s, a, at)
+	_, err = s.Rotate(ctx, rotateReq(a, a.Current, 1, at, grace))
+	require.ErrorIs(t, err, rtr.ErrSessionNotFound)
+
+	ok, err = s.Revoke(ctx, subj, a.ID)
+	require.NoError(t, err)
+	require.False(t, ok, "second revoke reports nothing revoked")
+
+	got, err := s.Get(ctx, subj, b.ID, at)
+	require.NoError(t, err, "other sessions of the subject survive")
+	requireSameRecord(t, b, got)
+}
+
+func testRevokeAll(t *testing.T, s rtr.Store) {
+	ctx, subj, other, at := context.Background(), subject(t), subject(t), now()
+	var want []string
+	for range 5 {
+		want = append(want, create(t, s, subj, at).ID)
+	}
+	keep := create(t, s, other, at)
+	ids, err := s.RevokeAll(ctx, subj)
+	require.NoError(t, err)
+	require.ElementsMatch(t, want, ids)
+	list, err := s.List(ctx, subj, at)
+	require.NoError(t, err)
+	require.Empty(t, list)
+	for _, id := range want {
+		_, err := s.Get(ctx, subj, id, at)
+		require.ErrorIs(t, err, rtr.ErrSessionNotFound)
+	}
+	_, err = s.Get(ctx, other, keep.ID, at)
+	require.NoError(t, err, "another subject's session survives")
+
+	ids, err = s.RevokeAll(ctx, subj)
+	require.NoError(t, err)
+	require.Empty(t, ids)
+}
+
+func testList(t *testing.T, s rtr.Store) {
+	ctx, subj, at := context.Background(), subject(t), now()
+	var want []rtr.SessionRecord
+	for i := range 3 {
+		r := newRecord(subj, at.Add(time.Duration(i)*time.Second))
+		// Expiry order differs from login order.
+		r.IdleExpiresAt = at.Add(idle - time.Duration(i)*time.Minute)
+		r.Meta = map[string]string{"device": string(rune('a' + i))}
+		require.NoError(t, s.Create(ctx, r))
+		want = append(want, r)
+	}
+	expired := newRecord(subj, at.Add(-2*idle))
+	expired.IdleExpiresAt = at.Add(time.Second)
+	require.NoError(t, s.Create(ctx, expired))
+
+	list, err := s.List(ctx, subj, at.Add(time.Second))
+	require.NoError(t, err)
+	require.Len(t, list, 3, "expired sessions are not listed")
+	for i := range want {
+		requireSameRecord(t, want[i], list[i])
+	}
+	requireGone(t, s, expired, at.Add(time.Second))
+}
+
+func testIdleExpiry(t *testing.T, s rtr.Store) {
+	ctx, at := context.Background(), now()
+	r := create(t, s, subject(t), at)
+	end := r.IdleExpiresAt
+	_, err := s.Get(ctx, r.Subject, r.ID, end.Add(-time.Millisecond))
+	require.NoError(t, err, "live just before the idle expiry")
+	requireGone(t, s, r, end)
+	_, err = s.Rotate(ctx, rotateReq(r, r.Current, 1, end, grace))
+	require.ErrorIs(t, err, rtr.ErrSessionNotFound)
+	list, err := s.List(ctx, r.Subject, end)
+	require.NoError(t, err)
+	require.Empty(t, list)
+
+	// Rotation slides the idle expiry.
+	r2 := create(t, s, subject(t), at)
+	mid := at.Add(idle / 2)
+	res, err := s.Rotate(ctx, rotateReq(r2, r2.Current, 1, mid, grace))
+	require.NoError(t, err)
+	_, err = s.Get(ctx, r2.Subject, r2.ID, r2.IdleExpiresAt.Add(time.Minute))
+	require.NoError(t, err, "alive past the original idle expiry after a rotation")
+	requireGone(t, s, res.Session, mid.Add(idle))
+}
+
+func testAbsoluteExpiry(t *testing.T, s rtr.Store) {
+	ctx, at := context.Background(), now()
+	r := newRecord(subject(t), at)
+	r.AbsoluteExpiresAt = at.Add(3 * idle / 2)
+	require.NoError(t, s.Create(ctx, r))
+	cur := r
+	for step := time.Duration(1); step <= 2; step++ {
+		res, err := s.Rotate(ctx, rotateReq(cur, cur.Current, cur.Generation, at.Add(step*idle/2), grace))
+		require.NoError(t, err)
+		require.Equal(t, rtr.OutcomeRotated, res.Outcome)
+		cur = res.Session
+	}
+	_, err := s.Get(ctx, r.Subject, r.ID, r.AbsoluteExpiresAt.Add(-time.Millisecond))
+	require.NoError(t, err)
+	_, err = s.Rotate(ctx, rotateReq(cur, cur.Current, cur.Generation, r.AbsoluteExpiresAt, grace))
+	require.ErrorIs(t, err, rtr.ErrSessionNotFound, "no rotation past the absolute expiry")
+}
+
+func testSubjectsIsolated(t *testing.T, s rtr.Store) {
+	ctx, at, base := context.Background(), now(), subject(t)
+	subjects := []string{base, "{" + base + "}", base + "}:s:x", base + ":i", string(make([]byte, 200)) + base, "ü" + base}
+	recs := make([]rtr.SessionRecord, len(subjects))
+	for i, subj := range subjects {
+		recs[i] = create(t, s, subj, at)
+	}
+	for i, subj := range subjects {
+		list, err := s.List(ctx, subj, at)
+		require.NoError(t, err)
+		require.Len(t, list, 1, "subject %d sees only its own session", i)
+		require.Equal(t, recs[i].ID, list[0].ID)
+	}
+	ids, err := s.RevokeAll(ctx, subjects[0])
+	require.NoError(t, err)
+	require.Equal(t, []string{recs[0].ID}, ids)
+	for i := 1; i < len(subjects); i++ {
+		_, err := s.Get(ctx, subjects[i], recs[i].ID, at)
+		require.NoError(t, err, "subject %d untouched by another's RevokeAll", i)
+	}
+}
+
+func testCancelledContext(t *testing.T, s rtr.Store) {
+	at := now()
+	r := create(t, s, subject(t), at)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := s.Rotate(ctx, rotateReq(r, r.Current, 1, at, grace))
+	require.ErrorIs(t, err, rtr.ErrStoreUnavailable, "a cancelled call cannot tell; it is never not-found")
+	require.NotErrorIs(t, err, rtr.ErrSessionNotFound)
+	_, err = s.Get(ctx, r.Subject, r.ID, at)
+	require.ErrorIs(t, err, rtr.ErrStoreUnavailable)
+	require.ErrorIs(t, s.Create(ctx, newRecord(r.Subject, at)), rtr.ErrStoreUnavailable)
+	// Nothing happened to the session.
+	got, err := s.Get(context.Background(), r.Subject, r.ID, at)
+	require.NoError(t, err)
+	requireSameRecord(t, r, got)
+}
+
+// testConcurrentRotation races 64 rotations of one token: exactly one may
+// rotate. With a grace the others are retries that see the winner's token;
+// without one they are reuse and the session ends.
+func testConcurrentRotation(t *testing.T, s rtr.Store, g time.Duration) {
+	const n = 64
+	at := now()
+	r := create(t, s, subject(t), at)
+	results := make([]rtr.RotateResult, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			results[i], errs[i] = s.Rotate(context.Background(), rotateReq(r, r.Current, 1, at, g))
+		}()
+	}
+	close(start)
+	wg.Wait()
+
+	var rotated, retried, reused, notFound int
+	var winner string
+	for i := range n {
+		switch {
+		case errors.Is(errs[i], rtr.ErrSessionNotFound):
+			notFound++
+		case errs[i] != nil:
+			require.NoError(t, errs[i])
+		case results[i].Outcome == rtr.OutcomeRotated:
+			rotated++
+			winner = results[i].Session.Current
+		case results[i].Outcome == rtr.OutcomeRetried:
+			retried++
+		case results[i].Outcome == rtr.OutcomeReused:
+			reused++
+		}
+	}
+	require.Equal(t, 1, rotated, "exactly one rotation wins")
+	if g > 0 {
+		require.Equal(t, n-1, retried, "every loser is a retry")
+		for i := range n {
+			require.Equal(t, winner, results[i].Session.Current, "everyone converges on the winner's token")
+			require.Equal(t, uint64(2), results[i].Session.Generation)
+		}
+		got, err := s.Get(context.Background(), r.Subject, r.ID, at)
+		require.NoError(t, err)
+		require.Equal(t, winner, got.Current)
+		return
+	}
+	require.GreaterOrEqual(t, reused, 1, "a strict store treats the first loser as reuse")
+	require.Equal(t, n-1, reused+notFound)
+	requireGone(t, s, r, at)
+}
