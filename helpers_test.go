@@ -1,0 +1,118 @@
+package rtr_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testredis"
+)
+
+var testSecret = []byte("0123456789abcdef0123456789abcdef-test-secret")
+
+// fakeClock is an injected clock tests move by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *fakeClock { return &fakeClock{t: time.Now().Truncate(time.Second)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// eventLog records events for assertions.
+type eventLog struct {
+	mu     sync.Mutex
+	events []rtr.Event
+}
+
+func (l *eventLog) record(_ context.Context, e rtr.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+}
+
+func (l *eventLog) count(t rtr.EventType) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, e := range l.events {
+		if e.Type == t {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *eventLog) last() rtr.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.events[len(l.events)-1]
+}
+
+// storeFactories are the stores every policy test runs on. Real Redis is
+// skipped when RTR_REDIS_ADDR is not set.
+var storeFactories = []struct {
+	name string
+	new  func(t *testing.T) rtr.Store
+}{
+	{"Memory", func(t *testing.T) rtr.Store { return rtr.NewMemoryStore() }},
+	{"Miniredis", func(t *testing.T) rtr.Store { s, _ := newMiniStore(t); return s }},
+	{"RealRedis", func(t *testing.T) rtr.Store {
+		return rtr.NewRedisStore(testredis.Standalone(t), rtr.WithKeyPrefix(testredis.Prefix()))
+	}},
+}
+
+// forEachStore runs fn as a subtest on every store.
+func forEachStore(t *testing.T, fn func(t *testing.T, store rtr.Store)) {
+	for _, f := range storeFactories {
+		t.Run(f.name, func(t *testing.T) { fn(t, f.new(t)) })
+	}
+}
+
+type fixture struct {
+	iss    *rtr.Issuer
+	clock  *fakeClock
+	events *eventLog
+}
+
+// newFixture builds an issuer on store with an injected clock and event
+// log; mod adjusts the config.
+func newFixture(t *testing.T, store rtr.Store, mod ...func(*rtr.Config)) fixture {
+	t.Helper()
+	f := fixture{clock: newClock(), events: &eventLog{}}
+	cfg := rtr.Config{
+		Store:      store,
+		Secret:     testSecret,
+		Issuer:     "https://auth.example",
+		Audience:   []string{"api"},
+		AccessTTL:  5 * time.Minute,
+		RefreshTTL: time.Hour,
+		ReuseGrace: 10 * time.Second,
+		Now:        f.clock.Now,
+		OnEvent:    f.events.record,
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	iss, err := rtr.NewIssuer(cfg)
+	require.NoError(t, err)
+	f.iss = iss
+	return f
+}
+
+func strict(c *rtr.Config) { c.ReuseGrace = 0 }
