@@ -1,0 +1,311 @@
+package rtr
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Mode selects how [HTTPAuth] carries tokens between client and server.
+type Mode uint8
+
+const (
+	// CookieMode keeps both tokens in HttpOnly cookies and refreshes
+	// transparently: when the access token is missing or expired and a
+	// refresh cookie is present, the middleware rotates, sets both new
+	// cookies and serves the request. For browsers and server-rendered
+	// apps. It requires a non-zero [Config.ReuseGrace] (see [NewHTTP]).
+	CookieMode Mode = iota + 1
+
+	// BearerMode reads the access token from "Authorization: Bearer"
+	// (RFC 6750) and never refreshes on its own: the client calls the
+	// [HTTPAuth.RefreshHandler] endpoint after a 401. For APIs, mobile apps
+	// and single-page apps that keep the access token in memory.
+	BearerMode
+)
+
+// String returns "cookie" or "bearer".
+func (m Mode) String() string {
+	switch m {
+	case CookieMode:
+		return "cookie"
+	case BearerMode:
+		return "bearer"
+	}
+	return fmt.Sprintf("Mode(%d)", m)
+}
+
+// HTTPAuth applies an [Issuer]'s sessions to net/http: the [HTTPAuth.Require]
+// and [HTTPAuth.Optional] middleware, the [HTTPAuth.Login] helper, and the
+// refresh and logout handlers. Create it with [NewHTTP]; it is safe for
+// concurrent use.
+type HTTPAuth struct {
+	iss         *Issuer
+	mode        Mode
+	cookies     cookieJar
+	sources     []TokenSource
+	cop         *http.CrossOriginProtection
+	onError     ErrorHandler
+	reuseStatus int
+	realm       string
+	flights     refreshGroup
+
+	// accessSigParser checks an access token's signature, alg, typ and kid
+	// but not its dates: to match an expired access token against a
+	// refresh token, and for logout.
+	accessSigParser *jwt.Parser
+}
+
+// HTTPOption configures [NewHTTP].
+type HTTPOption func(*httpSettings) error
+
+type httpSettings struct {
+	mode          Mode
+	cookie        CookieOptions
+	insecure      bool
+	refreshCookie string // bearer mode: path of the refresh cookie; "" = JSON body only
+	sources       []TokenSource
+	cop           *http.CrossOriginProtection
+	onError       ErrorHandler
+	reuseStatus   int
+	realm         string
+}
+
+// WithMode selects [CookieMode] (the default) or [BearerMode].
+func WithMode(m Mode) HTTPOption {
+	return func(s *httpSettings) error {
+		if m != CookieMode && m != BearerMode {
+			return fmt.Errorf("%w: unknown mode %d", ErrInvalidConfig, m)
+		}
+		s.mode = m
+		return nil
+	}
+}
+
+// WithCookies sets cookie names and attributes; see [CookieOptions].
+func WithCookies(o CookieOptions) HTTPOption {
+	return func(s *httpSettings) error {
+		s.cookie = o
+		return nil
+	}
+}
+
+// WithInsecureCookies drops the Secure attribute and the __Host- and
+// __Secure- name prefixes, so that cookies work over plain HTTP. It exists
+// for local development only (http://localhost): never use it in
+// production, where tokens would travel in clear text and a network
+// attacker could overwrite the cookies.
+func WithInsecureCookies() HTTPOption {
+	return func(s *httpSettings) error {
+		s.insecure = true
+		return nil
+	}
+}
+
+// WithRefreshCookie makes [BearerMode] deliver the refresh token in an
+// HttpOnly cookie scoped to path instead of the JSON body, so that
+// JavaScript never sees it (the access token stays in the client's memory
+// and goes in the Authorization header). path must cover the routes of
+// [HTTPAuth.RefreshHandler] and [HTTPAuth.LogoutHandler], for example
+// "/auth/" for "/auth/refresh" and "/auth/logout". Requests that carry the
+// cookie are checked with [http.CrossOriginProtection]. Not valid in
+// [CookieMode], whose refresh cookie is always scoped to "/".
+func WithRefreshCookie(path string) HTTPOption {
+	return func(s *httpSettings) error {
+		if path == "" || path[0] != '/' {
+			return fmt.Errorf("%w: refresh cookie path must start with /", ErrInvalidConfig)
+		}
+		s.refreshCookie = path
+		return nil
+	}
+}
+
+// WithTokenSources replaces where the middleware looks for the access
+// token; the sources are tried in order and the first non-empty token
+// wins. The default is [FromAuthorization] in [BearerMode] and the access
+// cookie in [CookieMode].
+func WithTokenSources(sources ...TokenSource) HTTPOption {
+	return func(s *httpSettings) error {
+		for _, src := range sources {
+			if src.get == nil {
+				return fmt.Errorf("%w: zero TokenSource", ErrInvalidConfig)
+			}
+		}
+		if len(sources) == 0 {
+			return fmt.Errorf("%w: no token source", ErrInvalidConfig)
+		}
+		s.sources = append([]TokenSource(nil), sources...)
+		return nil
+	}
+}
+
+// WithCrossOriginProtection replaces the [http.CrossOriginProtection] used
+// to refuse cross-origin unsafe requests that carry cookies, for example
+// one with trusted origins added. The default is
+// [http.NewCrossOriginProtection]().
+func WithCrossOriginProtection(c *http.CrossOriginProtection) HTTPOption {
+	return func(s *httpSettings) error {
+		if c == nil {
+			return fmt.Errorf("%w: nil CrossOriginProtection", ErrInvalidConfig)
+		}
+		s.cop = c
+		return nil
+	}
+}
+
+// WithErrorHandler sets the function that writes error responses; see
+// [ErrorHandler]. The default is [DefaultErrorHandler].
+func WithErrorHandler(h ErrorHandler) HTTPOption {
+	return func(s *httpSettings) error {
+		if h == nil {
+			return fmt.Errorf("%w: nil ErrorHandler", ErrInvalidConfig)
+		}
+		s.onError = h
+		return nil
+	}
+}
+
+// WithReuseStatus sets the status answered when refresh-token reuse (theft)
+// is detected: [http.StatusUnauthorized] (the default) or
+// [http.StatusForbidden].
+func WithReuseStatus(status int) HTTPOption {
+	return func(s *httpSettings) error {
+		if status != http.StatusUnauthorized && status != http.StatusForbidden {
+			return fmt.Errorf("%w: reuse status must be 401 or 403", ErrInvalidConfig)
+		}
+		s.reuseStatus = status
+		return nil
+	}
+}
+
+// WithRealm sets the realm of the WWW-Authenticate: Bearer challenge
+// (RFC 6750 §3). Default: no realm.
+func WithRealm(realm string) HTTPOption {
+	return func(s *httpSettings) error {
+		for _, c := range realm {
+			if c < 0x20 || c == 0x7f || c == '"' || c == '\\' {
+				return fmt.Errorf("%w: realm must be printable without quotes or backslashes", ErrInvalidConfig)
+			}
+		}
+		s.realm = realm
+		return nil
+	}
+}
+
+// NewHTTP returns the HTTP layer for iss.
+//
+// [CookieMode] requires a non-zero [Config.ReuseGrace]
+// ([RecommendedReuseGrace] is a good value): a browser that loads a page
+// with ten resources just after its access token expired sends the same
+// refresh cookie ten times, and with a strict zero grace every request
+// but the first would look like theft and end the session. Parallel
+// requests that reach the same process share one rotation; the grace
+// covers those that reach other processes or arrive a little later.
+//
+// NewHTTP fails with [ErrInvalidConfig] on a nil issuer, cookie mode with a
+// zero grace, or inconsistent cookie settings.
+func NewHTTP(iss *Issuer, opts ...HTTPOption) (*HTTPAuth, error) {
+	if iss == nil {
+		return nil, fmt.Errorf("%w: nil Issuer", ErrInvalidConfig)
+	}
+	s := httpSettings{mode: CookieMode, reuseStatus: http.StatusUnauthorized}
+	for _, opt := range opts {
+		if err := opt(&s); err != nil {
+			return nil, err
+		}
+	}
+	if s.mode == CookieMode {
+		if iss.cfg.ReuseGrace <= 0 {
+			return nil, fmt.Errorf("%w: cookie mode refreshes transparently and needs Config.ReuseGrace > 0 (try RecommendedReuseGrace)", ErrInvalidConfig)
+		}
+		if s.refreshCookie != "" {
+			return nil, fmt.Errorf("%w: WithRefreshCookie is for bearer mode; cookie mode always scopes the refresh cookie to /", ErrInvalidConfig)
+		}
+	}
+	jar, err := newCookieJar(s.mode, s.cookie, s.insecure, s.refreshCookie)
+	if err != nil {
+		return nil, err
+	}
+	a := &HTTPAuth{
+		iss:         iss,
+		mode:        s.mode,
+		cookies:     jar,
+		sources:     s.sources,
+		cop:         s.cop,
+		onError:     s.onError,
+		reuseStatus: s.reuseStatus,
+		realm:       s.realm,
+		accessSigParser: jwt.NewParser(
+			jwt.WithValidMethods([]string{signingAlg}),
+			jwt.WithoutClaimsValidation(),
+		),
+	}
+	if a.cop == nil {
+		a.cop = http.NewCrossOriginProtection()
+	}
+	if a.onError == nil {
+		a.onError = DefaultErrorHandler
+	}
+	if a.sources == nil {
+		if s.mode == CookieMode {
+			a.sources = []TokenSource{FromCookie(jar.access.name)}
+		} else {
+			a.sources = []TokenSource{FromAuthorization()}
+		}
+	}
+	return a, nil
+}
+
+// Mode reports the mode the HTTPAuth was built with.
+func (a *HTTPAuth) Mode() Mode { return a.mode }
+
+// AccessCookieName reports the final name of the access cookie, prefix
+// included, or "" in [BearerMode].
+func (a *HTTPAuth) AccessCookieName() string { return a.cookies.access.name }
+
+// RefreshCookieName reports the final name of the refresh cookie, prefix
+// included, or "" when no refresh cookie is used (bearer mode without
+// [WithRefreshCookie]).
+func (a *HTTPAuth) RefreshCookieName() string { return a.cookies.refresh.name }
+
+// now is the issuer's clock.
+func (a *HTTPAuth) now() time.Time { return a.iss.cfg.Now() }
+
+// identity is the subject and session an access or refresh token names,
+// checked on signature only (expiry ignored).
+type identity struct{ subject, sessionID string }
+
+// accessIdentity checks an access token's signature, typ, alg, kid and
+// issuer but not its expiry, and returns whom it names.
+func (a *HTTPAuth) accessIdentity(token string) (identity, error) {
+	if token == "" || tooLarge(token) {
+		return identity{}, ErrInvalidToken
+	}
+	var c Claims
+	if _, err := a.accessSigParser.ParseWithClaims(token, &c, a.iss.verifier.keyFn); err != nil {
+		return identity{}, mapParseError(err)
+	}
+	if a.iss.cfg.Issuer != "" && c.Issuer != a.iss.cfg.Issuer {
+		return identity{}, fmt.Errorf("%w: wrong issuer", ErrInvalidToken)
+	}
+	if c.Subject == "" || c.SessionID == "" {
+		return identity{}, fmt.Errorf("%w: missing sub or sid", ErrInvalidToken)
+	}
+	return identity{c.Subject, c.SessionID}, nil
+}
+
+// refreshIdentity checks a refresh token on signature only.
+func (a *HTTPAuth) refreshIdentity(token string) (identity, error) {
+	rc, err := a.iss.parseRefresh(token, false)
+	if err != nil {
+		return identity{}, err
+	}
+	return identity{rc.Subject, rc.SessionID}, nil
+}
+
+// errTokenMismatch: an access token sent along with a refresh token names
+// another subject or session.
+var errTokenMismatch = errors.New("rtr: access token does not belong to the refresh token's session")

@@ -1,0 +1,670 @@
+package rtr_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rtr-go/rtr"
+)
+
+const (
+	hAccessName  = "__Host-rtr_access"
+	hRefreshName = "__Host-rtr_refresh"
+)
+
+// cookieLogin logs user in through Login and returns the two cookies.
+func (f *hFix) cookieLogin(user string) (access, refresh *http.Cookie) {
+	f.t.Helper()
+	resp := hServe(f.loginHandler(), hReq(http.MethodPost, "/login?user="+user, nil))
+	require.Equal(f.t, http.StatusNoContent, resp.StatusCode)
+	c := hCookies(resp)
+	access, refresh = c[f.auth.AccessCookieName()], c[f.auth.RefreshCookieName()]
+	require.NotNil(f.t, access)
+	require.NotNil(f.t, refresh)
+	return access, refresh
+}
+
+func TestCookieLoginSetsHardenedCookies(t *testing.T) {
+	f := newHFix(t, nil)
+	req := hReq(http.MethodPost, "/login?user=alice", nil)
+	req.Header.Set("User-Agent", "test-agent/1.0")
+	resp := hServe(f.loginHandler(), req)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+	assert.Contains(t, resp.Header.Values("Vary"), "Cookie")
+
+	c := hCookies(resp)
+	require.Len(t, c, 2)
+	for name, maxAge := range map[string]int{hAccessName: int(hAccessTTL.Seconds()), hRefreshName: int(hRefreshTTL.Seconds())} {
+		ck := c[name]
+		require.NotNil(t, ck, name)
+		assert.True(t, ck.HttpOnly, name)
+		assert.True(t, ck.Secure, name)
+		assert.Equal(t, http.SameSiteLaxMode, ck.SameSite, name)
+		assert.Equal(t, "/", ck.Path, name)
+		assert.Empty(t, ck.Domain, name)
+		assert.Equal(t, maxAge, ck.MaxAge, name)
+	}
+	assert.Equal(t, "at+jwt", hHeaderTyp(t, c[hAccessName].Value))
+	assert.Equal(t, "rt+jwt", hHeaderTyp(t, c[hRefreshName].Value))
+
+	sessions, err := f.iss.Sessions(t.Context(), "alice")
+	require.NoError(t, err)
+	require.Len(t, sessions, 1)
+	assert.Equal(t, "test-agent/1.0", sessions[0].Meta["user_agent"])
+	assert.Equal(t, "192.0.2.1", sessions[0].Meta["ip"]) // httptest's RemoteAddr
+}
+
+func TestCookieOptions(t *testing.T) {
+	t.Run("insecure for local HTTP", func(t *testing.T) {
+		f := newHFix(t, nil, rtr.WithInsecureCookies())
+		assert.Equal(t, "rtr_access", f.auth.AccessCookieName())
+		assert.Equal(t, "rtr_refresh", f.auth.RefreshCookieName())
+		a, r := f.cookieLogin("alice")
+		assert.False(t, a.Secure)
+		assert.False(t, r.Secure)
+		assert.True(t, a.HttpOnly)
+		assert.True(t, r.HttpOnly)
+	})
+	t.Run("custom names, domain and SameSite", func(t *testing.T) {
+		f := newHFix(t, nil, rtr.WithCookies(rtr.CookieOptions{
+			AccessName: "at", RefreshName: "rt", Domain: "example.com", SameSite: http.SameSiteStrictMode,
+		}))
+		a, r := f.cookieLogin("alice")
+		// A Domain attribute rules out __Host-; __Secure- still applies.
+		assert.Equal(t, "__Secure-at", a.Name)
+		assert.Equal(t, "__Secure-rt", r.Name)
+		assert.Equal(t, "example.com", a.Domain)
+		assert.Equal(t, http.SameSiteStrictMode, r.SameSite)
+	})
+	bad := map[string][]rtr.HTTPOption{
+		"prefixed base name":    {rtr.WithCookies(rtr.CookieOptions{AccessName: "__Host-x"})},
+		"invalid name":          {rtr.WithCookies(rtr.CookieOptions{RefreshName: "a b"})},
+		"same names":            {rtr.WithCookies(rtr.CookieOptions{AccessName: "x", RefreshName: "x"})},
+		"SameSite=None on HTTP": {rtr.WithInsecureCookies(), rtr.WithCookies(rtr.CookieOptions{SameSite: http.SameSiteNoneMode})},
+		"refresh cookie path":   {rtr.WithRefreshCookie("/auth/")},
+		"reuse status 400":      {rtr.WithReuseStatus(400)},
+		"unknown mode":          {rtr.WithMode(rtr.Mode(9))},
+		"no token source":       {rtr.WithTokenSources()},
+		"realm with a quote":    {rtr.WithMode(rtr.BearerMode), rtr.WithRealm(`a"b`)},
+	}
+	for name, opts := range bad {
+		t.Run(name, func(t *testing.T) {
+			iss, err := rtr.NewIssuer(rtr.Config{Store: rtr.NewMemoryStore(), Secret: hSecret, ReuseGrace: hGrace})
+			require.NoError(t, err)
+			_, err = rtr.NewHTTP(iss, opts...)
+			require.ErrorIs(t, err, rtr.ErrInvalidConfig)
+		})
+	}
+}
+
+func TestCookieModeNeedsGrace(t *testing.T) {
+	iss, err := rtr.NewIssuer(rtr.Config{Store: rtr.NewMemoryStore(), Secret: hSecret})
+	require.NoError(t, err)
+	_, err = rtr.NewHTTP(iss)
+	require.ErrorIs(t, err, rtr.ErrInvalidConfig)
+	_, err = rtr.NewHTTP(iss, rtr.WithMode(rtr.BearerMode)) // bearer mode does not refresh by itself
+	require.NoError(t, err)
+	_, err = rtr.NewHTTP(nil)
+	require.ErrorIs(t, err, rtr.ErrInvalidConfig)
+}
+
+// TestCookieRequire walks every branch of the cookie-mode middleware.
+func TestCookieRequire(t *testing.T) {
+	type setup = hSetup
+	cases := []struct {
+		name    string
+		opts    []rtr.HTTPOption
+		prepare func(t *testing.T, s *setup) *http.Request
+		status  int
+		code    string
+		// cookies the response must set (true) or delete (false); absent
+		// names must not appear in Set-Cookie at all.
+		cookies  map[string]bool
+		rotated  bool // the request was served after a rotation
+		identity string
+		event    rtr.EventType
+	}{
+		{
+			name:    "no cookies",
+			prepare: func(t *testing.T, s *setup) *http.Request { return hReq("GET", "/", nil) },
+			status:  401, code: "unauthorized", cookies: map[string]bool{},
+		},
+		{
+			name:    "valid access cookie",
+			prepare: func(t *testing.T, s *setup) *http.Request { return hReq("GET", "/", nil, s.access, s.refresh) },
+			status:  200, cookies: map[string]bool{}, identity: "alice",
+		},
+		{
+			name:    "valid access cookie, no refresh cookie",
+			prepare: func(t *testing.T, s *setup) *http.Request { return hReq("GET", "/", nil, s.access) },
+			status:  200, cookies: map[string]bool{}, identity: "alice",
+		},
+		{
+			name: "expired access cookie is refreshed",
+			prepare: func(t *testing.T, s *setup) *http.Request {
+				s.f.clock.Advance(hAccessTTL + time.Second)
+				return hReq("GET", "/", nil, s.access, s.refresh)
+			},
+			status: 200, cookies: map[string]bool{hAccessName: true, hRefreshName: true},
+			rotated: true, identity: "alice", event: rtr.EventRotated,
+		},
+		{
+			name: "missing access cookie is refreshed",
+			prepare: func(t *testing.T, s *setup) *http.Request {
+				s.f.clock.Advance(hAccessTTL + time.Second)
+				return hReq("GET", "/", nil, s.refresh)
+			},
+			status: 200, cookies: map[string]bool{hAccessName: true, hRefreshName: true},
+			rotated: true, identity: "alice", event: rtr.EventRotated,
+		},
+		{
+			name: "tampered access cookie is 401 at once, no refresh",
+			prepare: func(t *testing.T, s *setup) *http.Request {
+				s.access.Value = hTamper(t, s.access.Value)
+				return hReq("GET", "/", nil, s.access, s.refresh)
+			},
+			status: 401, code: "invalid_token", cookies: map[string]bool{hAccessName: false},
+		},
+		{
+			name: "refresh token in the access cookie is 401 at once",
+			prepare: func(t *testing.T, s *setup) *http.Request {
+				s.access.Value = s.refresh.Value
+				return hReq("GET", "/", nil, s.access, s.refresh)
+			},
+			status: 401, code: "invalid_token", cookies: map[string]bool{hAccessName: false},
+		},
+		{
+			name: "expired access cookie, no refresh cookie",
+			prepare: func(t *testing.T, s *setup) *http.Request {
+				s.f.clock.Advance(hAccessTTL + time.Second)
+				return hReq("GET", "/", nil, s.access)
+			},
+			status: 401, code: "invalid_token", cookies: map[string]bool{hAccessName: false},
+		},
+		{
+			name: "tampered refresh cookie",
+			prepare: func(t *testing.T, s *setup) *http.Request {
+				s.refresh.Value = hTamper(t, s.refresh.Value)
+				return hReq("GET", "/", nil, s.refresh)
+			},
+			status: 401, code: "invalid_token", cookies: map[string]bool{hAccessName: false, hRefreshName: false},
+		},
+		{
+			name: "access token in the refresh cookie",
+			prepare: func(t *testing.T, s *setup) *http.Request {
+				s.refresh.Value = s.access.Value
+				return hReq("GET", "/", nil, s.refresh)
+			},
+			status: 401, code: "invalid_token", cookies: map[string]bool{hAccessName: false, hRefreshName: false},
+		},
+		{
+			name: "expired refresh cookie",
+			prepare: func(t *testing.T, s *setup) *http.Request {
+				s.f.clock.Advance(hRefreshTTL + time.Second)
+				return hReq("GET", "/", nil, s.access, s.refresh)
+			},
+			status: 401, code: "invalid_token", cookies: map[string]bool{hAccessName: false, hRefreshName: false},
+		},
+		{
+			name: "session revoked elsewhere",
+			prepare: func(t *testing.T, s *setup) *http.Request {
+				require.NoError(t, s.f.iss.RevokeAll(t.Context(), "alice"))
+				s.f.clock.Advance(hAccessTTL + time.Second)
+				return hReq("GET", "/", nil, s.access, s.refresh)
+			},
+			status: 401, code: "invalid_token", cookies: map[string]bool{hAccessName: false, hRefreshName: false},
+		},
+		{
+			name: "expired access of another session",
+			prepare: func(t *testing.T, s *setup) *http.Request {
+				other, _ := s.f.cookieLogin("alice")
+				s.f.clock.Advance(hAccessTTL + time.Second)
+				return hReq("GET", "/", nil, other, s.refresh)
+			},
+			status: 401, code: "invalid_token", cookies: map[string]bool{hAccessName: false, hRefreshName: false},
+		},
+		{
+			name:    "reuse detected",
+			prepare: hReplayStale,
+			status:  401, code: "invalid_token", cookies: map[string]bool{hAccessName: false, hRefreshName: false},
+			event: rtr.EventReuseDetected,
+		},
+		{
+			name:    "reuse detected, 403 configured",
+			opts:    []rtr.HTTPOption{rtr.WithReuseStatus(http.StatusForbidden)},
+			prepare: hReplayStale,
+			status:  403, code: "invalid_token", cookies: map[string]bool{hAccessName: false, hRefreshName: false},
+			event: rtr.EventReuseDetected,
+		},
+		{
+			name: "store outage while refreshing: 503, nothing cleared",
+			prepare: func(t *testing.T, s *setup) *http.Request {
+				s.f.store.down.Store(true)
+				s.f.clock.Advance(hAccessTTL + time.Second)
+				return hReq("GET", "/", nil, s.access, s.refresh)
+			},
+			status: 503, code: "temporarily_unavailable", cookies: map[string]bool{},
+		},
+		{
+			name: "store outage with a valid access cookie: served",
+			prepare: func(t *testing.T, s *setup) *http.Request {
+				s.f.store.down.Store(true)
+				return hReq("GET", "/", nil, s.access, s.refresh)
+			},
+			status: 200, cookies: map[string]bool{}, identity: "alice",
+		},
+		{
+			name: "cross-origin POST",
+			prepare: func(t *testing.T, s *setup) *http.Request {
+				r := hReq("POST", "/", nil, s.access, s.refresh)
+				r.Header.Set("Sec-Fetch-Site", "cross-site")
+				return r
+			},
+			status: 403, code: "cross_origin", cookies: map[string]bool{},
+		},
+		{
+			name: "cross-origin POST from an old browser",
+			prepare: func(t *testing.T, s *setup) *http.Request {
+				r := hReq("POST", "http://example.com/", nil, s.access, s.refresh)
+				r.Header.Set("Origin", "https://evil.example")
+				return r
+			},
+			status: 403, code: "cross_origin", cookies: map[string]bool{},
+		},
+		{
+			name: "same-origin POST",
+			prepare: func(t *testing.T, s *setup) *http.Request {
+				r := hReq("POST", "/", nil, s.access, s.refresh)
+				r.Header.Set("Sec-Fetch-Site", "same-origin")
+				return r
+			},
+			status: 200, cookies: map[string]bool{}, identity: "alice",
+		},
+		{
+			name: "cross-site GET (a link) is served",
+			prepare: func(t *testing.T, s *setup) *http.Request {
+				r := hReq("GET", "/", nil, s.access, s.refresh)
+				r.Header.Set("Sec-Fetch-Site", "cross-site")
+				return r
+			},
+			status: 200, cookies: map[string]bool{}, identity: "alice",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newHFix(t, nil, tc.opts...)
+			s := &setup{f: f}
+			s.access, s.refresh = f.cookieLogin("alice")
+			sid := hClaim(t, s.refresh.Value, "sid").(string)
+			req := tc.prepare(t, s)
+			rotatedBefore := f.events.count(rtr.EventRotated)
+			reusedBefore := f.events.count(rtr.EventReuseDetected)
+			called := false
+			h := f.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				called = true
+				hWhoami.ServeHTTP(w, r)
+			}))
+			resp := hServe(h, req)
+
+			require.Equal(t, tc.status, resp.StatusCode)
+			assert.Contains(t, resp.Header.Values("Vary"), "Cookie")
+			assert.Empty(t, resp.Header.Get("WWW-Authenticate"), "no bearer challenge in cookie mode")
+			set := hCookies(resp)
+			assert.Len(t, set, len(tc.cookies), "Set-Cookie names: %v", set)
+			for name, keep := range tc.cookies {
+				c := set[name]
+				require.NotNil(t, c, "Set-Cookie %s", name)
+				assert.True(t, c.HttpOnly && c.Secure && c.Path == "/", "attributes of %s", name)
+				if keep {
+					assert.NotEmpty(t, c.Value, name)
+					assert.Positive(t, c.MaxAge, name)
+				} else {
+					assert.Empty(t, c.Value, name)
+					assert.Negative(t, c.MaxAge, name)
+				}
+			}
+			if len(tc.cookies) > 0 {
+				assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+			}
+			if tc.status == 200 {
+				require.True(t, called)
+				assert.Equal(t, tc.identity+" "+sid, hBody(t, resp))
+			} else {
+				require.False(t, called, "next must not run")
+				code, desc := hJSONError(t, resp)
+				assert.Equal(t, tc.code, code)
+				assert.NotEmpty(t, desc)
+				assert.NotContains(t, desc, s.refresh.Value)
+			}
+			if tc.rotated {
+				assert.NotEqual(t, s.refresh.Value, set[hRefreshName].Value)
+				assert.EqualValues(t, 2, hClaim(t, set[hRefreshName].Value, "gen"))
+				assert.Equal(t, rotatedBefore+1, f.events.count(rtr.EventRotated))
+			} else {
+				assert.Equal(t, rotatedBefore, f.events.count(rtr.EventRotated), "no rotation")
+			}
+			if tc.event == rtr.EventReuseDetected {
+				assert.Equal(t, reusedBefore+1, f.events.count(rtr.EventReuseDetected))
+			}
+		})
+	}
+}
+
+// hSetup is a logged-in cookie-mode fixture.
+type hSetup struct {
+	f               *hFix
+	access, refresh *http.Cookie
+}
+
+// hReplayStale rotates once, lets the grace pass and returns a request with
+// the first, now stale, refresh token.
+func hReplayStale(t *testing.T, s *hSetup) *http.Request {
+	_, err := s.f.iss.Refresh(t.Context(), s.refresh.Value)
+	require.NoError(t, err)
+	s.f.clock.Advance(hAccessTTL + time.Second)
+	return hReq("GET", "/", nil, s.access, s.refresh)
+}
+
+func TestCookieReuseRevokesSession(t *testing.T) {
+	f := newHFix(t, nil)
+	access, refresh := f.cookieLogin("alice")
+	p, err := f.iss.Refresh(t.Context(), refresh.Value) // the thief rotates first
+	require.NoError(t, err)
+	f.clock.Advance(hAccessTTL + time.Second)
+	resp := hServe(f.auth.Require(hWhoami), hReq("GET", "/", nil, access, refresh))
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	// The thief's token is dead too.
+	_, err = f.iss.Refresh(t.Context(), p.RefreshToken)
+	require.ErrorIs(t, err, rtr.ErrSessionNotFound)
+}
+
+func TestCookieOptional(t *testing.T) {
+	cases := []struct {
+		name    string
+		prepare func(t *testing.T, f *hFix, access, refresh *http.Cookie) *http.Request
+		status  int
+		body    string // "alice" for the identity
+		clears  int    // cookies deleted
+	}{
+		{"anonymous", func(t *testing.T, f *hFix, a, r *http.Cookie) *http.Request { return hReq("GET", "/", nil) }, 200, "anonymous", 0},
+		{"logged in", func(t *testing.T, f *hFix, a, r *http.Cookie) *http.Request { return hReq("GET", "/", nil, a, r) }, 200, "alice", 0},
+		{"refreshed", func(t *testing.T, f *hFix, a, r *http.Cookie) *http.Request {
+			f.clock.Advance(hAccessTTL + time.Second)
+			return hReq("GET", "/", nil, a, r)
+		}, 200, "alice", 0},
+		{"tampered access goes on anonymously", func(t *testing.T, f *hFix, a, r *http.Cookie) *http.Request {
+			a.Value = hTamper(t, a.Value)
+			return hReq("GET", "/", nil, a, r)
+		}, 200, "anonymous", 1},
+		{"ended session goes on anonymously", func(t *testing.T, f *hFix, a, r *http.Cookie) *http.Request {
+			require.NoError(t, f.iss.RevokeAll(t.Context(), "alice"))
+			f.clock.Advance(hAccessTTL + time.Second)
+			return hReq("GET", "/", nil, a, r)
+		}, 200, "anonymous", 2},
+		{"reuse is still refused", func(t *testing.T, f *hFix, a, r *http.Cookie) *http.Request {
+			_, err := f.iss.Refresh(t.Context(), r.Value)
+			require.NoError(t, err)
+			f.clock.Advance(hAccessTTL + time.Second)
+			return hReq("GET", "/", nil, a, r)
+		}, 401, "", 2},
+		{"store outage is still 503", func(t *testing.T, f *hFix, a, r *http.Cookie) *http.Request {
+			f.store.down.Store(true)
+			f.clock.Advance(hAccessTTL + time.Second)
+			return hReq("GET", "/", nil, a, r)
+		}, 503, "", 0},
+		{"cross-origin POST is still refused", func(t *testing.T, f *hFix, a, r *http.Cookie) *http.Request {
+			req := hReq("POST", "/", nil)
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+			return req
+		}, 403, "", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newHFix(t, nil)
+			a, r := f.cookieLogin("alice")
+			resp := hServe(f.auth.Optional(hWhoami), tc.prepare(t, f, a, r))
+			require.Equal(t, tc.status, resp.StatusCode)
+			body := hBody(t, resp)
+			if tc.status == 200 {
+				assert.True(t, strings.HasPrefix(body, tc.body), body)
+			}
+			cleared := 0
+			for _, c := range resp.Cookies() {
+				if c.MaxAge < 0 {
+					cleared++
+				}
+			}
+			assert.Equal(t, tc.clears, cleared)
+		})
+	}
+}
+
+func TestCookieRefreshHandler(t *testing.T) {
+	f := newHFix(t, nil)
+	access, refresh := f.cookieLogin("alice")
+	h := f.auth.RefreshHandler()
+
+	resp := hServe(h, hReq("POST", "/refresh", nil, access, refresh))
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	set := hCookies(resp)
+	require.NotNil(t, set[hAccessName])
+	require.NotNil(t, set[hRefreshName])
+	assert.EqualValues(t, 2, hClaim(t, set[hRefreshName].Value, "gen"))
+	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+
+	resp = hServe(h, hReq("GET", "/refresh", nil, access, refresh))
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	assert.Equal(t, "POST", resp.Header.Get("Allow"))
+
+	resp = hServe(h, hReq("POST", "/refresh", nil))
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	code, _ := hJSONError(t, resp)
+	assert.Equal(t, "invalid_grant", code)
+
+	cross := hReq("POST", "/refresh", nil, set[hAccessName], set[hRefreshName])
+	cross.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp = hServe(h, cross)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	assert.Empty(t, resp.Cookies())
+
+	// The stale generation-1 cookie after the grace: reuse, both cleared.
+	f.clock.Advance(hGrace + time.Second)
+	resp = hServe(h, hReq("POST", "/refresh", nil, refresh))
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Len(t, resp.Cookies(), 2)
+	assert.Equal(t, 1, f.events.count(rtr.EventReuseDetected))
+}
+
+func TestCookieLogout(t *testing.T) {
+	t.Run("this session", func(t *testing.T) {
+		f := newHFix(t, nil)
+		access, refresh := f.cookieLogin("alice")
+		_, other := f.cookieLogin("alice")
+		resp := hServe(f.auth.LogoutHandler(nil), hReq("POST", "/logout", nil, access, refresh))
+		require.Equal(t, http.StatusNoContent, resp.StatusCode)
+		set := hCookies(resp)
+		require.Len(t, set, 2)
+		for _, c := range set {
+			assert.Negative(t, c.MaxAge)
+		}
+		_, err := f.iss.Refresh(t.Context(), refresh.Value)
+		require.ErrorIs(t, err, rtr.ErrSessionNotFound)
+		_, err = f.iss.Refresh(t.Context(), other.Value)
+		require.NoError(t, err, "other sessions stay")
+	})
+	t.Run("with next and an expired access cookie only", func(t *testing.T) {
+		f := newHFix(t, nil)
+		access, refresh := f.cookieLogin("alice")
+		f.clock.Advance(hAccessTTL + time.Second)
+		resp := hServe(f.auth.LogoutHandler(http.RedirectHandler("/", http.StatusSeeOther)), hReq("POST", "/logout", nil, access))
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		_, err := f.iss.Refresh(t.Context(), refresh.Value)
+		require.ErrorIs(t, err, rtr.ErrSessionNotFound)
+	})
+	t.Run("without cookies is success", func(t *testing.T) {
+		f := newHFix(t, nil)
+		resp := hServe(f.auth.LogoutHandler(nil), hReq("POST", "/logout", nil))
+		require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	})
+	t.Run("store outage: 503, nothing cleared", func(t *testing.T) {
+		f := newHFix(t, nil)
+		access, refresh := f.cookieLogin("alice")
+		f.store.down.Store(true)
+		resp := hServe(f.auth.LogoutHandler(nil), hReq("POST", "/logout", nil, access, refresh))
+		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+		assert.Empty(t, resp.Cookies())
+		f.store.down.Store(false)
+		_, err := f.iss.Refresh(t.Context(), refresh.Value)
+		require.NoError(t, err, "the session is still there")
+	})
+	t.Run("cross-origin", func(t *testing.T) {
+		f := newHFix(t, nil)
+		access, refresh := f.cookieLogin("alice")
+		req := hReq("POST", "/logout", nil, access, refresh)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		resp := hServe(f.auth.LogoutHandler(nil), req)
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+		_, err := f.iss.Refresh(t.Context(), refresh.Value)
+		require.NoError(t, err)
+	})
+	t.Run("GET is refused", func(t *testing.T) {
+		f := newHFix(t, nil)
+		access, refresh := f.cookieLogin("alice")
+		resp := hServe(f.auth.LogoutHandler(nil), hReq("GET", "/logout", nil, access, refresh))
+		require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	})
+}
+
+func TestCookieLogoutAll(t *testing.T) {
+	t.Run("every session", func(t *testing.T) {
+		f := newHFix(t, nil)
+		_, r1 := f.cookieLogin("alice")
+		a2, r2 := f.cookieLogin("alice")
+		_, bob := f.cookieLogin("bob")
+		resp := hServe(f.auth.LogoutAllHandler(nil), hReq("POST", "/logout-all", nil, a2, r2))
+		require.Equal(t, http.StatusNoContent, resp.StatusCode)
+		assert.Len(t, resp.Cookies(), 2)
+		for _, r := range []*http.Cookie{r1, r2} {
+			_, err := f.iss.Refresh(t.Context(), r.Value)
+			require.ErrorIs(t, err, rtr.ErrSessionNotFound)
+		}
+		_, err := f.iss.Refresh(t.Context(), bob.Value)
+		require.NoError(t, err)
+		assert.Equal(t, 2, f.events.count(rtr.EventRevoked))
+	})
+	t.Run("after a transparent refresh", func(t *testing.T) {
+		f := newHFix(t, nil)
+		a, r := f.cookieLogin("alice")
+		f.clock.Advance(hAccessTTL + time.Second)
+		resp := hServe(f.auth.LogoutAllHandler(http.RedirectHandler("/", http.StatusSeeOther)), hReq("POST", "/logout-all", nil, a, r))
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		for _, c := range resp.Cookies() {
+			assert.Empty(t, c.Value, "only deletions: %s", c.Name)
+		}
+		sessions, err := f.iss.Sessions(t.Context(), "alice")
+		require.NoError(t, err)
+		assert.Empty(t, sessions)
+	})
+	t.Run("anonymous", func(t *testing.T) {
+		f := newHFix(t, nil)
+		resp := hServe(f.auth.LogoutAllHandler(nil), hReq("POST", "/logout-all", nil))
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	})
+	t.Run("store outage after a refresh: 503, new cookies kept", func(t *testing.T) {
+		f := newHFix(t, nil)
+		a, r := f.cookieLogin("alice")
+		f.clock.Advance(hAccessTTL + time.Second)
+		// Rotation works, RevokeAll fails: the store goes down in between.
+		f.auth = mustHTTP(t, f.iss)
+		h := f.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			f.store.down.Store(true)
+			f.auth.LogoutAllHandler(nil).ServeHTTP(w, req)
+		}))
+		resp := hServe(h, hReq("POST", "/logout-all", nil, a, r))
+		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+		for _, c := range resp.Cookies() {
+			assert.NotEmpty(t, c.Value, "nothing deleted: %s", c.Name)
+		}
+	})
+}
+
+func mustHTTP(t *testing.T, iss *rtr.Issuer, opts ...rtr.HTTPOption) *rtr.HTTPAuth {
+	t.Helper()
+	a, err := rtr.NewHTTP(iss, opts...)
+	require.NoError(t, err)
+	return a
+}
+
+func TestCookieLogin(t *testing.T) {
+	t.Run("replaces the browser's earlier session", func(t *testing.T) {
+		f := newHFix(t, nil)
+		a, r := f.cookieLogin("alice")
+		resp := hServe(f.loginHandler(), hReq("POST", "/login?user=bob", nil, a, r))
+		require.Equal(t, http.StatusNoContent, resp.StatusCode)
+		_, err := f.iss.Refresh(t.Context(), r.Value)
+		require.ErrorIs(t, err, rtr.ErrSessionNotFound)
+	})
+	t.Run("cross-origin is refused", func(t *testing.T) {
+		f := newHFix(t, nil)
+		req := hReq("POST", "/login?user=alice", nil)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		rec := httptest.NewRecorder()
+		_, err := f.auth.Login(rec, req, "alice")
+		require.ErrorIs(t, err, rtr.ErrCrossOrigin)
+		assert.Empty(t, rec.Result().Cookies())
+		f.auth.WriteError(rec, req, err)
+		assert.Equal(t, http.StatusForbidden, rec.Code)
+	})
+	t.Run("store outage", func(t *testing.T) {
+		f := newHFix(t, nil)
+		f.store.down.Store(true)
+		resp := hServe(f.loginHandler(), hReq("POST", "/login?user=alice", nil))
+		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+		assert.Empty(t, resp.Cookies())
+	})
+	t.Run("invalid subject", func(t *testing.T) {
+		f := newHFix(t, nil)
+		resp := hServe(f.loginHandler(), hReq("POST", "/login?user=", nil))
+		require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	})
+}
+
+func TestErrorHandlerHook(t *testing.T) {
+	var got *rtr.HTTPError
+	f := newHFix(t, nil, rtr.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, e *rtr.HTTPError) {
+		got = e
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	}))
+	a, r := f.cookieLogin("alice")
+	_, err := f.iss.Refresh(t.Context(), r.Value)
+	require.NoError(t, err)
+	f.clock.Advance(hAccessTTL + time.Second)
+	resp := hServe(f.auth.Require(hWhoami), hReq("GET", "/", nil, a, r))
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.NotNil(t, got)
+	assert.Equal(t, http.StatusUnauthorized, got.Status)
+	assert.True(t, errors.Is(got, rtr.ErrTokenReused))
+	assert.Len(t, resp.Cookies(), 2, "the cookies are deleted before the hook runs")
+	assert.NotContains(t, got.Error(), r.Value)
+}
+
+func TestClaimsFromContext(t *testing.T) {
+	_, ok := rtr.ClaimsFromContext(t.Context())
+	assert.False(t, ok)
+}
+
+// hHeaderTyp returns a JWT's typ header.
+func hHeaderTyp(t *testing.T, token string) string {
+	t.Helper()
+	h, _, ok := strings.Cut(token, ".")
+	require.True(t, ok)
+	return hClaim(t, h+"."+h+".x", "typ").(string)
+}
