@@ -63,8 +63,14 @@ func (iss *Issuer) parseRefresh(token string, checkExpiry bool) (*refreshClaims,
 	if _, err := p.ParseWithClaims(token, c, iss.refreshKeyFn); err != nil {
 		return nil, mapParseError(err)
 	}
-	if !checkExpiry && iss.cfg.Issuer != "" && c.Issuer != iss.cfg.Issuer {
-		return nil, fmt.Errorf("%w: wrong issuer", ErrInvalidToken)
+	if !checkExpiry {
+		// Signature-only parsing skipped the claim checks expiry aside.
+		if c.ExpiresAt == nil {
+			return nil, fmt.Errorf("%w: missing exp", ErrInvalidToken)
+		}
+		if iss.cfg.Issuer != "" && c.Issuer != iss.cfg.Issuer {
+			return nil, fmt.Errorf("%w: wrong issuer", ErrInvalidToken)
+		}
 	}
 	if c.Subject == "" || len(c.Subject) > MaxSubjectLen || c.SessionID == "" || c.ID == "" || c.Generation == 0 {
 		return nil, fmt.Errorf("%w: incomplete refresh token", ErrInvalidToken)
