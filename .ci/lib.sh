@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # RTR_LAST_* are read by callers
 #
 # .ci/lib.sh: helper functions for .ci/run and for the .ci/steps/*.sh steps.
 #
@@ -49,6 +49,7 @@ rtr_ci_tmp() {
 rtr_port_free() {
     local p=$1
     # Something accepts connections there: busy.
+    # shellcheck disable=SC2016 # $1 is expanded by the inner bash
     if timeout 2 bash -c ': <>"/dev/tcp/127.0.0.1/$1"' _ "$p" 2>/dev/null; then
         return 1
     fi
@@ -99,7 +100,7 @@ rtr_redis_wait() {
 _rtr_is_redis() {
     local pid=$1 cmd
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
     case $cmd in
         *redis-server*) return 0 ;;
         *) return 1 ;;
