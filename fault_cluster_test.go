@@ -2,7 +2,7 @@ package rtr_test
 
 // Fault test, issue #5 case 6: a Redis Cluster slot is migrated between
 // masters while sessions rotate. The test starts its own 3-master cluster
-// (see startCluster) so that it may reshard freely; run with RTR_FAULTS=1.
+// (see fStartCluster) so that it may reshard freely; run with RTR_FAULTS=1.
 
 import (
 	"context"
@@ -21,18 +21,18 @@ import (
 	"github.com/rtr-go/rtr"
 )
 
-// slotMover moves one slot between the masters of a testCluster with
+// fSlotMover moves one slot between the masters of an fCluster with
 // CLUSTER SETSLOT IMPORTING/MIGRATING, MIGRATE and SETSLOT NODE, the way
 // redis-cli --cluster reshard does, one key per MIGRATE so that the slot
 // stays split for as long as possible.
-type slotMover struct {
-	tc      *testCluster
+type fSlotMover struct {
+	tc      *fCluster
 	slot    int
 	clients []*redis.Client
 }
 
-func newSlotMover(t *testing.T, tc *testCluster, slot int) *slotMover {
-	m := &slotMover{tc: tc, slot: slot}
+func fNewSlotMover(t *testing.T, tc *fCluster, slot int) *fSlotMover {
+	m := &fSlotMover{tc: tc, slot: slot}
 	for _, n := range tc.nodes {
 		c := n.client()
 		t.Cleanup(func() { _ = c.Close() })
@@ -41,7 +41,7 @@ func newSlotMover(t *testing.T, tc *testCluster, slot int) *slotMover {
 	return m
 }
 
-func (m *slotMover) begin(from, to int) error {
+func (m *fSlotMover) begin(from, to int) error {
 	ctx := context.Background()
 	if err := m.clients[to].Do(ctx, "CLUSTER", "SETSLOT", m.slot, "IMPORTING", m.tc.ids[from]).Err(); err != nil {
 		return fmt.Errorf("IMPORTING: %w", err)
@@ -52,11 +52,11 @@ func (m *slotMover) begin(from, to int) error {
 	return nil
 }
 
-func (m *slotMover) keys(node int) ([]string, error) {
+func (m *fSlotMover) keys(node int) ([]string, error) {
 	return m.clients[node].ClusterGetKeysInSlot(context.Background(), m.slot, 1000).Result()
 }
 
-func (m *slotMover) move(from, to int, keys ...string) error {
+func (m *fSlotMover) move(from, to int, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -68,7 +68,7 @@ func (m *slotMover) move(from, to int, keys ...string) error {
 }
 
 // finish hands the slot to node to, on every node (target first).
-func (m *slotMover) finish(from, to int) error {
+func (m *fSlotMover) finish(from, to int) error {
 	ctx := context.Background()
 	order := []int{to, from}
 	for i := range m.clients {
@@ -86,7 +86,7 @@ func (m *slotMover) finish(from, to int) error {
 
 // moveAll migrates every key of the slot from -> to, one key per MIGRATE,
 // pausing between keys.
-func (m *slotMover) moveAll(from, to int, pause time.Duration) error {
+func (m *fSlotMover) moveAll(from, to int, pause time.Duration) error {
 	for {
 		ks, err := m.keys(from)
 		if err != nil {
@@ -104,13 +104,13 @@ func (m *slotMover) moveAll(from, to int, pause time.Duration) error {
 	}
 }
 
-func newClusterIssuer(t *testing.T, tc *testCluster, grace time.Duration, events *eventLog) (*rtr.Issuer, redis.UniversalClient) {
+func fClusterIssuer(t *testing.T, tc *fCluster, grace time.Duration, events *fEvents) (*rtr.Issuer, redis.UniversalClient) {
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: tc.addrs(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = c.Close() })
-	return newFaultIssuer(t, rtr.NewRedisStore(c), grace, nil, events), c
+	return fIssuer(t, rtr.NewRedisStore(c), grace, nil, events), c
 }
 
-func keySlot(t *testing.T, c redis.UniversalClient, key string) int {
+func fKeySlot(t *testing.T, c redis.UniversalClient, key string) int {
 	s, err := c.ClusterKeySlot(context.Background(), key).Result()
 	require.NoError(t, err)
 	return int(s)
@@ -123,16 +123,16 @@ func keySlot(t *testing.T, c redis.UniversalClient, key string) int {
 // session is alive, the device holds its current token, and each
 // session's generation is its number of rotations + 1.
 func TestFaultSlotMigration(t *testing.T) {
-	bin := requireFaults(t)
-	tc := startCluster(t, bin)
-	events := &eventLog{}
-	iss, client := newClusterIssuer(t, tc, 30*time.Second, events)
+	bin := fRequire(t)
+	tc := fStartCluster(t, bin)
+	events := &fEvents{}
+	iss, client := fClusterIssuer(t, tc, 30*time.Second, events)
 	ctx := context.Background()
 
 	const subject = "migrating-user"
 	const devices = 6
-	slot := keySlot(t, client, "{"+subject+"}")
-	mover := newSlotMover(t, tc, slot)
+	slot := fKeySlot(t, client, "{"+subject+"}")
+	mover := fNewSlotMover(t, tc, slot)
 
 	pairs := make([]rtr.Pair, devices)
 	for i := range pairs {
@@ -157,10 +157,10 @@ func TestFaultSlotMigration(t *testing.T) {
 				p, err := iss.Refresh(cctx, pairs[i].RefreshToken)
 				cancel()
 				mu.Lock()
-				outcomes[outcome(err)]++
+				outcomes[fOutcome(err)]++
 				if err == nil {
-					g, _, _, _ := tokenClaims(t, p.RefreshToken)
-					g0, _, _, _ := tokenClaims(t, pairs[i].RefreshToken)
+					g, _, _, _ := fTokenClaims(t, p.RefreshToken)
+					g0, _, _, _ := fTokenClaims(t, pairs[i].RefreshToken)
 					if g == g0+1 {
 						rotated[i]++
 					}
@@ -209,7 +209,7 @@ func TestFaultSlotMigration(t *testing.T) {
 		byID[s.ID] = s
 	}
 	for i, p := range pairs {
-		gen, _, sid, _ := tokenClaims(t, p.RefreshToken)
+		gen, _, sid, _ := fTokenClaims(t, p.RefreshToken)
 		s, ok := byID[sid]
 		require.True(t, ok)
 		require.Equal(t, gen, s.Generation, "device %d holds the current generation", i)
@@ -226,7 +226,7 @@ func TestFaultSlotMigration(t *testing.T) {
 // RevokeAll reported revoked must be unusable, and Sessions must list
 // every live session.
 func TestFaultSplitSlotRevokeAllAndList(t *testing.T) {
-	bin := requireFaults(t)
+	bin := fRequire(t)
 	if os.Getenv("RTR_SHOW_BUGS") != "1" {
 		t.Skip("bug: the RevokeAll and List scripts reach session keys they did not declare in KEYS; " +
 			"mid-migration, with the index already on the importing node, they run there (ASKING) and " +
@@ -234,8 +234,8 @@ func TestFaultSplitSlotRevokeAllAndList(t *testing.T) {
 			"sessions survive, and List drops live sessions from the index for good; see the report. " +
 			"Run with RTR_SHOW_BUGS=1.")
 	}
-	tc := startCluster(t, bin)
-	iss, client := newClusterIssuer(t, tc, 10*time.Second, nil)
+	tc := fStartCluster(t, bin)
+	iss, client := fClusterIssuer(t, tc, 10*time.Second, nil)
 	ctx := context.Background()
 
 	cases := []struct {
@@ -251,8 +251,8 @@ func TestFaultSplitSlotRevokeAllAndList(t *testing.T) {
 	for i, tcase := range cases {
 		t.Run(tcase.name, func(t *testing.T) {
 			subject := "split-" + strconv.Itoa(i)
-			slot := keySlot(t, client, "{"+subject+"}")
-			mover := newSlotMover(t, tc, slot)
+			slot := fKeySlot(t, client, "{"+subject+"}")
+			mover := fNewSlotMover(t, tc, slot)
 			var pairs []rtr.Pair
 			for range 3 {
 				p, err := iss.Issue(ctx, subject)
@@ -282,8 +282,8 @@ func TestFaultSplitSlotRevokeAllAndList(t *testing.T) {
 				ss, opErr = iss.Sessions(ctx, subject)
 				listed = len(ss)
 			}
-			t.Logf("%s mid-migration: %s (listed %d)", tcase.op, outcome(opErr), listed)
-			require.Contains(t, []string{"ok", "unavailable"}, outcome(opErr))
+			t.Logf("%s mid-migration: %s (listed %d)", tcase.op, fOutcome(opErr), listed)
+			require.Contains(t, []string{"ok", "unavailable"}, fOutcome(opErr))
 
 			require.NoError(t, mover.moveAll(from, to, 0))
 			require.NoError(t, mover.finish(from, to))
@@ -315,9 +315,9 @@ func TestFaultSplitSlotRevokeAllAndList(t *testing.T) {
 
 // SCRIPT FLUSH on every master of a cluster (case 4 on a cluster).
 func TestFaultScriptFlushSharded(t *testing.T) {
-	bin := requireFaults(t)
-	tc := startCluster(t, bin)
-	iss, client := newClusterIssuer(t, tc, 10*time.Second, nil)
+	bin := fRequire(t)
+	tc := fStartCluster(t, bin)
+	iss, client := fClusterIssuer(t, tc, 10*time.Second, nil)
 	cc := client.(*redis.ClusterClient)
 	ctx := context.Background()
 	flush := func() {

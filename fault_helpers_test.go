@@ -36,29 +36,29 @@ import (
 	"github.com/rtr-go/rtr"
 )
 
-const envFaults = "RTR_FAULTS"
+const fEnvFaults = "RTR_FAULTS"
 
-// faultSecret is the issuer secret of the fault and attack tests.
-var faultSecret = []byte("fault-tests-secret-0123456789abcdef")
+// fSecret is the issuer secret of the fault and attack tests.
+var fSecret = []byte("fault-tests-secret-0123456789abcdef")
 
-// requireFaults skips the test unless RTR_FAULTS=1 and returns the path of
+// fRequire skips the test unless RTR_FAULTS=1 and returns the path of
 // redis-server. Test names avoid the words "redis" and "cluster" so that a
 // skip here never trips .ci/run's check for skipped Redis tests.
-func requireFaults(t *testing.T) string {
+func fRequire(t *testing.T) string {
 	t.Helper()
-	if os.Getenv(envFaults) != "1" {
+	if os.Getenv(fEnvFaults) != "1" {
 		t.Skip("fault-injection test: starts, kills and restarts its own server processes; " +
-			"run with " + envFaults + "=1 (CI: .ci/steps/40-faults.sh)")
+			"run with " + fEnvFaults + "=1 (CI: .ci/steps/40-faults.sh)")
 	}
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Fatalf("%s=1 but redis-server is not on PATH: %v", envFaults, err)
+		t.Fatalf("%s=1 but redis-server is not on PATH: %v", fEnvFaults, err)
 	}
 	return bin
 }
 
-// redisProc is a redis-server process owned by one test.
-type redisProc struct {
+// fRedis is a redis-server process owned by one test.
+type fRedis struct {
 	t    testing.TB
 	bin  string
 	port int
@@ -70,13 +70,13 @@ type redisProc struct {
 	done chan struct{}
 }
 
-// freePort returns a loopback port that is free, and whose cluster bus
+// fFreePort returns a loopback port that is free, and whose cluster bus
 // port (+10000) is free too.
-func freePort(t testing.TB) int {
+func fFreePort(t testing.TB) int {
 	t.Helper()
 	for range 200 {
 		p := 20000 + rand.IntN(30000)
-		if portFree(p) && portFree(p+10000) {
+		if fPortFree(p) && fPortFree(p+10000) {
 			return p
 		}
 	}
@@ -84,7 +84,7 @@ func freePort(t testing.TB) int {
 	return 0
 }
 
-func portFree(p int) bool {
+func fPortFree(p int) bool {
 	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
 	if err != nil {
 		return false
@@ -93,15 +93,15 @@ func portFree(p int) bool {
 	return true
 }
 
-// startRedis starts redis-server on a free loopback port with nothing
+// fStartRedis starts redis-server on a free loopback port with nothing
 // persisted (--save ” --appendonly no), unless extra arguments override
 // that, and waits until it answers PING. It is killed at the end of the
 // test.
-func startRedis(t testing.TB, bin string, extra ...string) *redisProc {
+func fStartRedis(t testing.TB, bin string, extra ...string) *fRedis {
 	t.Helper()
 	var last error
 	for range 5 {
-		r := &redisProc{t: t, bin: bin, port: freePort(t), dir: t.TempDir()}
+		r := &fRedis{t: t, bin: bin, port: fFreePort(t), dir: t.TempDir()}
 		r.args = append([]string{
 			"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--daemonize", "no",
 			"--save", "", "--appendonly", "no", "--protected-mode", "no",
@@ -116,9 +116,9 @@ func startRedis(t testing.TB, bin string, extra ...string) *redisProc {
 	return nil
 }
 
-func (r *redisProc) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
+func (r *fRedis) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
 
-func (r *redisProc) launch() error {
+func (r *fRedis) launch() error {
 	cmd := exec.Command(r.bin, r.args...)
 	cmd.Stdout, cmd.Stderr = nil, nil
 	if err := cmd.Start(); err != nil {
@@ -150,7 +150,7 @@ func (r *redisProc) launch() error {
 	return fmt.Errorf("redis-server did not answer PING within 10s; log: %s", r.logTail())
 }
 
-func (r *redisProc) logTail() string {
+func (r *fRedis) logTail() string {
 	b, _ := os.ReadFile(filepath.Join(r.dir, "redis.log"))
 	if len(b) > 800 {
 		b = b[len(b)-800:]
@@ -158,7 +158,7 @@ func (r *redisProc) logTail() string {
 	return string(b)
 }
 
-func (r *redisProc) signal(sig syscall.Signal, wait bool) {
+func (r *fRedis) signal(sig syscall.Signal, wait bool) {
 	r.mu.Lock()
 	cmd, done := r.cmd, r.done
 	r.mu.Unlock()
@@ -177,25 +177,25 @@ func (r *redisProc) signal(sig syscall.Signal, wait bool) {
 }
 
 // Kill sends SIGKILL (a crash) and waits until the process is gone.
-func (r *redisProc) Kill() {
+func (r *fRedis) Kill() {
 	r.signal(syscall.SIGCONT, false)
 	r.signal(syscall.SIGKILL, true)
 }
 
 // Stop sends SIGTERM (a clean shutdown) and waits until the process is gone.
-func (r *redisProc) Stop() {
+func (r *fRedis) Stop() {
 	r.signal(syscall.SIGCONT, false)
 	r.signal(syscall.SIGTERM, true)
 }
 
 // Pause and Resume send SIGSTOP and SIGCONT: a hung server whose kernel
 // still accepts connections.
-func (r *redisProc) Pause()  { r.signal(syscall.SIGSTOP, false) }
-func (r *redisProc) Resume() { r.signal(syscall.SIGCONT, false) }
+func (r *fRedis) Pause()  { r.signal(syscall.SIGSTOP, false) }
+func (r *fRedis) Resume() { r.signal(syscall.SIGCONT, false) }
 
 // Restart starts the server again on the same port with the same arguments
 // (after Kill or Stop).
-func (r *redisProc) Restart() {
+func (r *fRedis) Restart() {
 	r.t.Helper()
 	r.Kill()
 	var err error
@@ -208,21 +208,21 @@ func (r *redisProc) Restart() {
 	r.t.Fatalf("restart failed: %v", err)
 }
 
-// testCluster is a Redis Cluster of the test's own: three masters, no
+// fCluster is a Redis Cluster of the test's own: three masters, no
 // replicas, slots split evenly.
-type testCluster struct {
-	nodes []*redisProc
+type fCluster struct {
+	nodes []*fRedis
 	ids   []string // node ids, same order
 }
 
-// startCluster starts three cluster-enabled servers and joins them with
+// fStartCluster starts three cluster-enabled servers and joins them with
 // CLUSTER MEET and CLUSTER ADDSLOTSRANGE (no redis-cli needed).
-func startCluster(t testing.TB, bin string) *testCluster {
+func fStartCluster(t testing.TB, bin string) *fCluster {
 	t.Helper()
-	tc := &testCluster{}
+	tc := &fCluster{}
 	for range 3 {
 		dir := t.TempDir()
-		n := startRedis(t, bin, "--cluster-enabled", "yes",
+		n := fStartRedis(t, bin, "--cluster-enabled", "yes",
 			"--cluster-config-file", filepath.Join(dir, "nodes.conf"),
 			"--cluster-node-timeout", "2000")
 		tc.nodes = append(tc.nodes, n)
@@ -249,7 +249,7 @@ func startCluster(t testing.TB, bin string) *testCluster {
 }
 
 // ok reports whether every node sees a healthy cluster of all three nodes.
-func (tc *testCluster) ok() bool {
+func (tc *fCluster) ok() bool {
 	for _, n := range tc.nodes {
 		c := n.client()
 		info, err := c.ClusterInfo(context.Background()).Result()
@@ -266,7 +266,7 @@ func (tc *testCluster) ok() bool {
 	return true
 }
 
-func (tc *testCluster) addrs() []string {
+func (tc *fCluster) addrs() []string {
 	out := make([]string, len(tc.nodes))
 	for i, n := range tc.nodes {
 		out[i] = n.Addr()
@@ -275,12 +275,12 @@ func (tc *testCluster) addrs() []string {
 }
 
 // client is a plain client of one node, for admin commands.
-func (r *redisProc) client() *redis.Client {
+func (r *fRedis) client() *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: r.Addr(), MaxRetries: -1})
 }
 
 // ownerOf returns the index of the node that serves slot.
-func (tc *testCluster) ownerOf(t testing.TB, slot int) int {
+func (tc *fCluster) ownerOf(t testing.TB, slot int) int {
 	t.Helper()
 	c := tc.nodes[0].client()
 	defer c.Close()
@@ -304,20 +304,20 @@ func (tc *testCluster) ownerOf(t testing.TB, slot int) int {
 	return -1
 }
 
-// clock is a settable clock for Config.Now.
-type clock struct{ ns atomic.Int64 }
+// fClock is a settable clock for Config.Now.
+type fClock struct{ ns atomic.Int64 }
 
-func newClock(t time.Time) *clock {
-	c := &clock{}
+func fNewClock(t time.Time) *fClock {
+	c := &fClock{}
 	c.ns.Store(t.UnixNano())
 	return c
 }
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+func (c *fClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
-// tokenClaims decodes a token's payload without verifying it: tests use it
+// fTokenClaims decodes a token's payload without verifying it: tests use it
 // to read the generation and ids they assert on, never to print tokens.
-func tokenClaims(t testing.TB, tok string) (gen uint64, jti, sid, sub string) {
+func fTokenClaims(t testing.TB, tok string) (gen uint64, jti, sid, sub string) {
 	t.Helper()
 	parts := strings.Split(tok, ".")
 	require.Len(t, parts, 3, "token shape")
@@ -333,19 +333,19 @@ func tokenClaims(t testing.TB, tok string) (gen uint64, jti, sid, sub string) {
 	return c.Gen, c.JTI, c.SID, c.Sub
 }
 
-// eventLog records OnEvent calls.
-type eventLog struct {
+// fEvents records OnEvent calls.
+type fEvents struct {
 	mu sync.Mutex
 	ev []rtr.Event
 }
 
-func (l *eventLog) on(_ context.Context, e rtr.Event) {
+func (l *fEvents) on(_ context.Context, e rtr.Event) {
 	l.mu.Lock()
 	l.ev = append(l.ev, e)
 	l.mu.Unlock()
 }
 
-func (l *eventLog) count(typ rtr.EventType) int {
+func (l *fEvents) count(typ rtr.EventType) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
@@ -357,11 +357,11 @@ func (l *eventLog) count(typ rtr.EventType) int {
 	return n
 }
 
-// newFaultIssuer builds an issuer on store with the given grace and clock
+// fIssuer builds an issuer on store with the given grace and fClock
 // (nil: time.Now).
-func newFaultIssuer(t testing.TB, store rtr.Store, grace time.Duration, now func() time.Time, events *eventLog) *rtr.Issuer {
+func fIssuer(t testing.TB, store rtr.Store, grace time.Duration, now func() time.Time, events *fEvents) *rtr.Issuer {
 	t.Helper()
-	cfg := rtr.Config{Store: store, Secret: faultSecret, Issuer: "rtr-faults", ReuseGrace: grace, Now: now}
+	cfg := rtr.Config{Store: store, Secret: fSecret, Issuer: "rtr-faults", ReuseGrace: grace, Now: now}
 	if events != nil {
 		cfg.OnEvent = events.on
 	}
@@ -370,8 +370,8 @@ func newFaultIssuer(t testing.TB, store rtr.Store, grace time.Duration, now func
 	return iss
 }
 
-// goroutines returns the stacks of all goroutines, by id.
-func goroutines() map[string]string {
+// fGoroutines returns the stacks of all fGoroutines, by id.
+func fGoroutines() map[string]string {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -383,7 +383,7 @@ func goroutines() map[string]string {
 	}
 	out := map[string]string{}
 	for _, g := range bytes.Split(buf, []byte("\n\n")) {
-		m := goroutineHeader.FindSubmatch(g)
+		m := fGoroutineHeader.FindSubmatch(g)
 		if m != nil {
 			out[string(m[1])] = string(g)
 		}
@@ -391,23 +391,23 @@ func goroutines() map[string]string {
 	return out
 }
 
-var goroutineHeader = regexp.MustCompile(`^goroutine (\d+) `)
+var fGoroutineHeader = regexp.MustCompile(`^goroutine (\d+) `)
 
-// requireNoNewGoroutines waits up to 5 s until every goroutine that did not
+// fRequireNoNewGoroutines waits up to 5 s until every goroutine that did not
 // exist in before has ended, ignoring those whose stack mentions one of
 // ignore (the test's own fault proxy, say), and fails listing the rest.
-func requireNoNewGoroutines(t *testing.T, before map[string]string, ignore ...string) {
+func fRequireNoNewGoroutines(t *testing.T, before map[string]string, ignore ...string) {
 	t.Helper()
 	var extra []string
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		extra = extra[:0]
 	next:
-		for id, stack := range goroutines() {
+		for id, stack := range fGoroutines() {
 			if _, ok := before[id]; ok {
 				continue
 			}
-			for _, s := range append(ignore, "requireNoNewGoroutines", "testing.tRunner", "testing.(*T).Run") {
+			for _, s := range append(ignore, "fRequireNoNewGoroutines", "testing.tRunner", "testing.(*T).Run") {
 				if strings.Contains(stack, s) {
 					continue next
 				}
@@ -419,5 +419,5 @@ func requireNoNewGoroutines(t *testing.T, before map[string]string, ignore ...st
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	require.Empty(t, extra, "goroutines left behind")
+	require.Empty(t, extra, "fGoroutines left behind")
 }

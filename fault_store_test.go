@@ -23,8 +23,8 @@ import (
 	"github.com/rtr-go/rtr/internal/testredis"
 )
 
-// outcome classifies the result of a call for the assertions.
-func outcome(err error) string {
+// fOutcome classifies the result of a call for the assertions.
+func fOutcome(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
@@ -48,15 +48,15 @@ func outcome(err error) string {
 // back (same data: it runs with appendfsync always) rotation works again
 // on the same Issuer and client, and no session is lost or forked.
 func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
-	bin := requireFaults(t)
-	srv := startRedis(t, bin, "--appendonly", "yes", "--appendfsync", "always")
+	bin := fRequire(t)
+	srv := fStartRedis(t, bin, "--appendonly", "yes", "--appendfsync", "always")
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { _ = client.Close() })
 	store := rtr.NewRedisStore(client)
-	events := &eventLog{}
+	events := &fEvents{}
 	// A grace longer than the outage: a rotation the server committed just
 	// before the crash, whose reply was lost, converges on the retry.
-	iss := newFaultIssuer(t, store, time.Minute, nil, events)
+	iss := fIssuer(t, store, time.Minute, nil, events)
 	ctx := context.Background()
 
 	const devices = 8
@@ -100,7 +100,7 @@ func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
 					d.pair = p
 				}
 				mu.Lock()
-				results = append(results, result{i, start, end, outcome(err), verr != nil})
+				results = append(results, result{i, start, end, fOutcome(err), verr != nil})
 				mu.Unlock()
 				time.Sleep(5 * time.Millisecond)
 			}
@@ -130,7 +130,7 @@ func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
 		}
 		return len(seen) == devices
 	}
-	recovered := waitFor(15*time.Second, okAfter)
+	recovered := fWaitFor(15*time.Second, okAfter)
 	time.Sleep(100 * time.Millisecond)
 	stop.Store(true)
 	wg.Wait()
@@ -173,7 +173,7 @@ func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
 			if d.subject != subj {
 				continue
 			}
-			gen, _, sid, _ := tokenClaims(t, d.pair.RefreshToken)
+			gen, _, sid, _ := fTokenClaims(t, d.pair.RefreshToken)
 			var found bool
 			for _, s := range ss {
 				if s.ID == sid {
@@ -189,7 +189,7 @@ func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
 	require.Zero(t, events.count(rtr.EventReuseDetected), "an outage is never taken for theft")
 }
 
-func waitFor(d time.Duration, cond func() bool) bool {
+func fWaitFor(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		if cond() {
@@ -202,22 +202,22 @@ func waitFor(d time.Duration, cond func() bool) bool {
 
 // Case 2: the proxy swallows the reply to a rotation the server executed.
 func TestFaultLostReply(t *testing.T) {
-	bin := requireFaults(t)
-	srv := startRedis(t, bin)
+	bin := fRequire(t)
+	srv := fStartRedis(t, bin)
 	const grace = 10 * time.Second
 
 	// newRig puts a proxy in front of the server and an issuer with an
-	// injected clock behind it. retries is go-redis's MaxRetries (-1: the
+	// injected fClock behind it. retries is go-redis's MaxRetries (-1: the
 	// client sees the lost reply; 0: the go-redis default of 3 retries).
-	newRig := func(t *testing.T, retries int, grace time.Duration) (*rtr.Issuer, *faultproxy.Proxy, *clock, *eventLog) {
+	newRig := func(t *testing.T, retries int, grace time.Duration) (*rtr.Issuer, *faultproxy.Proxy, *fClock, *fEvents) {
 		px, err := faultproxy.New(srv.Addr())
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = px.Close() })
 		c := redis.NewClient(&redis.Options{Addr: px.Addr(), MaxRetries: retries})
 		t.Cleanup(func() { _ = c.Close() })
-		clk := newClock(time.Now())
-		ev := &eventLog{}
-		return newFaultIssuer(t, rtr.NewRedisStore(c, rtr.WithKeyPrefix(prefix())), grace, clk.Now, ev), px, clk, ev
+		clk := fNewClock(time.Now())
+		ev := &fEvents{}
+		return fIssuer(t, rtr.NewRedisStore(c, rtr.WithKeyPrefix(fPrefix())), grace, clk.Now, ev), px, clk, ev
 	}
 	// loseReply logs in, warms the script cache, and rotates once with the
 	// reply lost; it returns the login pair and the error of that refresh.
@@ -257,14 +257,14 @@ func TestFaultLostReply(t *testing.T) {
 		clk.Advance(grace - time.Second)
 		p2, err := iss.Refresh(context.Background(), p.RefreshToken)
 		require.NoError(t, err, "retry with the same token inside the grace")
-		g2, _, sid2, _ := tokenClaims(t, p2.RefreshToken)
+		g2, _, sid2, _ := fTokenClaims(t, p2.RefreshToken)
 		require.EqualValues(t, 2, g2, "the retry answers the current generation")
 		require.Equal(t, p.SessionID, sid2)
 		require.Equal(t, 1, ev.count(rtr.EventRetried))
 
 		p3, err := iss.Refresh(context.Background(), p2.RefreshToken)
 		require.NoError(t, err, "the session was not revoked: the new token rotates")
-		g3, _, _, _ := tokenClaims(t, p3.RefreshToken)
+		g3, _, _, _ := fTokenClaims(t, p3.RefreshToken)
 		require.EqualValues(t, 3, g3)
 		require.Zero(t, ev.count(rtr.EventReuseDetected))
 	})
@@ -307,8 +307,8 @@ func TestFaultLostReply(t *testing.T) {
 	})
 }
 
-// prefix is a key prefix unique to one test.
-func prefix() string { return testredis.Prefix() }
+// fPrefix is a key prefix unique to one test.
+func fPrefix() string { return testredis.Prefix() }
 
 // Case 3: the server answers too slowly, or not at all. Each call returns
 // ErrStoreUnavailable within the caller's deadline (plus a loose 2 s bound
@@ -320,41 +320,41 @@ func prefix() string { return testredis.Prefix() }
 // without it go-redis reads with its own ReadTimeout and ignores the
 // context deadline (TestFaultSlowStoreDefaultClient).
 func TestFaultSlowStore(t *testing.T) {
-	bin := requireFaults(t)
+	bin := fRequire(t)
 	const deadline = 300 * time.Millisecond
 	const grace = 10 * time.Second
 
 	faults := []struct {
 		name        string
-		inject, fix func(px *faultproxy.Proxy, srv *redisProc)
+		inject, fix func(px *faultproxy.Proxy, srv *fRedis)
 	}{
 		{"latency past the deadline",
-			func(px *faultproxy.Proxy, _ *redisProc) { px.SetLatency(3 * time.Second) },
-			func(px *faultproxy.Proxy, _ *redisProc) { px.SetLatency(0) }},
+			func(px *faultproxy.Proxy, _ *fRedis) { px.SetLatency(3 * time.Second) },
+			func(px *faultproxy.Proxy, _ *fRedis) { px.SetLatency(0) }},
 		{"network drops everything",
-			func(px *faultproxy.Proxy, _ *redisProc) { px.SetBlackhole(true) },
-			func(px *faultproxy.Proxy, _ *redisProc) { px.SetBlackhole(false); px.ResetAll() }},
+			func(px *faultproxy.Proxy, _ *fRedis) { px.SetBlackhole(true) },
+			func(px *faultproxy.Proxy, _ *fRedis) { px.SetBlackhole(false); px.ResetAll() }},
 		{"server hung (SIGSTOP)",
-			func(_ *faultproxy.Proxy, srv *redisProc) { srv.Pause() },
-			func(_ *faultproxy.Proxy, srv *redisProc) { srv.Resume() }},
+			func(_ *faultproxy.Proxy, srv *fRedis) { srv.Pause() },
+			func(_ *faultproxy.Proxy, srv *fRedis) { srv.Resume() }},
 	}
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
-			srv := startRedis(t, bin)
+			srv := fStartRedis(t, bin)
 			px, err := faultproxy.New(srv.Addr())
 			require.NoError(t, err)
 			defer px.Close()
 			client := redis.NewClient(&redis.Options{Addr: px.Addr(), ContextTimeoutEnabled: true})
 			defer client.Close()
-			clk := newClock(time.Now())
-			iss := newFaultIssuer(t, rtr.NewRedisStore(client), grace, clk.Now, nil)
+			clk := fNewClock(time.Now())
+			iss := fIssuer(t, rtr.NewRedisStore(client), grace, clk.Now, nil)
 			ctx := context.Background()
 
 			p, err := iss.Issue(ctx, "slow")
 			require.NoError(t, err)
 			_, err = iss.Sessions(ctx, "slow") // warm every script and the pool
 			require.NoError(t, err)
-			before := goroutines()
+			before := fGoroutines()
 
 			f.inject(px, srv)
 			ops := []struct {
@@ -385,7 +385,7 @@ func TestFaultSlowStore(t *testing.T) {
 				require.ErrorIs(t, r.err, rtr.ErrStoreUnavailable, "%s during the fault", r.name)
 				require.Less(t, r.elapsed, deadline+2*time.Second, "%s returns on time", r.name)
 			}
-			requireNoNewGoroutines(t, before, "faultproxy")
+			fRequireNoNewGoroutines(t, before, "faultproxy")
 
 			// Afterwards the same Issuer and client work, and the retry of the
 			// refresh that timed out converges whether or not the server ran it.
@@ -393,7 +393,7 @@ func TestFaultSlowStore(t *testing.T) {
 			require.NoError(t, err)
 			p3, err := iss.Refresh(ctx, p2.RefreshToken)
 			require.NoError(t, err)
-			gen, _, _, _ := tokenClaims(t, p3.RefreshToken)
+			gen, _, _, _ := fTokenClaims(t, p3.RefreshToken)
 			require.GreaterOrEqual(t, gen, uint64(3))
 		})
 	}
@@ -402,7 +402,7 @@ func TestFaultSlowStore(t *testing.T) {
 // TestFaultSlowStoreDefaultClient: the same slow server behind a go-redis
 // client with default options (ContextTimeoutEnabled false).
 func TestFaultSlowStoreDefaultClient(t *testing.T) {
-	bin := requireFaults(t)
+	bin := fRequire(t)
 	if os.Getenv("RTR_SHOW_BUGS") != "1" {
 		t.Skip("bug: with a go-redis client built with default options (ContextTimeoutEnabled false) " +
 			"the context deadline does not bound a store call: a Refresh with a 300 ms deadline against a " +
@@ -411,13 +411,13 @@ func TestFaultSlowStoreDefaultClient(t *testing.T) {
 			"Run with RTR_SHOW_BUGS=1.")
 	}
 	const deadline = 300 * time.Millisecond
-	srv := startRedis(t, bin)
+	srv := fStartRedis(t, bin)
 	px, err := faultproxy.New(srv.Addr())
 	require.NoError(t, err)
 	defer px.Close()
 	client := redis.NewClient(&redis.Options{Addr: px.Addr()})
 	defer client.Close()
-	iss := newFaultIssuer(t, rtr.NewRedisStore(client), 10*time.Second, nil, nil)
+	iss := fIssuer(t, rtr.NewRedisStore(client), 10*time.Second, nil, nil)
 	ctx := context.Background()
 	p, err := iss.Issue(ctx, "slow-default")
 	require.NoError(t, err)
@@ -429,7 +429,7 @@ func TestFaultSlowStoreDefaultClient(t *testing.T) {
 	_, err = iss.Refresh(cctx, p.RefreshToken)
 	elapsed := time.Since(start)
 	px.SetLatency(0)
-	t.Logf("default client: refresh with a %v deadline returned %q after %v", deadline, outcome(err), elapsed.Round(time.Millisecond))
+	t.Logf("default client: refresh with a %v deadline returned %q after %v", deadline, fOutcome(err), elapsed.Round(time.Millisecond))
 	require.ErrorIs(t, err, rtr.ErrStoreUnavailable)
 	require.Less(t, elapsed, deadline+time.Second, "the caller's deadline bounds the call")
 }
@@ -439,11 +439,11 @@ func TestFaultSlowStoreDefaultClient(t *testing.T) {
 // the scripts). Every operation still succeeds: go-redis falls back from
 // EVALSHA to EVAL on NOSCRIPT.
 func TestFaultScriptFlush(t *testing.T) {
-	bin := requireFaults(t)
-	srv := startRedis(t, bin)
+	bin := fRequire(t)
+	srv := fStartRedis(t, bin)
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	defer client.Close()
-	iss := newFaultIssuer(t, rtr.NewRedisStore(client), 10*time.Second, nil, nil)
+	iss := fIssuer(t, rtr.NewRedisStore(client), 10*time.Second, nil, nil)
 	ctx := context.Background()
 	flush := func() { require.NoError(t, client.ScriptFlush(ctx).Err()) }
 
@@ -481,12 +481,12 @@ func TestFaultScriptFlush(t *testing.T) {
 // Issuer. Access tokens already issued stay valid until they expire
 // (they are checked without the store).
 func TestFaultRestartWithoutPersistence(t *testing.T) {
-	bin := requireFaults(t)
-	srv := startRedis(t, bin) // --save '' --appendonly no
+	bin := fRequire(t)
+	srv := fStartRedis(t, bin) // --save '' --appendonly no
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	defer client.Close()
-	events := &eventLog{}
-	iss := newFaultIssuer(t, rtr.NewRedisStore(client), 10*time.Second, nil, events)
+	events := &fEvents{}
+	iss := fIssuer(t, rtr.NewRedisStore(client), 10*time.Second, nil, events)
 	ctx := context.Background()
 
 	var pairs []rtr.Pair
