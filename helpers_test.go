@@ -75,6 +75,9 @@ var storeFactories = []struct {
 	{"RealRedis", func(t *testing.T) rtr.Store {
 		return rtr.NewRedisStore(testredis.Standalone(t), rtr.WithKeyPrefix(testredis.Prefix()))
 	}},
+	{"RealCluster", func(t *testing.T) rtr.Store {
+		return rtr.NewRedisStore(testredis.Cluster(t), rtr.WithKeyPrefix(testredis.Prefix()))
+	}},
 }
 
 // forEachStore runs fn as a subtest on every store.

@@ -122,6 +122,12 @@ func (iss *Issuer) Revoke(ctx context.Context, refreshToken string) error {
 // RevokeSession ends one session of subject by its id, as listed by
 // [Issuer.Sessions] ("log out that device"). Idempotent.
 func (iss *Issuer) RevokeSession(ctx context.Context, subject, sessionID string) error {
+	if subject == "" || len(subject) > MaxSubjectLen {
+		return ErrInvalidSubject
+	}
+	if sessionID == "" || len(sessionID) > maxSessionIDLen {
+		return nil // no such session: nothing to revoke
+	}
 	ok, err := iss.cfg.Store.Revoke(ctx, subject, sessionID)
 	if err != nil {
 		return storeError(err)
@@ -164,6 +170,10 @@ func (iss *Issuer) Sessions(ctx context.Context, subject string) ([]Session, err
 	}
 	return out, nil
 }
+
+// maxSessionIDLen bounds session ids taken from outside (a device-list
+// form); rtr's own are 22 characters.
+const maxSessionIDLen = 64
 
 // storeError makes sure a store failure reads as "cannot tell now": the
 // store's own sentinels pass through, anything else (a third-party store
