@@ -227,6 +227,7 @@ func testReuse(t *testing.T, s rtr.Store) {
 		{"OlderGenerationWithinGrace", 2, first, 0, grace},
 		{"UnknownJTICurrentGeneration", 1, func(_, l rtr.SessionRecord) (string, uint64) { return id(), l.Generation }, 0, grace},
 		{"CurrentJTIWrongGeneration", 1, func(_, l rtr.SessionRecord) (string, uint64) { return l.Current, l.Generation + 1 }, 0, grace},
+		{"PreviousJTIWrongGeneration", 1, func(f, l rtr.SessionRecord) (string, uint64) { return f.Current, l.Generation + 3 }, 0, grace},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
