@@ -176,10 +176,14 @@ func (a *HTTPAuth) clearCookies(w http.ResponseWriter, what clearWhat) {
 	if a.cookies.access.name == "" && (what == clearAccess || a.cookies.refresh.name == "") {
 		return
 	}
-	a.cookies.access.clear(w)
+	// The refresh cookie goes first: some clients (curl 7.88's cookie jar)
+	// drop only the later of two deletions in one response, and a leftover
+	// refresh cookie of a dead session is harmless, a leftover access
+	// cookie is not.
 	if what == clearBoth {
 		a.cookies.refresh.clear(w)
 	}
+	a.cookies.access.clear(w)
 	noStore(w)
 }
 
