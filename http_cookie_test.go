@@ -668,3 +668,24 @@ func hHeaderTyp(t *testing.T, token string) string {
 	require.True(t, ok)
 	return hClaim(t, h+"."+h+".x", "typ").(string)
 }
+
+// TestMiddlewareKeepsServeMuxPathValues: the middleware passes the request
+// on with the claims added and Go 1.22 path values intact, also after a
+// transparent refresh.
+func TestMiddlewareKeepsServeMuxPathValues(t *testing.T) {
+	f := newHFix(t, nil)
+	mux := http.NewServeMux()
+	mux.Handle("GET /items/{id}", f.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := rtr.ClaimsFromContext(r.Context())
+		_, _ = w.Write([]byte(c.Subject + ":" + r.PathValue("id")))
+	})))
+	a, r := f.cookieLogin("alice")
+	resp := hServe(mux, hReq("GET", "/items/42", nil, a, r))
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "alice:42", hBody(t, resp))
+	f.clock.Advance(hAccessTTL + time.Second)
+	resp = hServe(mux, hReq("GET", "/items/43", nil, a, r))
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "alice:43", hBody(t, resp))
+	assert.Len(t, resp.Cookies(), 2)
+}

@@ -98,7 +98,7 @@ func TestCookieExampleFlow(t *testing.T) {
 	u, _ := url.Parse(srv.URL)
 	assert.Empty(t, b.Jar.Cookies(u), "no token for a wrong password")
 
-	status, body = login(t, b, srv, "nobody", "password")
+	status, _ = login(t, b, srv, "nobody", "password")
 	require.Equal(t, http.StatusUnauthorized, status)
 
 	status, body = login(t, b, srv, "alice", "password") // follows the 303 to /
