@@ -131,7 +131,11 @@ func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
 		return len(seen) == devices
 	}
 	recovered := fWaitFor(15*time.Second, okAfter)
-	time.Sleep(100 * time.Millisecond)
+	// go-redis may answer a new dial with the last dial error for up to a
+	// second after a run of failed dials (its pool re-dials in the
+	// background), so "works again" is asserted from readyAt+settle on.
+	const settle = 2 * time.Second
+	time.Sleep(time.Until(readyAt.Add(settle + 500*time.Millisecond)))
 	stop.Store(true)
 	wg.Wait()
 
@@ -139,12 +143,7 @@ func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
 	require.ErrorIs(t, issueErr, rtr.ErrStoreUnavailable, "a login during the outage")
 
 	downCalls := make([]int, devices)
-	firstOKAfter := make([]time.Time, devices)
-	for _, r := range results {
-		if r.outcome == "ok" && r.start.After(readyAt) && firstOKAfter[r.dev].IsZero() {
-			firstOKAfter[r.dev] = r.start
-		}
-	}
+	settled := make([]int, devices)
 	for _, r := range results {
 		require.False(t, r.verifyFailed, "access tokens verify during and after the outage (no store I/O)")
 		require.Contains(t, []string{"ok", "unavailable"}, r.outcome, "device %d: a legitimate refresh is either served or 'cannot tell now'", r.dev)
@@ -155,9 +154,13 @@ func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
 			require.Equal(t, "unavailable", r.outcome, "refresh while the server is down")
 			downCalls[r.dev]++
 		}
-		if !firstOKAfter[r.dev].IsZero() && r.start.After(firstOKAfter[r.dev]) {
+		if r.start.After(readyAt.Add(settle)) {
 			require.Equal(t, "ok", r.outcome, "device %d: once recovered, rotation keeps working", r.dev)
+			settled[r.dev]++
 		}
+	}
+	for i := range settled {
+		require.Positive(t, settled[i], "device %d rotated after the recovery", i)
 	}
 	for i, n := range downCalls {
 		require.Positive(t, n, "device %d made refresh calls during the outage", i)

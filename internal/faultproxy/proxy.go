@@ -238,7 +238,9 @@ func (p *Proxy) pumpRequests(l *link) {
 			chunk := buf[:n]
 			if done, ok := p.takeCut(chunk); ok {
 				l.cutPending.Store(true)
+				p.wg.Add(1)
 				go func() {
+					defer p.wg.Done()
 					select {
 					case <-l.cutSignal:
 						close(done)
