@@ -18,6 +18,9 @@ const (
 	// refresh cookie is present, the middleware rotates, sets both new
 	// cookies and serves the request. For browsers and server-rendered
 	// apps. It requires a non-zero [Config.ReuseGrace] (see [NewHTTP]).
+	// Browsers keep cookies of up to about 4 KB: keep the claims from
+	// [Config.Claims] small ([HTTPAuth.Login] refuses a token that would
+	// not fit).
 	CookieMode Mode = iota + 1
 
 	// BearerMode reads the access token from "Authorization: Bearer"
@@ -123,10 +126,12 @@ func WithRefreshCookie(path string) HTTPOption {
 	}
 }
 
-// WithTokenSources replaces where the middleware looks for the access
-// token; the sources are tried in order and the first non-empty token
-// wins. The default is [FromAuthorization] in [BearerMode] and the access
-// cookie in [CookieMode].
+// WithTokenSources sets where the middleware looks for the access token;
+// the sources are tried in order and the first non-empty token wins. In
+// [BearerMode] they replace the default, [FromAuthorization]. In
+// [CookieMode] the access cookie is always looked at first and the
+// sources come after it (say [FromAuthorization], for API clients of a
+// cookie-mode app).
 func WithTokenSources(sources ...TokenSource) HTTPOption {
 	return func(s *httpSettings) error {
 		for _, src := range sources {
@@ -249,12 +254,11 @@ func NewHTTP(iss *Issuer, opts ...HTTPOption) (*HTTPAuth, error) {
 	if a.onError == nil {
 		a.onError = DefaultErrorHandler
 	}
-	if a.sources == nil {
-		if s.mode == CookieMode {
-			a.sources = []TokenSource{FromCookie(jar.access.name)}
-		} else {
-			a.sources = []TokenSource{FromAuthorization()}
-		}
+	switch {
+	case s.mode == CookieMode:
+		a.sources = append([]TokenSource{FromCookie(jar.access.name)}, s.sources...)
+	case a.sources == nil:
+		a.sources = []TokenSource{FromAuthorization()}
 	}
 	return a, nil
 }

@@ -1,6 +1,7 @@
 package rtr_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -688,4 +689,30 @@ func TestMiddlewareKeepsServeMuxPathValues(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "alice:43", hBody(t, resp))
 	assert.Len(t, resp.Cookies(), 2)
+}
+
+func TestCookieLoginRefusesTokensTooLargeForACookie(t *testing.T) {
+	f := newHFix(t, func(c *rtr.Config) {
+		c.Claims = func(context.Context, string) (map[string]any, error) {
+			return map[string]any{"roles": strings.Repeat("r", 5000)}, nil
+		}
+	})
+	rec := httptest.NewRecorder()
+	_, err := f.auth.Login(rec, hReq("POST", "/login", nil), "alice")
+	require.Error(t, err)
+	assert.Empty(t, rec.Result().Cookies())
+	sessions, err := f.iss.Sessions(t.Context(), "alice")
+	require.NoError(t, err)
+	assert.Empty(t, sessions, "no session left behind")
+}
+
+func TestCookieModeWithExtraTokenSource(t *testing.T) {
+	f := newHFix(t, nil, rtr.WithTokenSources(rtr.FromAuthorization()))
+	a, r := f.cookieLogin("alice")
+	resp := hServe(f.auth.Require(hWhoami), hReq("GET", "/", nil, a, r))
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the access cookie is still read first")
+	req := hReq("GET", "/", nil)
+	req.Header.Set("Authorization", "Bearer "+a.Value)
+	resp = hServe(f.auth.Require(hWhoami), req)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "and the header after it")
 }

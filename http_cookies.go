@@ -103,6 +103,20 @@ func newCookieJar(mode Mode, o CookieOptions, insecure bool, refreshPath string)
 	return j, nil
 }
 
+// maxCookieBytes is what browsers keep of one cookie (name, value and
+// attributes); RFC 6265 §6.1 asks for at least 4096 bytes and most stop
+// there. A larger cookie is dropped without a word.
+const maxCookieBytes = 4096
+
+// fits reports whether a cookie with this value stays under the browsers'
+// limit.
+func (s *cookieSpec) fits(value string) bool {
+	if s.name == "" {
+		return true
+	}
+	return len(s.cookie(value, math.MaxInt32).String()) <= maxCookieBytes
+}
+
 // read returns the cookie's value, or "".
 func (s *cookieSpec) read(r *http.Request) string {
 	if s.name == "" {

@@ -27,7 +27,8 @@ var errGrantType = errors.New("rtr: unsupported grant_type")
 // No field ever holds a token.
 type HTTPError struct {
 	// Status is the HTTP status rtr chose: 400, 401, 403 (cross-origin, or
-	// reuse with [WithReuseStatus]), 500 or 503.
+	// reuse with [WithReuseStatus]), 405 (a handler called with another
+	// method than POST), 500 or 503.
 	Status int
 
 	// Code is a short machine-readable code, OAuth style: "unauthorized"

@@ -2,6 +2,7 @@ package rtr
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 )
@@ -45,6 +46,12 @@ func (a *HTTPAuth) Login(w http.ResponseWriter, r *http.Request, subject string,
 	p, err := a.iss.Issue(ctx, subject, append(meta, opts...)...)
 	if err != nil {
 		return "", err
+	}
+	if !a.cookies.access.fits(p.AccessToken) || !a.cookies.refresh.fits(p.RefreshToken) {
+		// The browser would drop the cookie silently and every request
+		// would refresh. Fail loudly instead, and leave no session behind.
+		_ = a.iss.RevokeSession(ctx, subject, p.SessionID)
+		return "", fmt.Errorf("rtr: a %d-byte access token does not fit in a cookie (browsers keep about %d bytes): make Config.Claims smaller", len(p.AccessToken), maxCookieBytes)
 	}
 	if old := a.cookies.refresh.read(r); old != "" {
 		if id, err := a.refreshIdentity(old); err == nil && id.sessionID != p.SessionID {
