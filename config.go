@@ -20,6 +20,10 @@ const (
 	// value of ReuseGrace is strict: every replay is treated as theft.
 	RecommendedReuseGrace = 10 * time.Second
 
+	// DefaultStoreTimeout bounds each store call when the caller's context
+	// has no sooner deadline.
+	DefaultStoreTimeout = 5 * time.Second
+
 	// MinSecretLen is the shortest [Config.Secret] accepted.
 	MinSecretLen = 32
 
@@ -90,6 +94,13 @@ type Config struct {
 	// Default [time.Now].
 	Now func() time.Time
 
+	// StoreTimeout bounds every store call (a shorter context deadline
+	// wins). Running out is [ErrStoreUnavailable]. It also tells the store
+	// when to stop: a rotation that reaches Redis after its caller gave up
+	// is refused instead of committed, so a client that never received the
+	// new token is not later taken for a thief. Default [DefaultStoreTimeout].
+	StoreTimeout time.Duration
+
 	// Leeway is the clock skew allowed when checking exp and nbf. Default 0:
 	// issuer and verifier usually share a clock, and a token past its exp
 	// is expired.
@@ -109,7 +120,7 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("%w: PreviousSecrets must be at least %d bytes each", ErrInvalidConfig, MinSecretLen)
 		}
 	}
-	for _, d := range []time.Duration{c.AccessTTL, c.RefreshTTL, c.MaxSessionAge, c.ReuseGrace, c.Leeway} {
+	for _, d := range []time.Duration{c.AccessTTL, c.RefreshTTL, c.MaxSessionAge, c.ReuseGrace, c.Leeway, c.StoreTimeout} {
 		if d < 0 {
 			return c, fmt.Errorf("%w: durations must not be negative", ErrInvalidConfig)
 		}
@@ -125,6 +136,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.RefreshTTL > c.MaxSessionAge {
 		c.RefreshTTL = c.MaxSessionAge
+	}
+	if c.StoreTimeout == 0 {
+		c.StoreTimeout = DefaultStoreTimeout
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -39,7 +39,9 @@ func (iss *Issuer) Issue(ctx context.Context, subject string, opts ...IssueOptio
 	if rec.IdleExpiresAt.After(abs) {
 		rec.IdleExpiresAt = abs
 	}
-	if err := iss.cfg.Store.Create(ctx, rec); err != nil {
+	sctx, cancel := iss.storeContext(ctx)
+	defer cancel()
+	if err := iss.cfg.Store.Create(sctx, rec); err != nil {
 		return Pair{}, storeError(err)
 	}
 	p, err := iss.pair(&rec, extra)
@@ -74,7 +76,10 @@ func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (Pair, erro
 	if err != nil {
 		return Pair{}, err
 	}
-	res, err := iss.cfg.Store.Rotate(ctx, RotateRequest{
+	sctx, cancel := iss.storeContext(ctx)
+	defer cancel()
+	deadline, _ := sctx.Deadline()
+	res, err := iss.cfg.Store.Rotate(sctx, RotateRequest{
 		Subject:    rc.Subject,
 		SessionID:  rc.SessionID,
 		JTI:        rc.ID,
@@ -83,6 +88,7 @@ func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (Pair, erro
 		Now:        iss.cfg.Now(),
 		IdleTTL:    iss.cfg.RefreshTTL,
 		Grace:      iss.cfg.ReuseGrace,
+		Deadline:   deadline,
 	})
 	if err != nil {
 		return Pair{}, storeError(err)
@@ -128,7 +134,9 @@ func (iss *Issuer) RevokeSession(ctx context.Context, subject, sessionID string)
 	if sessionID == "" || len(sessionID) > maxSessionIDLen {
 		return nil // no such session: nothing to revoke
 	}
-	ok, err := iss.cfg.Store.Revoke(ctx, subject, sessionID)
+	sctx, cancel := iss.storeContext(ctx)
+	defer cancel()
+	ok, err := iss.cfg.Store.Revoke(sctx, subject, sessionID)
 	if err != nil {
 		return storeError(err)
 	}
@@ -144,7 +152,9 @@ func (iss *Issuer) RevokeAll(ctx context.Context, subject string) error {
 	if subject == "" || len(subject) > MaxSubjectLen {
 		return ErrInvalidSubject
 	}
-	ids, err := iss.cfg.Store.RevokeAll(ctx, subject)
+	sctx, cancel := iss.storeContext(ctx)
+	defer cancel()
+	ids, err := iss.cfg.Store.RevokeAll(sctx, subject)
 	if err != nil {
 		return storeError(err)
 	}
@@ -160,7 +170,9 @@ func (iss *Issuer) Sessions(ctx context.Context, subject string) ([]Session, err
 	if subject == "" || len(subject) > MaxSubjectLen {
 		return nil, ErrInvalidSubject
 	}
-	recs, err := iss.cfg.Store.List(ctx, subject, iss.cfg.Now())
+	sctx, cancel := iss.storeContext(ctx)
+	defer cancel()
+	recs, err := iss.cfg.Store.List(sctx, subject, iss.cfg.Now())
 	if err != nil {
 		return nil, storeError(err)
 	}
@@ -169,6 +181,11 @@ func (iss *Issuer) Sessions(ctx context.Context, subject string) ([]Session, err
 		out[i] = sessionFromRecord(r)
 	}
 	return out, nil
+}
+
+// storeContext bounds a store call by [Config.StoreTimeout].
+func (iss *Issuer) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, iss.cfg.StoreTimeout)
 }
 
 // maxSessionIDLen bounds session ids taken from outside (a device-list

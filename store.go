@@ -38,6 +38,9 @@ type Store interface {
 	//     req.Grace after RotatedAt: nothing changes; [OutcomeRetried]
 	//     with the current record;
 	//   - anything else: the session is deleted; [OutcomeReused].
+	//
+	// Past req.Deadline nothing changes and the answer is
+	// [ErrStoreUnavailable].
 	Rotate(ctx context.Context, req RotateRequest) (RotateResult, error)
 
 	// Get returns the session, or [ErrSessionNotFound] if it is missing or
@@ -96,6 +99,16 @@ type RotateRequest struct {
 	Now        time.Time
 	IdleTTL    time.Duration // [Config.RefreshTTL]
 	Grace      time.Duration // [Config.ReuseGrace]
+
+	// Deadline is the wall-clock time (not [Config.Now]: it comes from the
+	// context) after which the caller no longer waits for the answer. A
+	// store whose requests can be delayed in transit or in a queue must
+	// check it where the decision executes and, when it has passed, change
+	// nothing and return [ErrStoreUnavailable]: a rotation committed after
+	// the caller gave up would spend a token whose successor nobody
+	// received, and the client's retry would later look like theft. Zero
+	// means no deadline.
+	Deadline time.Time
 }
 
 // Outcome is the decision [Store.Rotate] took.

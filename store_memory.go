@@ -116,6 +116,9 @@ func (m *MemoryStore) Rotate(ctx context.Context, req RotateRequest) (RotateResu
 	sh := m.shard(req.Subject)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	if late(req.Deadline) {
+		return RotateResult{}, errTooLate
+	}
 	list, i := sh.find(req.Subject, req.SessionID, req.Now.UnixNano())
 	if i < 0 {
 		return RotateResult{}, ErrSessionNotFound
@@ -283,6 +286,13 @@ func (s *memSession) record(subject string) SessionRecord {
 func jtiEqual(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
+
+// errTooLate is the answer to a rotation that reached the store after its
+// caller's deadline: nothing was changed.
+var errTooLate = fmt.Errorf("%w: rotation arrived after the caller's deadline; nothing changed", ErrStoreUnavailable)
+
+// late reports whether a non-zero deadline has passed on the wall clock.
+func late(deadline time.Time) bool { return !deadline.IsZero() && time.Now().After(deadline) }
 
 // ctxErr reports a done context as a store failure: "cannot tell now".
 func ctxErr(ctx context.Context) error {

@@ -29,8 +29,9 @@ const DefaultRedisKeyPrefix = "rtr:"
 // Sessions live only as long as Redis keeps them: run Redis with AOF or
 // RDB persistence if a restart must not log everyone out.
 type RedisStore struct {
-	client redis.UniversalClient
-	prefix string
+	client      redis.UniversalClient
+	prefix      string
+	readTimeout time.Duration // the client's; 0 when unknown or unlimited
 }
 
 // RedisOption configures [NewRedisStore].
@@ -46,11 +47,27 @@ func WithKeyPrefix(prefix string) RedisOption {
 // the context of each call bound how long a call may take; either one
 // running out is [ErrStoreUnavailable].
 func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStore {
-	s := &RedisStore{client: client, prefix: DefaultRedisKeyPrefix}
+	s := &RedisStore{client: client, prefix: DefaultRedisKeyPrefix, readTimeout: clientReadTimeout(client)}
 	for _, o := range opts {
 		o(s)
 	}
 	return s
+}
+
+// clientReadTimeout returns how long client waits for a reply, when it
+// can be known: after that, go-redis gives up (and may retry) even though
+// the context's deadline is further away.
+func clientReadTimeout(client redis.UniversalClient) time.Duration {
+	var d time.Duration
+	switch c := client.(type) {
+	case *redis.Client:
+		d = c.Options().ReadTimeout
+	case *redis.ClusterClient:
+		d = c.Options().ReadTimeout
+	case *redis.Ring:
+		d = c.Options().ReadTimeout
+	}
+	return max(d, 0)
 }
 
 // subjectTag returns the hash-tag body for subject: the subject itself
@@ -97,10 +114,25 @@ func (s *RedisStore) Create(ctx context.Context, r SessionRecord) error {
 }
 
 // Rotate implements [Store].
+//
+// The script refuses to commit once the caller has stopped listening: past
+// req.Deadline, or past the client's read timeout after the call was
+// sent, whichever comes first (a server that stalled must not spend a
+// token whose successor nobody will receive). The check uses the server's
+// clock, so application and Redis hosts should keep their clocks in step
+// (NTP); if the server answers "too late" while this side is still
+// waiting, its clock is ahead, and the call is repeated once unguarded.
 func (s *RedisStore) Rotate(ctx context.Context, req RotateRequest) (RotateResult, error) {
-	reply, err := scriptRotate.Run(ctx, s.client, s.keys(req.Subject, req.SessionID),
-		req.JTI, req.Generation, req.NewJTI, req.Now.UnixMilli(),
-		req.IdleTTL.Milliseconds(), req.Grace.Milliseconds(), req.SessionID).Slice()
+	deadline := req.Deadline
+	if s.readTimeout > 0 {
+		if d := time.Now().Add(s.readTimeout); deadline.IsZero() || d.Before(deadline) {
+			deadline = d
+		}
+	}
+	reply, err := s.rotate(ctx, req, deadline)
+	if err == nil && len(reply) > 0 && reply[0] == int64(4) && time.Now().Before(deadline) {
+		reply, err = s.rotate(ctx, req, time.Time{})
+	}
 	if err != nil {
 		return RotateResult{}, unavailable(err)
 	}
@@ -122,6 +154,8 @@ func (s *RedisStore) Rotate(ctx context.Context, req RotateRequest) (RotateResul
 		return RotateResult{Outcome: o, Session: rec}, nil
 	case 3:
 		return RotateResult{Outcome: OutcomeReused}, nil
+	case 4:
+		return RotateResult{}, errTooLate
 	default:
 		return RotateResult{}, fmt.Errorf("%w: unexpected script reply", ErrStoreUnavailable)
 	}
@@ -186,6 +220,21 @@ func (s *RedisStore) List(ctx context.Context, subject string, now time.Time) ([
 	// The index is ordered by expiry; a device list reads best by login.
 	sortByCreated(out)
 	return out, nil
+}
+
+func (s *RedisStore) rotate(ctx context.Context, req RotateRequest, deadline time.Time) ([]any, error) {
+	return scriptRotate.Run(ctx, s.client, s.keys(req.Subject, req.SessionID),
+		req.JTI, req.Generation, req.NewJTI, req.Now.UnixMilli(),
+		req.IdleTTL.Milliseconds(), req.Grace.Milliseconds(), req.SessionID, deadlineMillis(deadline)).Slice()
+}
+
+// deadlineMillis encodes a deadline for the rotate script: unix ms, or 0
+// for none.
+func deadlineMillis(d time.Time) int64 {
+	if d.IsZero() {
+		return 0
+	}
+	return d.UnixMilli()
 }
 
 // decodeRecord reads {cur, prev, gen, created, rotated, idle, abs, meta}

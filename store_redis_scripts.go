@@ -38,10 +38,17 @@ touch_index(KEYS[2], exp, now)
 return 1
 `)
 
-// ARGV: jti, gen, new jti, now, idle ttl, grace, sid (times in ms)
+// ARGV: jti, gen, new jti, now, idle ttl, grace, sid, deadline (times in
+// ms; deadline is wall-clock unix ms, 0 for none, checked against the
+// server's TIME so a script that waited in a stalled server past its
+// caller's deadline changes nothing).
 // Reply: {0} not found; {1|2, cur, prev, gen, created, rotated, idle, abs, meta}
-// rotated or retried; {3} reused (the session is deleted).
+// rotated or retried; {3} reused (the session is deleted); {4} too late.
 var scriptRotate = redis.NewScript(luaTouchIndex + `
+if ARGV[8] ~= '0' then
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[8]) then return {4} end
+end
 local h = redis.call('HMGET', KEYS[1], 'c', 'p', 'g', 'k', 't', 'i', 'a', 'm')
 if not h[1] then return {0} end
 local now = tonumber(ARGV[4])

@@ -173,3 +173,17 @@ func TestRedisKeysShareSubjectHashTag(t *testing.T) {
 	}
 	require.Contains(t, tags, "alice", "plain subjects stay readable")
 }
+
+// TestRedisClockAheadDoesNotBlockRotation: the late-rotation guard reads
+// the server's clock; a server whose clock runs ahead must not make every
+// rotation fail while the caller is still waiting for the answer.
+func TestRedisClockAheadDoesNotBlockRotation(t *testing.T) {
+	ctx := context.Background()
+	m, c := testredis.Mini(t)
+	f := newFixture(t, rtr.NewRedisStore(c))
+	p, err := f.iss.Issue(ctx, "alice")
+	require.NoError(t, err)
+	m.SetTime(time.Now().Add(time.Hour))
+	_, err = f.iss.Refresh(ctx, p.RefreshToken)
+	require.NoError(t, err)
+}

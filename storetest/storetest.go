@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) rtr.Store) {
 		{"AbsoluteExpiry", testAbsoluteExpiry},
 		{"SubjectsAreIsolated", testSubjectsIsolated},
 		{"CancelledContext", testCancelledContext},
+		{"LateRotationChangesNothing", testLateRotation},
 		{"ConcurrentRotationStrict", func(t *testing.T, s rtr.Store) { testConcurrentRotation(t, s, 0) }},
 		{"ConcurrentRotationGrace", func(t *testing.T, s rtr.Store) { testConcurrentRotation(t, s, grace) }},
 	} {
@@ -406,6 +407,26 @@ func testCancelledContext(t *testing.T, s rtr.Store) {
 	got, err := s.Get(context.Background(), r.Subject, r.ID, at)
 	require.NoError(t, err)
 	requireSameRecord(t, r, got)
+}
+
+// testLateRotation: a rotation that reaches the store after its caller's
+// deadline must not commit, or the client (who never got the new token)
+// would be taken for a thief on its retry.
+func testLateRotation(t *testing.T, s rtr.Store) {
+	ctx, at := context.Background(), now()
+	r := create(t, s, subject(t), at)
+	req := rotateReq(r, r.Current, 1, at, grace)
+	req.Deadline = time.Now().Add(-time.Second)
+	_, err := s.Rotate(ctx, req)
+	require.ErrorIs(t, err, rtr.ErrStoreUnavailable)
+	got, err := s.Get(ctx, r.Subject, r.ID, at)
+	require.NoError(t, err)
+	requireSameRecord(t, r, got)
+
+	req.Deadline = time.Now().Add(time.Minute)
+	res, err := s.Rotate(ctx, req)
+	require.NoError(t, err, "a deadline still ahead does not get in the way")
+	require.Equal(t, rtr.OutcomeRotated, res.Outcome)
 }
 
 // testConcurrentRotation races 64 rotations of one token: exactly one may
