@@ -8,8 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -29,6 +32,8 @@ type keySet struct {
 	kid                      string
 	access, refresh          []byte
 	accessHeader, refreshHdr string // precomputed base64url header segments
+
+	accessMAC, refreshMAC *macPool // keyed HMAC states, reused
 }
 
 // deriveKeys derives independent access and refresh keys from secret with
@@ -47,7 +52,42 @@ func deriveKeys(secret []byte) keySet {
 	}
 	ks.accessHeader = headerSegment(ks.kid, AccessTokenType)
 	ks.refreshHdr = headerSegment(ks.kid, RefreshTokenType)
+	ks.accessMAC = &macPool{key: ks.access}
+	ks.refreshMAC = &macPool{key: ks.refresh}
 	return ks
+}
+
+// macPool reuses HMAC-SHA256 states of one key. hmac.New hashes the padded
+// key on every call and allocates; a state taken from the pool starts from
+// the precomputed pads (crypto/hmac keeps them after the first Reset).
+type macPool struct {
+	key  []byte
+	pool sync.Pool // of *macState
+}
+
+type macState struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+	b64 [43]byte // base64url of sum
+}
+
+func (p *macPool) get() *macState {
+	if st, ok := p.pool.Get().(*macState); ok {
+		return st
+	}
+	return &macState{h: hmac.New(sha256.New, p.key)}
+}
+
+func (p *macPool) put(st *macState) {
+	st.h.Reset()
+	p.pool.Put(st)
+}
+
+// mac returns the base64url HMAC of msg. The result lives in st.
+func (st *macState) mac(msg []byte) []byte {
+	st.h.Write(msg)
+	base64.RawURLEncoding.Encode(st.b64[:], st.h.Sum(st.sum[:0]))
+	return st.b64[:]
 }
 
 func headerSegment(kid, typ string) string {
@@ -126,18 +166,18 @@ func mapParseError(err error) error {
 }
 
 // sign returns header.payload.signature for a JSON payload.
-func sign(header string, payload []byte, key []byte) string {
+func sign(header string, payload []byte, mp *macPool) string {
 	n := len(header) + 1 + base64.RawURLEncoding.EncodedLen(len(payload))
 	buf := make([]byte, 0, n+1+43)
 	buf = append(buf, header...)
 	buf = append(buf, '.')
 	buf = base64.RawURLEncoding.AppendEncode(buf, payload)
-	m := hmac.New(sha256.New, key)
-	m.Write(buf)
-	var sum [sha256.Size]byte
+	st := mp.get()
+	sig := st.mac(buf)
 	buf = append(buf, '.')
-	buf = base64.RawURLEncoding.AppendEncode(buf, m.Sum(sum[:0]))
-	return string(buf)
+	buf = append(buf, sig...)
+	mp.put(st)
+	return unsafe.String(unsafe.SliceData(buf), len(buf)) // buf is never written again
 }
 
 // refreshClaims is the payload of a refresh token.
@@ -180,7 +220,7 @@ func (kr *keyRing) mintAccess(p accessPayload, extra []byte) (string, error) {
 		b = append(b[:len(b)-1], ',')
 		b = append(b, extra[1:]...)
 	}
-	return sign(kr.current.accessHeader, b, kr.current.access), nil
+	return sign(kr.current.accessHeader, b, kr.current.accessMAC), nil
 }
 
 // mintRefresh signs a refresh token for the current generation of rec. The
@@ -199,7 +239,7 @@ func (kr *keyRing) mintRefresh(issuer string, rec *SessionRecord) (string, error
 	if err != nil {
 		return "", err
 	}
-	return sign(kr.current.refreshHdr, b, kr.current.refresh), nil
+	return sign(kr.current.refreshHdr, b, kr.current.refreshMAC), nil
 }
 
 // encodeExtra validates and encodes extra access-token claims.
@@ -239,3 +279,4 @@ func payloadSegment(token string) string {
 	p, _, _ := strings.Cut(rest, ".")
 	return p
 }
+
