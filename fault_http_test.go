@@ -261,10 +261,10 @@ func TestFaultHTTPHungStore(t *testing.T) {
 	bin := fRequire(t)
 	if os.Getenv("RTR_SHOW_BUGS") != "1" {
 		t.Skip("bug: the HTTP layer runs a rotation detached from the request context " +
-			"(http_singleflight.go: context.WithoutCancel + refreshTimeout 15 s), so with a hung store the " +
-			"request that leads the rotation ignores its own 300 ms deadline and answers 503 only when " +
-			"go-redis gives up (10 s with default ReadTimeout and retries; up to 15 s); " +
-			"see the report. Run with RTR_SHOW_BUGS=1.")
+			"(http_singleflight.go: refreshGroup.do calls fn with context.WithoutCancel(ctx) and " +
+			"refreshTimeout 15 s, and the leading request waits for fn without watching its own ctx), so " +
+			"with a hung store a request with a 300 ms deadline is answered 503 only after " +
+			"Config.StoreTimeout (5 s by default; up to 15 s); see the report. Run with RTR_SHOW_BUGS=1.")
 	}
 	const deadline = 300 * time.Millisecond
 	for _, mode := range []rtr.Mode{rtr.CookieMode, rtr.BearerMode} {
