@@ -37,8 +37,8 @@ import (
 var benchSecret = []byte("rtr benchmark secret: 0123456789abcdef0123456789abcdef")
 
 const (
-	benchIssuer     = "https://auth.example.com"
-	benchSubject    = "user-123456"
+	benchIssuer          = "https://auth.example.com"
+	benchSubject         = "user-123456"
 	benchRedisGoroutines = 64 // concurrency of the Redis benchmarks
 )
 
