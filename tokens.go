@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -212,10 +213,8 @@ type refreshPayload struct {
 // mintAccess signs an access token. extra holds the already-encoded extra
 // claims as a JSON object (or nil).
 func (kr *keyRing) mintAccess(p accessPayload, extra []byte) (string, error) {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return "", err
-	}
+	var buf [512]byte
+	b := p.appendJSON(buf[:0])
 	if len(extra) > 2 { // splice {"a":1} into {...,"a":1}
 		b = append(b[:len(b)-1], ',')
 		b = append(b, extra[1:]...)
@@ -227,7 +226,7 @@ func (kr *keyRing) mintAccess(p accessPayload, extra []byte) (string, error) {
 // result depends only on rec, so re-signing the same generation (a grace
 // retry) yields the same token.
 func (kr *keyRing) mintRefresh(issuer string, rec *SessionRecord) (string, error) {
-	b, err := json.Marshal(refreshPayload{
+	p := refreshPayload{
 		Issuer:     issuer,
 		Subject:    rec.Subject,
 		ExpiresAt:  rec.ExpiresAt().Unix(),
@@ -235,11 +234,88 @@ func (kr *keyRing) mintRefresh(issuer string, rec *SessionRecord) (string, error
 		ID:         rec.Current,
 		SessionID:  rec.ID,
 		Generation: rec.Generation,
-	})
-	if err != nil {
-		return "", err
 	}
-	return sign(kr.current.refreshHdr, b, kr.current.refreshMAC), nil
+	var buf [512]byte
+	return sign(kr.current.refreshHdr, p.appendJSON(buf[:0]), kr.current.refreshMAC), nil
+}
+
+// appendJSON appends p exactly as json.Marshal encodes it (fields in
+// order, omitempty honoured), without reflection.
+func (p *accessPayload) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if p.Issuer != "" {
+		b = append(b, `"iss":`...)
+		b = appendJSONString(b, p.Issuer)
+		b = append(b, ',')
+	}
+	b = append(b, `"sub":`...)
+	b = appendJSONString(b, p.Subject)
+	if len(p.Audience) > 0 {
+		b = append(b, `,"aud":`...)
+		b = appendAudience(b, p.Audience)
+	}
+	b = append(b, `,"exp":`...)
+	b = strconv.AppendInt(b, p.ExpiresAt, 10)
+	b = append(b, `,"iat":`...)
+	b = strconv.AppendInt(b, p.IssuedAt, 10)
+	b = append(b, `,"jti":`...)
+	b = appendJSONString(b, p.ID)
+	b = append(b, `,"sid":`...)
+	b = appendJSONString(b, p.SessionID)
+	return append(b, '}')
+}
+
+// appendJSON appends p exactly as json.Marshal encodes it.
+func (p *refreshPayload) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if p.Issuer != "" {
+		b = append(b, `"iss":`...)
+		b = appendJSONString(b, p.Issuer)
+		b = append(b, ',')
+	}
+	b = append(b, `"sub":`...)
+	b = appendJSONString(b, p.Subject)
+	b = append(b, `,"exp":`...)
+	b = strconv.AppendInt(b, p.ExpiresAt, 10)
+	b = append(b, `,"iat":`...)
+	b = strconv.AppendInt(b, p.IssuedAt, 10)
+	b = append(b, `,"jti":`...)
+	b = appendJSONString(b, p.ID)
+	b = append(b, `,"sid":`...)
+	b = appendJSONString(b, p.SessionID)
+	b = append(b, `,"gen":`...)
+	b = strconv.AppendUint(b, p.Generation, 10)
+	return append(b, '}')
+}
+
+// appendAudience appends aud as jwt.ClaimStrings marshals it.
+func appendAudience(b []byte, aud jwt.ClaimStrings) []byte {
+	if len(aud) == 1 && !jwt.MarshalSingleStringAsArray {
+		return appendJSONString(b, aud[0])
+	}
+	b = append(b, '[')
+	for i, a := range aud {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, a)
+	}
+	return append(b, ']')
+}
+
+// appendJSONString appends s as json.Marshal encodes it. Printable ASCII
+// that needs no escaping (subjects, ids, URLs) is copied; anything else is
+// left to encoding/json, so the output is always json.Marshal's.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // encodeExtra validates and encodes extra access-token claims.
@@ -279,4 +355,3 @@ func payloadSegment(token string) string {
 	p, _, _ := strings.Cut(rest, ".")
 	return p
 }
-
