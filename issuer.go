@@ -15,8 +15,9 @@ type Issuer struct {
 	keys     keyRing
 	verifier *Verifier
 
-	refreshParser    *jwt.Parser // full validation
-	refreshSigParser *jwt.Parser // signature only, for logout with an expired token
+	refreshParser    *jwt.Parser    // full validation
+	refreshSigParser *jwt.Parser    // signature only, for logout with an expired token
+	refreshValidator *jwt.Validator // refreshParser's claim checks, for the fast path
 	refreshKeyFn     jwt.Keyfunc
 }
 
@@ -31,6 +32,7 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 	iss := &Issuer{cfg: cfg, keys: newKeyRing(cfg.Secret, cfg.PreviousSecrets)}
 	iss.verifier = newVerifier(&iss.cfg, &iss.keys)
 	iss.refreshParser = jwt.NewParser(parserOptions(&iss.cfg)...)
+	iss.refreshValidator = jwt.NewValidator(parserOptions(&iss.cfg)...)
 	iss.refreshSigParser = jwt.NewParser(jwt.WithValidMethods([]string{signingAlg}), jwt.WithoutClaimsValidation())
 	iss.refreshKeyFn = func(t *jwt.Token) (any, error) {
 		if err := checkHeader(t, RefreshTokenType); err != nil {
@@ -55,13 +57,12 @@ func (iss *Issuer) parseRefresh(token string, checkExpiry bool) (*refreshClaims,
 	if token == "" || tooLarge(token) {
 		return nil, ErrInvalidToken
 	}
-	p := iss.refreshParser
-	if !checkExpiry {
-		p = iss.refreshSigParser
+	c, err := iss.parseMintedRefresh(token, checkExpiry)
+	if c == nil && err == nil {
+		c, err = iss.parseRefreshJWT(token, checkExpiry)
 	}
-	c := new(refreshClaims)
-	if _, err := p.ParseWithClaims(token, c, iss.refreshKeyFn); err != nil {
-		return nil, mapParseError(err)
+	if err != nil {
+		return nil, err
 	}
 	if !checkExpiry {
 		// Signature-only parsing skipped the claim checks expiry aside.
@@ -76,6 +77,44 @@ func (iss *Issuer) parseRefresh(token string, checkExpiry bool) (*refreshClaims,
 		return nil, fmt.Errorf("%w: incomplete refresh token", ErrInvalidToken)
 	}
 	return c, nil
+}
+
+// parseRefreshJWT is the general path of parseRefresh: golang-jwt.
+func (iss *Issuer) parseRefreshJWT(token string, checkExpiry bool) (*refreshClaims, error) {
+	p := iss.refreshParser
+	if !checkExpiry {
+		p = iss.refreshSigParser
+	}
+	c := new(refreshClaims)
+	if _, err := p.ParseWithClaims(token, c, iss.refreshKeyFn); err != nil {
+		return nil, mapParseError(err)
+	}
+	return c, nil
+}
+
+// parseMintedRefresh is the fast path of parseRefresh, for tokens in the
+// form rtr mints (see verifyMinted): the same answer as parseRefreshJWT,
+// or nil, nil when the token is not in that form.
+func (iss *Issuer) parseMintedRefresh(token string, checkExpiry bool) (*refreshClaims, error) {
+	payload, ok := iss.keys.verifyMinted(token, true)
+	if !ok {
+		return nil, nil
+	}
+	p, ok := decodeSegment(payload)
+	if !ok {
+		return nil, nil
+	}
+	m := new(mintedRefresh)
+	if !m.decode(p) {
+		return nil, nil
+	}
+	if checkExpiry {
+		if err := iss.refreshValidator.Validate(&m.claims); err != nil {
+			// As jwt.Parser.ParseWithClaims wraps it.
+			return nil, mapParseError(fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err))
+		}
+	}
+	return &m.claims, nil
 }
 
 // extraClaims calls [Config.Claims] and encodes the result.

@@ -355,3 +355,458 @@ func payloadSegment(token string) string {
 	p, _, _ := strings.Cut(rest, ".")
 	return p
 }
+
+// The fast path for tokens in the exact form rtr mints them.
+//
+// golang-jwt parses any well-formed JWS: it decodes the header into a map,
+// the payload with reflection, and hashes the padded key again for every
+// token. Tokens rtr signed itself have one known header per key set and a
+// payload written by appendJSON, so they can be checked with a byte
+// comparison, one pooled HMAC and a small scanner. Only the recognition is
+// fast: anything not in that form, down to a non-canonical base64 padding
+// bit or a space in the JSON, returns "not recognised" and the caller
+// takes the golang-jwt path, which gives the answer. Recognised claims are
+// validated by the very golang-jwt Validator the parser would use. So the
+// fast path accepts exactly the tokens golang-jwt accepts, with the same
+// claims and the same errors (tokens_bench_test.go checks this, and
+// fuzzes it).
+
+// verifyMinted checks that token is header.payload.signature with header
+// the access (or refresh) header segment of an accepted key set, byte for
+// byte, and signature the canonical base64url HMAC under that set's key.
+// It returns the payload segment. The first key set with the header wins,
+// as in keyRing.lookup.
+func (kr *keyRing) verifyMinted(token string, refresh bool) (string, bool) {
+	h, rest, ok := strings.Cut(token, ".")
+	if !ok {
+		return "", false
+	}
+	payload, sig, ok := strings.Cut(rest, ".")
+	if !ok || len(sig) != 43 {
+		return "", false
+	}
+	var mp *macPool
+	for i := range kr.accepted {
+		ks := &kr.accepted[i]
+		if refresh && h == ks.refreshHdr {
+			mp = ks.refreshMAC
+			break
+		}
+		if !refresh && h == ks.accessHeader {
+			mp = ks.accessMAC
+			break
+		}
+	}
+	if mp == nil {
+		return "", false
+	}
+	st := mp.get()
+	want := st.mac(bytesOf(token[:len(h)+1+len(payload)]))
+	var diff byte // constant time
+	for i := range want {
+		diff |= want[i] ^ sig[i]
+	}
+	mp.put(st)
+	return payload, diff == 0
+}
+
+// bytesOf returns the bytes of s without copying; they must not be
+// modified (hashes and decoders only read their input).
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// maxFastPayload bounds the payloads the fast path decodes on the stack;
+// longer ones (large extra claims) take the general path.
+const maxFastPayload = 1536
+
+// decodeSegment decodes a base64url segment as golang-jwt does
+// (RawURLEncoding, not strict).
+func decodeSegment(seg string) (string, bool) {
+	var buf [maxFastPayload]byte
+	if base64.RawURLEncoding.DecodedLen(len(seg)) > len(buf) {
+		return "", false
+	}
+	n, err := base64.RawURLEncoding.Decode(buf[:], bytesOf(seg))
+	if err != nil {
+		return "", false
+	}
+	return string(buf[:n]), true
+}
+
+// mintedRefresh holds refresh claims and their dates in one allocation.
+type mintedRefresh struct {
+	claims   refreshClaims
+	exp, iat jwt.NumericDate
+}
+
+// decode fills m from a refresh payload in rtr's form: the members iss,
+// sub, exp, iat, jti, sid, gen, each at most once, strings of printable
+// ASCII without escapes, dates and gen plain integers.
+func (m *mintedRefresh) decode(p string) bool {
+	var seen uint8
+	return scanObject(p, func(k, v string) bool {
+		var bit uint8
+		ok := true
+		switch k {
+		case "iss":
+			bit = 1 << 0
+			m.claims.Issuer, ok = plainString(v)
+		case "sub":
+			bit = 1 << 1
+			m.claims.Subject, ok = plainString(v)
+		case "jti":
+			bit = 1 << 2
+			m.claims.ID, ok = plainString(v)
+		case "sid":
+			bit = 1 << 3
+			m.claims.SessionID, ok = plainString(v)
+		case "exp":
+			bit = 1 << 4
+			m.claims.ExpiresAt, ok = plainDate(v, &m.exp)
+		case "iat":
+			bit = 1 << 5
+			m.claims.IssuedAt, ok = plainDate(v, &m.iat)
+		case "gen":
+			bit = 1 << 6
+			m.claims.Generation, ok = plainUint(v, 20)
+		default:
+			return false
+		}
+		if !ok || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		return true
+	})
+}
+
+// mintedAccess holds access claims and their dates in one allocation.
+type mintedAccess struct {
+	claims   Claims
+	exp, iat jwt.NumericDate
+}
+
+// accessFields are the JSON names of Claims' fields. A payload member whose
+// name matches one of them only case-insensitively would be decoded into it
+// by encoding/json, so the fast path leaves such payloads alone.
+var accessFields = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid"}
+
+// decode fills m from an access payload in rtr's form: iss, sub, aud, exp,
+// iat, jti, sid at most once each, as in decode above (aud a string or a
+// non-empty array of them); other members (extra claims) must be valid
+// JSON and are left for Claims.Get to decode.
+func (m *mintedAccess) decode(p string) bool {
+	var seen uint8
+	return scanObject(p, func(k, v string) bool {
+		var bit uint8
+		ok := true
+		switch k {
+		case "iss":
+			bit = 1 << 0
+			m.claims.Issuer, ok = plainString(v)
+		case "sub":
+			bit = 1 << 1
+			m.claims.Subject, ok = plainString(v)
+		case "jti":
+			bit = 1 << 2
+			m.claims.ID, ok = plainString(v)
+		case "sid":
+			bit = 1 << 3
+			m.claims.SessionID, ok = plainString(v)
+		case "exp":
+			bit = 1 << 4
+			m.claims.ExpiresAt, ok = plainDate(v, &m.exp)
+		case "iat":
+			bit = 1 << 5
+			m.claims.IssuedAt, ok = plainDate(v, &m.iat)
+		case "aud":
+			bit = 1 << 6
+			m.claims.Audience, ok = plainStrings(v)
+		default:
+			for _, f := range accessFields {
+				if asciiEqualFold(k, f) {
+					return false
+				}
+			}
+			return true
+		}
+		if !ok || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		return true
+	})
+}
+
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// plainString returns the content of a JSON string of printable ASCII
+// without escapes, which decodes to itself.
+func plainString(v string) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	s := v[1 : len(v)-1]
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// plainStrings decodes aud as jwt.ClaimStrings does, for a plain string or
+// a non-empty array of plain strings without whitespace.
+func plainStrings(v string) (jwt.ClaimStrings, bool) {
+	if s, ok := plainString(v); ok {
+		return jwt.ClaimStrings{s}, true
+	}
+	if len(v) < 4 || v[0] != '[' || v[len(v)-1] != ']' {
+		return nil, false
+	}
+	items := v[1 : len(v)-1]
+	out := make(jwt.ClaimStrings, 0, strings.Count(items, ",")+1)
+	for items != "" {
+		item, rest, more := strings.Cut(items, ",")
+		s, ok := plainString(item)
+		if !ok || (more && rest == "") {
+			return nil, false
+		}
+		out = append(out, s)
+		items = rest
+	}
+	return out, true
+}
+
+// plainUint parses a JSON integer of at most maxDigits digits without
+// sign, fraction, exponent or leading zeros.
+func plainUint(v string, maxDigits int) (uint64, bool) {
+	if v == "" || len(v) > maxDigits || (v[0] == '0' && len(v) > 1) {
+		return 0, false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	return n, err == nil
+}
+
+// plainDate decodes a NumericDate as golang-jwt does (float64 seconds),
+// for integers small enough to be exact as a float64.
+func plainDate(v string, d *jwt.NumericDate) (*jwt.NumericDate, bool) {
+	n, ok := plainUint(v, 15) // < 2^53
+	if !ok {
+		return nil, false
+	}
+	*d = jwt.NumericDate{Time: time.Unix(int64(n), 0).Truncate(jwt.TimePrecision)}
+	return d, true
+}
+
+// scanObject walks the JSON object p, written the way json.Marshal writes
+// one (no whitespace outside member values, member names of printable
+// ASCII without escapes), and calls member with each name and raw value.
+// Every value is checked to be valid JSON. It returns false for anything
+// else, or when member does.
+func scanObject(p string, member func(name, value string) bool) bool {
+	if len(p) < 2 || p[0] != '{' || p[len(p)-1] != '}' {
+		return false
+	}
+	if len(p) == 2 {
+		return true
+	}
+	for i := 1; ; {
+		if p[i] != '"' {
+			return false
+		}
+		j := i + 1
+		for j < len(p) && p[j] != '"' {
+			if c := p[j]; c < 0x20 || c > 0x7e || c == '\\' {
+				return false
+			}
+			j++
+		}
+		if j+2 >= len(p) || p[j+1] != ':' {
+			return false
+		}
+		end := skipValue(p, j+2, 0)
+		if end < 0 || end >= len(p) || !member(p[i+1:j], p[j+2:end]) {
+			return false
+		}
+		switch {
+		case end == len(p)-1:
+			return true
+		case p[end] == ',':
+			i = end + 1
+		default:
+			return false
+		}
+	}
+}
+
+// skipValue returns the index just past the JSON value starting at p[i],
+// or -1 if there is none or it is not valid JSON (as encoding/json's
+// scanner defines it; nesting is limited to maxNesting).
+func skipValue(p string, i, depth int) int {
+	if i >= len(p) {
+		return -1
+	}
+	switch c := p[i]; {
+	case c == '"':
+		return skipString(p, i)
+	case c == '-' || ('0' <= c && c <= '9'):
+		return skipNumber(p, i)
+	case c == 't':
+		return skipLiteral(p, i, "true")
+	case c == 'f':
+		return skipLiteral(p, i, "false")
+	case c == 'n':
+		return skipLiteral(p, i, "null")
+	case c == '[' || c == '{':
+		if depth >= maxNesting {
+			return -1
+		}
+		closer := byte(']')
+		if c == '{' {
+			closer = '}'
+		}
+		i = skipSpace(p, i+1)
+		if i < len(p) && p[i] == closer {
+			return i + 1
+		}
+		for {
+			if c == '{' {
+				if i >= len(p) || p[i] != '"' {
+					return -1
+				}
+				if i = skipString(p, i); i < 0 {
+					return -1
+				}
+				if i = skipSpace(p, i); i >= len(p) || p[i] != ':' {
+					return -1
+				}
+				i = skipSpace(p, i+1)
+			}
+			if i = skipValue(p, i, depth+1); i < 0 {
+				return -1
+			}
+			if i = skipSpace(p, i); i >= len(p) {
+				return -1
+			}
+			if p[i] == closer {
+				return i + 1
+			}
+			if p[i] != ',' {
+				return -1
+			}
+			i = skipSpace(p, i+1)
+		}
+	}
+	return -1
+}
+
+const maxNesting = 32
+
+func skipSpace(p string, i int) int {
+	for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func skipLiteral(p string, i int, lit string) int {
+	if strings.HasPrefix(p[i:], lit) {
+		return i + len(lit)
+	}
+	return -1
+}
+
+// skipString skips the string starting at the quote p[i].
+func skipString(p string, i int) int {
+	for i++; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '"':
+			return i + 1
+		case c < 0x20:
+			return -1
+		case c == '\\':
+			i++
+			if i >= len(p) {
+				return -1
+			}
+			switch p[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(p) {
+					return -1
+				}
+				for _, h := range []byte(p[i+1 : i+5]) {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return -1
+					}
+				}
+				i += 4
+			default:
+				return -1
+			}
+		}
+	}
+	return -1
+}
+
+// skipNumber skips -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?.
+func skipNumber(p string, i int) int {
+	digits := func(i int) int {
+		j := i
+		for j < len(p) && '0' <= p[j] && p[j] <= '9' {
+			j++
+		}
+		if j == i {
+			return -1
+		}
+		return j
+	}
+	if p[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(p) && p[i] == '0':
+		i++
+	case i < len(p) && '1' <= p[i] && p[i] <= '9':
+		i = digits(i)
+	default:
+		return -1
+	}
+	if i < len(p) && p[i] == '.' {
+		if i = digits(i + 1); i < 0 {
+			return -1
+		}
+	}
+	if i < len(p) && (p[i] == 'e' || p[i] == 'E') {
+		i++
+		if i < len(p) && (p[i] == '+' || p[i] == '-') {
+			i++
+		}
+		if i = digits(i); i < 0 {
+			return -1
+		}
+	}
+	return i
+}

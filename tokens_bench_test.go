@@ -2,11 +2,24 @@ package rtr
 
 // Equivalence tests for the performance work of issue #4 (see
 // BENCHMARKS.md): the reflection-free minting must write exactly what
-// json.Marshal writes.
+// json.Marshal writes, and the fast path for tokens rtr minted
+// (verifyMinted, parseMintedRefresh) must answer exactly as golang-jwt
+// does — same acceptance, same claims, same errors — for every token it
+// recognises. Genuine tokens must be recognised, or the fast path would
+// quietly stop paying.
 
 import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
@@ -34,3 +47,246 @@ func TestMintMatchesJSONMarshal(t *testing.T) {
 	}
 }
 
+// TestFastPathKnowsEveryClaimsField fails when a field is added to Claims
+// or refreshClaims without teaching the fast path about it.
+func TestFastPathKnowsEveryClaimsField(t *testing.T) {
+	names := func(typ reflect.Type) []string {
+		var out []string
+		var walk func(reflect.Type)
+		walk = func(typ reflect.Type) {
+			for i := range typ.NumField() {
+				f := typ.Field(i)
+				if f.Anonymous {
+					walk(f.Type)
+					continue
+				}
+				if !f.IsExported() {
+					continue
+				}
+				name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+				out = append(out, name)
+			}
+		}
+		walk(typ)
+		return out
+	}
+	require.ElementsMatch(t, accessFields[:], names(reflect.TypeOf(Claims{})))
+	require.ElementsMatch(t, []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "gen"}, names(reflect.TypeOf(refreshClaims{})))
+}
+
+// fastClock is a settable clock.
+type fastClock struct{ t time.Time }
+
+func (c *fastClock) now() time.Time { return c.t }
+
+type fastCase struct {
+	iss   *Issuer
+	clock *fastClock
+}
+
+func fastIssuers(t testing.TB) []fastCase {
+	var out []fastCase
+	for _, issuer := range []string{"", "https://auth.example.com"} {
+		for _, aud := range [][]string{nil, {"api"}, {"api", "https://other.example.com"}} {
+			for _, extra := range []map[string]any{nil, {"roles": []string{"admin", "x"}, "n": 1.5, "o": map[string]any{"k": nil}, "u": "ü<"}} {
+				for _, leeway := range []time.Duration{0, 5 * time.Second} {
+					clock := &fastClock{t: time.Unix(1_800_000_000, 0)}
+					cfg := Config{
+						Store: NewMemoryStore(), Secret: internalSecret, Issuer: issuer, Audience: aud,
+						Leeway: leeway, Now: clock.now, ReuseGrace: time.Second,
+						PreviousSecrets: [][]byte{[]byte("an-older-secret-an-older-secret-an-older")},
+					}
+					if extra != nil {
+						cfg.Claims = func(context.Context, string) (map[string]any, error) { return extra, nil }
+					}
+					iss, err := NewIssuer(cfg)
+					require.NoError(t, err)
+					out = append(out, fastCase{iss, clock})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// compareAccess checks the fast path against golang-jwt for one token; it
+// reports whether the fast path recognised the token.
+func compareAccess(t testing.TB, v *Verifier, token string) bool {
+	fast, fastErr := v.verifyMinted(token)
+	slow := new(Claims)
+	_, slowErr := v.parser.ParseWithClaims(token, slow, v.keyFn)
+	if slowErr != nil {
+		slow, slowErr = nil, mapParseError(slowErr)
+	}
+	if fast == nil && fastErr == nil {
+		return false
+	}
+	if fastErr != nil || slowErr != nil {
+		require.Error(t, fastErr, "fast path refused nothing, golang-jwt: %v", slowErr)
+		require.Error(t, slowErr, "golang-jwt refused nothing, fast path: %v", fastErr)
+		require.Equal(t, slowErr.Error(), fastErr.Error())
+		for _, target := range []error{ErrInvalidToken, ErrTokenExpired, jwt.ErrTokenExpired, jwt.ErrTokenInvalidIssuer, jwt.ErrTokenInvalidAudience, jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenNotValidYet, jwt.ErrTokenInvalidClaims} {
+			require.Equal(t, errors.Is(slowErr, target), errors.Is(fastErr, target), "errors.Is(%v)", target)
+		}
+		return true
+	}
+	require.Equal(t, slow, fast)
+	return true
+}
+
+func compareRefresh(t testing.TB, iss *Issuer, token string, checkExpiry bool) bool {
+	fast, fastErr := iss.parseMintedRefresh(token, checkExpiry)
+	slow, slowErr := iss.parseRefreshJWT(token, checkExpiry)
+	if fast == nil && fastErr == nil {
+		return false
+	}
+	if fastErr != nil || slowErr != nil {
+		require.Error(t, fastErr, "fast path refused nothing, golang-jwt: %v", slowErr)
+		require.Error(t, slowErr, "golang-jwt refused nothing, fast path: %v", fastErr)
+		require.Equal(t, slowErr.Error(), fastErr.Error())
+		for _, target := range []error{ErrInvalidToken, ErrTokenExpired, jwt.ErrTokenExpired, jwt.ErrTokenInvalidIssuer, jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenNotValidYet} {
+			require.Equal(t, errors.Is(slowErr, target), errors.Is(fastErr, target), "errors.Is(%v)", target)
+		}
+		return true
+	}
+	require.Equal(t, slow, fast)
+	return true
+}
+
+// resign signs payload with the header and key rtr would use.
+func resign(header string, key []byte, payload string) string {
+	s := header + "." + base64.RawURLEncoding.EncodeToString([]byte(payload))
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(s))
+	return s + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// hostilePayloads are payloads signed with the right key that stray from
+// what rtr writes in every way the fast path has to notice.
+func hostilePayloads(genuine string) []string {
+	out := []string{
+		"{}", "", "[]", "null", `{"sub":"a"}`, `{"sub":"a",}`, `{"sub":"a"`, `{"sub":"a"}}`, `{"sub":"a"} `, ` {"sub":"a"}`,
+		`{"sub" :"a"}`, `{"sub": "a"}`, `{"sub":"a" ,"sid":"s"}`, `{"sub":"a","sub":"b"}`, `{"SUB":"a"}`, `{"Sid":"s"}`, `{"ſub":"a"}`,
+		`{"sub":"\u0061"}`, `{"sub":"a\"b"}`, `{"sub":"ü"}`, "{\"sub\":\"\xff\"}", `{"sub":1}`, `{"sub":null}`, `{"sub":true}`,
+		`{"exp":1.5}`, `{"exp":1e9}`, `{"exp":-1}`, `{"exp":"1"}`, `{"exp":01}`, `{"exp":99999999999999999}`, `{"exp":null}`,
+		`{"gen":18446744073709551616}`, `{"gen":-1}`, `{"gen":0}`, `{"nbf":1}`, `{"aud":[]}`, `{"aud":["a",]}`, `{"aud":["a",1]}`, `{"aud":"api"}`,
+		`{"aud":["api"]}`, `{"aud":["a,b"]}`, `{"aud":[ "api"]}`, `{"x":[1,{"y":[true,false,null,"\u00e9\n"]}],"sub":"a"}`, `{"x":[1,2`, `{"x":"\u12"}`,
+		`{"x":{"a" : 1 , "b":[ ]}}`, `{"x":-0.5e-3}`, `{"x":1.}`, `{"x":.5}`, `{"x":tru}`, `{"x":"` + strings.Repeat("a", 2000) + `"}`,
+		`{"x":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, `{"x":` + strings.Repeat("[", 10) + strings.Repeat("]", 10) + `}`,
+	}
+	var m map[string]any
+	if json.Unmarshal([]byte(genuine), &m) == nil {
+		for k := range m {
+			edited := map[string]any{}
+			for k2, v := range m {
+				if k2 != k {
+					edited[k2] = v
+				}
+			}
+			b, _ := json.Marshal(edited) // without k
+			out = append(out, string(b))
+			for _, v := range []any{nil, "", 0, 1.25, "x", []string{"api"}, 1 << 60, map[string]any{}} {
+				edited[k] = v
+				b, _ = json.Marshal(edited)
+				out = append(out, string(b))
+			}
+			edited[k] = m[k]
+			edited[strings.ToUpper(k)] = m[k]
+			b, _ = json.Marshal(edited)
+			out = append(out, string(b))
+		}
+		out = append(out, strings.Replace(genuine, ",", ", ", 1), strings.Replace(genuine, `"`, `"\u0020`, 1), genuine+"\n", strings.Replace(genuine, "}", `,"nbf":1}`, 1))
+	}
+	return out
+}
+
+func TestFastPathMatchesGolangJWT(t *testing.T) {
+	ctx := context.Background()
+	recognised := 0
+	for _, fc := range fastIssuers(t) {
+		iss, v := fc.iss, fc.iss.Verifier()
+		for _, subject := range []string{"alice", "user-123456", "a<b>&c", `q"b\s`, "ü"} {
+			p, err := iss.Issue(ctx, subject)
+			require.NoError(t, err)
+			plain := !strings.ContainsAny(subject, `"\<>&ü`) // the fast path leaves escapes to golang-jwt
+			for _, at := range []time.Duration{0, time.Minute, DefaultAccessTTL - time.Second, DefaultAccessTTL, DefaultAccessTTL + 3*time.Second, DefaultAccessTTL + time.Hour, 30 * 24 * time.Hour, -time.Hour} {
+				fc.clock.t = time.Unix(1_800_000_000, 0).Add(at)
+				ok := compareAccess(t, v, p.AccessToken)
+				require.Equal(t, plain, ok, "genuine access token recognised (%q)", subject)
+				for _, check := range []bool{true, false} {
+					ok = compareRefresh(t, iss, p.RefreshToken, check)
+					require.Equal(t, plain, ok, "genuine refresh token recognised (%q)", subject)
+				}
+			}
+			fc.clock.t = time.Unix(1_800_000_000, 0)
+
+			// Tampered tokens: every byte changed, signature padding bits.
+			for _, tok := range []string{p.AccessToken, p.RefreshToken} {
+				for i := 0; i < len(tok); i += 7 {
+					b := []byte(tok)
+					b[i] ^= 1
+					compareAccess(t, v, string(b))
+					compareRefresh(t, iss, string(b), true)
+				}
+				nonCanonical := []byte(tok)
+				nonCanonical[len(tok)-1] = map[byte]byte{'A': 'B', 'Q': 'R', 'g': 'h', 'w': 'x'}[tok[len(tok)-1]]
+				compareAccess(t, v, string(nonCanonical))
+				compareRefresh(t, iss, string(nonCanonical), true)
+			}
+
+			// Hostile payloads with a valid signature, for both token kinds
+			// and the current and previous key sets.
+			for _, ks := range iss.keys.accepted {
+				for kind, tok := range map[string]string{"access": p.AccessToken, "refresh": p.RefreshToken} {
+					raw, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+					require.NoError(t, err)
+					for _, payload := range hostilePayloads(string(raw)) {
+						if kind == "access" {
+							compareAccess(t, v, resign(ks.accessHeader, ks.access, payload))
+							compareAccess(t, v, resign(ks.refreshHdr, ks.access, payload))
+						} else {
+							compareRefresh(t, iss, resign(ks.refreshHdr, ks.refresh, payload), true)
+							compareRefresh(t, iss, resign(ks.refreshHdr, ks.refresh, payload), false)
+							compareRefresh(t, iss, resign(ks.accessHeader, ks.refresh, payload), true)
+						}
+						recognised++
+					}
+				}
+			}
+		}
+	}
+	require.Positive(t, recognised)
+}
+
+// FuzzFastPathMatchesGolangJWT signs arbitrary payloads with the right
+// key and header and checks that both parsers agree.
+func FuzzFastPathMatchesGolangJWT(f *testing.F) {
+	fcs := fastIssuers(f)
+	p, err := fcs[len(fcs)-1].iss.Issue(context.Background(), "alice")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, tok := range []string{p.AccessToken, p.RefreshToken} {
+		raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+		for _, payload := range hostilePayloads(string(raw)) {
+			f.Add(payload, uint8(0))
+		}
+	}
+	f.Fuzz(func(t *testing.T, payload string, which uint8) {
+		fc := fcs[int(which)%len(fcs)]
+		ks := fc.iss.keys.current
+		compareAccess(t, fc.iss.Verifier(), resign(ks.accessHeader, ks.access, payload))
+		compareRefresh(t, fc.iss, resign(ks.refreshHdr, ks.refresh, payload), true)
+		compareRefresh(t, fc.iss, resign(ks.refreshHdr, ks.refresh, payload), false)
+	})
+}
+
+func TestSkipValueMatchesJSONValid(t *testing.T) {
+	for _, s := range []string{
+		`1`, `-1`, `-`, `01`, `1.`, `1.0e`, `1e+5`, `"a"`, `"\q"`, `"\u00zz"`, `"\u00e9"`, "\"\x01\"", `[]`, `[ ]`, `[1,]`, `[,1]`, `{}`, `{"a":1,}`,
+		`{"a" : [ 1 , 2 ] }`, `{1:2}`, `true`, `tru`, `nul`, `[[[]]]`, `{"a":{"b":{"c":null}}}`, "[\n1\t]", `"abc`, `[1 2]`,
+	} {
+		end := skipValue(s, 0, 0)
+		require.Equal(t, json.Valid([]byte(s)), end == len(s), fmt.Sprintf("%q", s))
+	}
+}
