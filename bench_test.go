@@ -699,7 +699,7 @@ func BenchmarkRefreshRedis(b *testing.B) {
 		benchMeasureRedis(b, c, rc, func() { benchRunPool(b, pool, par, iss.Refresh) })
 	})
 
-	b.Run("baseline=benchWriteups", func(b *testing.B) {
+	b.Run("baseline=writeups", func(b *testing.B) {
 		w := benchNewWriteups(c, prefix)
 		pool := w.loginPool(b, g)
 		b.ReportAllocs()

@@ -1,0 +1,147 @@
+package rtr_test
+
+// Issue #4: every state change on the Redis store is exactly one round
+// trip. A go-redis hook counts what is sent; a pipeline would count once,
+// as it is one round trip. The scripts are cached first: Script.Run sends
+// EVALSHA and falls back to EVAL on NOSCRIPT, which costs a second round
+// trip only after a SCRIPT FLUSH or a server restart.
+
+import (
+	"context"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testredis"
+)
+
+// rtCounter is a go-redis hook counting round trips and the commands sent.
+type rtCounter struct {
+	trips atomic.Int64
+	names []string // commands sent since the last count
+}
+
+func (h *rtCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *rtCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.trips.Add(1)
+		h.names = append(h.names, cmd.Name())
+		return next(ctx, cmd)
+	}
+}
+
+func (h *rtCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.trips.Add(1)
+		h.names = append(h.names, "pipeline")
+		return next(ctx, cmds)
+	}
+}
+
+// count returns the round trips fn makes and the commands it sends.
+func (h *rtCounter) count(fn func()) (int64, []string) {
+	h.names = nil
+	n0 := h.trips.Load()
+	fn()
+	return h.trips.Load() - n0, h.names
+}
+
+func TestRedisRoundTripsPerOperation(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		client func(t *testing.T, h *rtCounter) redis.UniversalClient
+	}{
+		{"Miniredis", func(t *testing.T, h *rtCounter) redis.UniversalClient {
+			_, c := testredis.Mini(t)
+			c.AddHook(h)
+			return c
+		}},
+		{"RealRedis", func(t *testing.T, h *rtCounter) redis.UniversalClient {
+			c := testredis.Standalone(t)
+			c.AddHook(h)
+			return c
+		}},
+		{"RealCluster", func(t *testing.T, h *rtCounter) redis.UniversalClient {
+			addrs := os.Getenv(testredis.EnvClusterAddrs)
+			if addrs == "" {
+				t.Skip(testredis.EnvClusterAddrs + " not set: no real Redis Cluster")
+			}
+			// Hooks on the node clients count what goes over the wire,
+			// redirections included; the cluster client's own hook would
+			// count a redirected command once.
+			c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ",")})
+			c.OnNewNode(func(node *redis.Client) { node.AddHook(h) })
+			t.Cleanup(func() { _ = c.Close() })
+			require.NoError(t, c.Ping(context.Background()).Err())
+			return c
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			h := &rtCounter{}
+			c := tc.client(t, h)
+			iss, err := rtr.NewIssuer(rtr.Config{
+				Store:      rtr.NewRedisStore(c, rtr.WithKeyPrefix(testredis.Prefix())),
+				Secret:     []byte("round-trip-test-secret-0123456789abcdef"),
+				ReuseGrace: rtr.RecommendedReuseGrace,
+			})
+			require.NoError(t, err)
+
+			// Warm-up on the subject measured below (one cluster slot):
+			// every script once, so each is cached where it runs.
+			const subject = "user-123456"
+			p, err := iss.Issue(ctx, subject)
+			require.NoError(t, err)
+			p, err = iss.Refresh(ctx, p.RefreshToken)
+			require.NoError(t, err)
+			require.NoError(t, iss.Revoke(ctx, p.RefreshToken))
+			require.NoError(t, iss.RevokeAll(ctx, subject))
+			_, err = iss.Sessions(ctx, subject)
+			require.NoError(t, err)
+
+			one := func(op string, fn func()) {
+				t.Helper()
+				n, cmds := h.count(fn)
+				require.EqualValues(t, 1, n, "%s: round trips (commands sent: %v)", op, cmds)
+			}
+			var first, retried rtr.Pair
+			one("Issue", func() { first, err = iss.Issue(ctx, subject); require.NoError(t, err) })
+			one("Refresh (rotation)", func() { p, err = iss.Refresh(ctx, first.RefreshToken); require.NoError(t, err) })
+			one("Refresh (retry within the grace)", func() { retried, err = iss.Refresh(ctx, first.RefreshToken); require.NoError(t, err) })
+			require.Equal(t, p.RefreshToken, retried.RefreshToken)
+			one("Revoke", func() { require.NoError(t, iss.Revoke(ctx, p.RefreshToken)) })
+			one("Refresh (session gone)", func() {
+				_, err = iss.Refresh(ctx, p.RefreshToken)
+				require.ErrorIs(t, err, rtr.ErrSessionNotFound)
+			})
+
+			stale, err := iss.Issue(ctx, subject)
+			require.NoError(t, err)
+			next, err := iss.Refresh(ctx, stale.RefreshToken)
+			require.NoError(t, err)
+			_, err = iss.Refresh(ctx, next.RefreshToken)
+			require.NoError(t, err)
+			one("Refresh (reuse detected)", func() {
+				_, err = iss.Refresh(ctx, stale.RefreshToken) // two generations behind
+				require.ErrorIs(t, err, rtr.ErrTokenReused)
+			})
+			for range 5 {
+				_, err := iss.Issue(ctx, subject)
+				require.NoError(t, err)
+			}
+			var listed []rtr.Session
+			one("Sessions", func() { listed, err = iss.Sessions(ctx, subject); require.NoError(t, err) })
+			require.Len(t, listed, 5)
+			one("RevokeAll (5 sessions)", func() { require.NoError(t, iss.RevokeAll(ctx, subject)) })
+			listed, err = iss.Sessions(ctx, subject)
+			require.NoError(t, err)
+			require.Empty(t, listed)
+		})
+	}
+}
