@@ -60,7 +60,7 @@ func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
 	ctx := context.Background()
 
 	const devices = 8
-	const deadline = 400 * time.Millisecond
+	const deadline = time.Second
 	type device struct {
 		subject string
 		pair    rtr.Pair
