@@ -50,7 +50,7 @@ for dir in "${dirs[@]}"; do
             new=$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after") || true)
             if [ -n "$new" ]; then
                 echo "50-fuzz: failing input(s) written to $dir/:"
-                printf '  %s\n' $new
+                while IFS= read -r f; do echo "  $f"; done <<<"$new"
             fi
         fi
     done
