@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -295,12 +294,6 @@ func TestFaultLostReply(t *testing.T) {
 	})
 
 	t.Run("the driver retries the lost reply itself with a strict grace", func(t *testing.T) {
-		if os.Getenv("RTR_SHOW_BUGS") != "1" {
-			t.Skip("bug: with ReuseGrace 0 and go-redis' default retries, a reply lost after the rotation " +
-				"script ran makes go-redis re-run the same script, which sees its own previous jti and " +
-				"revokes the session (ErrTokenReused, EventReuseDetected) for a client that never replayed " +
-				"anything; see the report. Run with RTR_SHOW_BUGS=1.")
-		}
 		iss, px, _, ev := newRig(t, 0, 0)
 		p, err := loseReply(t, iss, px, "lost-strict")
 		require.NotErrorIs(t, err, rtr.ErrTokenReused, "a transport retry is not a replay by the client")
@@ -406,13 +399,6 @@ func TestFaultSlowStore(t *testing.T) {
 // client with default options (ContextTimeoutEnabled false).
 func TestFaultSlowStoreDefaultClient(t *testing.T) {
 	bin := fRequire(t)
-	if os.Getenv("RTR_SHOW_BUGS") != "1" {
-		t.Skip("bug: with a go-redis client built with default options (ContextTimeoutEnabled false) " +
-			"the context deadline does not bound a store call: a Refresh with a 300 ms deadline against a " +
-			"server that answers in 2 s returns only after 2 s (after ReadTimeout, 3 s, if the server never " +
-			"answers), although RedisStore's doc says the context bounds the call; see the report. " +
-			"Run with RTR_SHOW_BUGS=1.")
-	}
 	const deadline = 300 * time.Millisecond
 	srv := fStartRedis(t, bin)
 	px, err := faultproxy.New(srv.Addr())
@@ -532,12 +518,6 @@ func TestFaultRestartWithoutPersistence(t *testing.T) {
 // asked to log in again (ErrSessionNotFound), without a theft alarm.
 func TestFaultLostWriteIsNotTheft(t *testing.T) {
 	bin := fRequire(t)
-	if os.Getenv("RTR_SHOW_BUGS") != "1" {
-		t.Skip("bug: after the store lost a committed rotation (replica failover, AOF everysec crash), " +
-			"the client's genuine newer token (generation n+1 while the store holds n) is judged reuse: " +
-			"the session is revoked and EventReuseDetected fired for a client that did nothing wrong; " +
-			"see the report. Run with RTR_SHOW_BUGS=1.")
-	}
 	srv := fStartRedis(t, bin)
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	defer client.Close()

@@ -195,7 +195,10 @@ func TestSharedRotationSurvivesCancelledLeader(t *testing.T) {
 		cancel() // the leader's client goes away mid-rotation
 		close(store.gate)
 		wg.Wait()
-		require.Equal(t, http.StatusOK, leader.StatusCode)
+		// The leader stops waiting when its own context ends (its client is
+		// gone); the rotation it started still serves the follower.
+		require.Equal(t, http.StatusServiceUnavailable, leader.StatusCode)
+		require.Empty(t, leader.Header.Values("Set-Cookie"), "nothing cleared")
 		require.Equal(t, http.StatusOK, follower.StatusCode)
 		assert.EqualValues(t, 1, store.calls.Load())
 	})

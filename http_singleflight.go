@@ -33,28 +33,47 @@ type flight struct {
 
 var errRefreshAborted = errors.New("rtr: refresh aborted")
 
-// do runs fn once for all concurrent callers with the same token.
+// do runs fn once for all concurrent callers with the same token. Every
+// caller, the one that started the rotation included, waits only as long
+// as its own context allows. The rotation itself survives its starter
+// hanging up (the others still want the answer) but not the starter's
+// deadline, which the store uses to refuse a rotation that would commit
+// after nobody is listening.
 func (g *refreshGroup) do(ctx context.Context, token string, fn func(context.Context) (Pair, error)) (Pair, error) {
 	key := sha256.Sum256([]byte(token))
 	f := &flight{done: make(chan struct{}), err: errRefreshAborted}
 	if v, loaded := g.m.LoadOrStore(key, f); loaded {
 		f = v.(*flight)
-		select {
-		case <-f.done:
-			return f.pair, f.err
-		case <-ctx.Done():
-			return Pair{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, ctx.Err())
+	} else {
+		deadline, ok := ctx.Deadline()
+		if !ok {
+			deadline = time.Now().Add(refreshTimeout)
 		}
+		fctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					f.pair, f.err = Pair{}, errRefreshPanicked
+				}
+				cancel()
+				g.m.Delete(key)
+				close(f.done) // after Delete: a late caller starts afresh rather than reading a finished flight
+			}()
+			f.pair, f.err = fn(fctx)
+		}()
 	}
-	defer func() {
-		g.m.Delete(key)
-		close(f.done) // after Delete: a late caller starts afresh rather than reading a finished flight
-	}()
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
-	defer cancel()
-	f.pair, f.err = fn(fctx)
-	return f.pair, f.err
+	select {
+	case <-f.done:
+		return f.pair, f.err
+	case <-ctx.Done():
+		return Pair{}, fmt.Errorf("%w: %w", ErrStoreUnavailable, ctx.Err())
+	}
 }
+
+// errRefreshPanicked replaces a panic in a shared rotation (from a
+// [Config.Claims] or [Config.OnEvent] callback): it runs on its own
+// goroutine, where an unrecovered panic would end the process.
+var errRefreshPanicked = errors.New("rtr: refresh panicked")
 
 // refresh rotates a refresh token, sharing the rotation with concurrent
 // requests that carry the same token.

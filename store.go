@@ -37,6 +37,12 @@ type Store interface {
 	//   - req.JTI is Previous at generation-1 and req.Now is less than
 	//     req.Grace after RotatedAt: nothing changes; [OutcomeRetried]
 	//     with the current record;
+	//   - req.JTI is Previous and req.NewJTI is Current: this request was
+	//     already applied (a client library repeating it after a lost
+	//     reply); nothing changes; [OutcomeRotated] with the current record;
+	//   - req.Generation is newer than the stored one: the store lost a
+	//     rotation (failover, crash); the session is deleted;
+	//     [ErrSessionNotFound], and no theft is reported;
 	//   - anything else: the session is deleted; [OutcomeReused].
 	//
 	// Past req.Deadline nothing changes and the answer is
@@ -157,13 +163,26 @@ func decide(rec *SessionRecord, req RotateRequest, jtiEqual func(a, b string) bo
 			rec.IdleExpiresAt = rec.AbsoluteExpiresAt
 		}
 		return OutcomeRotated
+	case req.Generation+1 == rec.Generation && rec.Previous != "" && jtiEqual(req.JTI, rec.Previous) &&
+		req.NewJTI != "" && jtiEqual(req.NewJTI, rec.Current):
+		// This very request again (a driver retrying after a lost reply):
+		// the same answer, whatever the grace.
+		return OutcomeRotated
 	case req.Generation+1 == rec.Generation && rec.Previous != "" &&
 		jtiEqual(req.JTI, rec.Previous) && req.Now.Sub(rec.RotatedAt) < req.Grace:
 		return OutcomeRetried
+	case req.Generation > rec.Generation:
+		return outcomeStoreBehind
 	default:
 		return OutcomeReused
 	}
 }
+
+// outcomeStoreBehind is decide's answer to a token newer than the store's
+// current generation: the store lost a committed rotation (a failover to a
+// replica that missed it, a crash before fsync). The token is genuine, so
+// this is no theft; the session is ended quietly ([ErrSessionNotFound]).
+const outcomeStoreBehind Outcome = 255
 
 // sortByCreated orders records by login time, oldest first.
 func sortByCreated(recs []SessionRecord) {

@@ -132,6 +132,9 @@ func (m *MemoryStore) Rotate(ctx context.Context, req RotateRequest) (RotateResu
 		return RotateResult{Outcome: o, Session: rec}, nil
 	case OutcomeRetried:
 		return RotateResult{Outcome: o, Session: rec}, nil
+	case outcomeStoreBehind:
+		sh.remove(req.Subject, list, i)
+		return RotateResult{}, ErrSessionNotFound
 	default:
 		sh.remove(req.Subject, list, i)
 		return RotateResult{Outcome: OutcomeReused}, nil

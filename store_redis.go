@@ -32,6 +32,7 @@ type RedisStore struct {
 	client      redis.UniversalClient
 	prefix      string
 	readTimeout time.Duration // the client's; 0 when unknown or unlimited
+	watchCtx    bool          // the client ignores context deadlines, so the store watches them
 }
 
 // RedisOption configures [NewRedisStore].
@@ -45,29 +46,62 @@ func WithKeyPrefix(prefix string) RedisOption {
 
 // NewRedisStore returns a store on client. The client's own timeouts and
 // the context of each call bound how long a call may take; either one
-// running out is [ErrStoreUnavailable].
+// running out is [ErrStoreUnavailable]. Build the client with
+// ContextTimeoutEnabled so that go-redis stops at the context's deadline;
+// for a client without it, the store watches the context itself.
 func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStore {
-	s := &RedisStore{client: client, prefix: DefaultRedisKeyPrefix, readTimeout: clientReadTimeout(client)}
+	s := &RedisStore{client: client, prefix: DefaultRedisKeyPrefix}
+	s.readTimeout, s.watchCtx = clientTimeouts(client)
 	for _, o := range opts {
 		o(s)
 	}
 	return s
 }
 
-// clientReadTimeout returns how long client waits for a reply, when it
-// can be known: after that, go-redis gives up (and may retry) even though
-// the context's deadline is further away.
-func clientReadTimeout(client redis.UniversalClient) time.Duration {
-	var d time.Duration
+// clientTimeouts returns how long client waits for a reply, when it can be
+// known (after that, go-redis gives up, and may retry, even though the
+// context's deadline is further away), and whether the client ignores
+// context deadlines (go-redis does unless ContextTimeoutEnabled is set).
+func clientTimeouts(client redis.UniversalClient) (read time.Duration, ignoresCtx bool) {
 	switch c := client.(type) {
 	case *redis.Client:
-		d = c.Options().ReadTimeout
+		o := c.Options()
+		return max(o.ReadTimeout, 0), !o.ContextTimeoutEnabled
 	case *redis.ClusterClient:
-		d = c.Options().ReadTimeout
+		o := c.Options()
+		return max(o.ReadTimeout, 0), !o.ContextTimeoutEnabled
 	case *redis.Ring:
-		d = c.Options().ReadTimeout
+		o := c.Options()
+		return max(o.ReadTimeout, 0), !o.ContextTimeoutEnabled
 	}
-	return max(d, 0)
+	return 0, true
+}
+
+// bounded runs call and returns when it does or when ctx is done, whichever
+// comes first. A client that honours deadlines itself is called directly;
+// for one that does not, the call goes on in the background until the
+// client's own timeout, and a rotation it carries cannot commit late (see
+// [RedisStore.Rotate]).
+func bounded[T any](ctx context.Context, s *RedisStore, call func() (T, error)) (T, error) {
+	if !s.watchCtx || ctx.Done() == nil {
+		return call()
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := call()
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 // subjectTag returns the hash-tag body for subject: the subject itself
@@ -107,9 +141,11 @@ func (s *RedisStore) Create(ctx context.Context, r SessionRecord) error {
 		meta = string(b)
 	}
 	now := r.CreatedAt.UnixMilli()
-	err := scriptCreate.Run(ctx, s.client, s.keys(r.Subject, r.ID),
-		r.ID, r.Current, r.Generation, now, r.RotatedAt.UnixMilli(),
-		r.IdleExpiresAt.UnixMilli(), r.AbsoluteExpiresAt.UnixMilli(), now, meta).Err()
+	_, err := bounded(ctx, s, func() (any, error) {
+		return scriptCreate.Run(ctx, s.client, s.keys(r.Subject, r.ID),
+			r.ID, r.Current, r.Generation, now, r.RotatedAt.UnixMilli(),
+			r.IdleExpiresAt.UnixMilli(), r.AbsoluteExpiresAt.UnixMilli(), now, meta).Result()
+	})
 	return unavailable(err)
 }
 
@@ -163,7 +199,7 @@ func (s *RedisStore) Rotate(ctx context.Context, req RotateRequest) (RotateResul
 
 // Get implements [Store].
 func (s *RedisStore) Get(ctx context.Context, subject, sessionID string, now time.Time) (SessionRecord, error) {
-	h, err := s.client.HGetAll(ctx, s.sessionPrefix(subject)+sessionID).Result()
+	h, err := bounded(ctx, s, s.client.HGetAll(ctx, s.sessionPrefix(subject)+sessionID).Result)
 	if err != nil {
 		return SessionRecord{}, unavailable(err)
 	}
@@ -182,50 +218,140 @@ func (s *RedisStore) Get(ctx context.Context, subject, sessionID string, now tim
 
 // Revoke implements [Store].
 func (s *RedisStore) Revoke(ctx context.Context, subject, sessionID string) (bool, error) {
-	n, err := scriptRevoke.Run(ctx, s.client, s.keys(subject, sessionID), sessionID).Int64()
+	n, err := bounded(ctx, s, func() (int64, error) {
+		return scriptRevoke.Run(ctx, s.client, s.keys(subject, sessionID), sessionID).Int64()
+	})
 	if err != nil {
 		return false, unavailable(err)
 	}
 	return n == 1, nil
 }
 
-// RevokeAll implements [Store].
+// RevokeAll implements [Store]. One round trip, plus one more only for
+// sessions the index lists but the node lacks (see scriptSettle).
 func (s *RedisStore) RevokeAll(ctx context.Context, subject string) ([]string, error) {
-	ids, err := scriptRevokeAll.Run(ctx, s.client, []string{s.indexKey(subject)}, s.sessionPrefix(subject)).StringSlice()
+	reply, err := bounded(ctx, s, func() ([]any, error) {
+		return scriptRevokeAll.Run(ctx, s.client, []string{s.indexKey(subject)}, s.sessionPrefix(subject)).Slice()
+	})
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	return ids, nil
+	gone, missing, err := twoLists(reply)
+	if err != nil || len(missing) == 0 {
+		return gone, err
+	}
+	more, err := s.settle(ctx, subject, "revoke", missing)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range more {
+		if id, ok := id.(string); ok {
+			gone = append(gone, id)
+		}
+	}
+	return gone, nil
 }
 
-// List implements [Store].
+// List implements [Store]. One round trip, plus one more only for
+// sessions the index lists but the node lacks (see scriptSettle).
 func (s *RedisStore) List(ctx context.Context, subject string, now time.Time) ([]SessionRecord, error) {
-	reply, err := scriptList.Run(ctx, s.client, []string{s.indexKey(subject)}, s.sessionPrefix(subject), now.UnixMilli()).Slice()
+	reply, err := bounded(ctx, s, func() ([]any, error) {
+		return scriptList.Run(ctx, s.client, []string{s.indexKey(subject)}, s.sessionPrefix(subject), now.UnixMilli()).Slice()
+	})
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	out := make([]SessionRecord, 0, len(reply))
-	for _, row := range reply {
+	if len(reply) != 2 {
+		return nil, errBadReply
+	}
+	rows, _ := reply[0].([]any)
+	missing, err := stringList(reply[1])
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		more, err := s.settle(ctx, subject, "list", missing)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, more...)
+	}
+	out := make([]SessionRecord, 0, len(rows))
+	for _, row := range rows {
 		f, ok := row.([]any)
 		if !ok || len(f) != 9 {
-			return nil, fmt.Errorf("%w: unexpected script reply", ErrStoreUnavailable)
+			return nil, errBadReply
 		}
 		id, _ := f[0].(string)
 		rec, err := decodeRecord(subject, id, f[1:])
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, rec)
+		if rec.live(now) {
+			out = append(out, rec)
+		}
 	}
 	// The index is ordered by expiry; a device list reads best by login.
 	sortByCreated(out)
 	return out, nil
 }
 
+// settle runs scriptSettle over ids, naming their session keys in KEYS so
+// that Redis Cluster refuses (TRYAGAIN) while the slot is half migrated.
+func (s *RedisStore) settle(ctx context.Context, subject, op string, ids []string) ([]any, error) {
+	keys := make([]string, 1, len(ids)+1)
+	keys[0] = s.indexKey(subject)
+	args := make([]any, 1, len(ids)+1)
+	args[0] = op
+	prefix := s.sessionPrefix(subject)
+	for _, id := range ids {
+		keys = append(keys, prefix+id)
+		args = append(args, id)
+	}
+	reply, err := bounded(ctx, s, func() ([]any, error) { return scriptSettle.Run(ctx, s.client, keys, args...).Slice() })
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return reply, nil
+}
+
+var errBadReply = fmt.Errorf("%w: unexpected script reply", ErrStoreUnavailable)
+
+// twoLists reads a {strings, strings} script reply.
+func twoLists(reply []any) (a, b []string, err error) {
+	if len(reply) != 2 {
+		return nil, nil, errBadReply
+	}
+	if a, err = stringList(reply[0]); err != nil {
+		return nil, nil, err
+	}
+	b, err = stringList(reply[1])
+	return a, b, err
+}
+
+// stringList reads a list of strings from a script reply.
+func stringList(v any) ([]string, error) {
+	list, ok := v.([]any)
+	if !ok && v != nil {
+		return nil, errBadReply
+	}
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		s, ok := x.(string)
+		if !ok {
+			return nil, errBadReply
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
 func (s *RedisStore) rotate(ctx context.Context, req RotateRequest, deadline time.Time) ([]any, error) {
-	return scriptRotate.Run(ctx, s.client, s.keys(req.Subject, req.SessionID),
-		req.JTI, req.Generation, req.NewJTI, req.Now.UnixMilli(),
-		req.IdleTTL.Milliseconds(), req.Grace.Milliseconds(), req.SessionID, deadlineMillis(deadline)).Slice()
+	return bounded(ctx, s, func() ([]any, error) {
+		return scriptRotate.Run(ctx, s.client, s.keys(req.Subject, req.SessionID),
+			req.JTI, req.Generation, req.NewJTI, req.Now.UnixMilli(),
+			req.IdleTTL.Milliseconds(), req.Grace.Milliseconds(), req.SessionID, deadlineMillis(deadline)).Slice()
+	})
 }
 
 // deadlineMillis encodes a deadline for the rotate script: unix ms, or 0

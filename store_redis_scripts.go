@@ -42,8 +42,10 @@ return 1
 // ms; deadline is wall-clock unix ms, 0 for none, checked against the
 // server's TIME so a script that waited in a stalled server past its
 // caller's deadline changes nothing).
-// Reply: {0} not found; {1|2, cur, prev, gen, created, rotated, idle, abs, meta}
-// rotated or retried; {3} reused (the session is deleted); {4} too late.
+// Reply: {0} not found (or the token is newer than the store: deleted);
+// {1|2, cur, prev, gen, created, rotated, idle, abs, meta} rotated (or
+// this request repeated) or retried; {3} reused (the session is deleted);
+// {4} too late.
 var scriptRotate = redis.NewScript(luaTouchIndex + `
 if ARGV[8] ~= '0' then
   local t = redis.call('TIME')
@@ -69,11 +71,18 @@ if pgen == gen and ARGV[1] == h[1] then
   touch_index(KEYS[2], ni, now)
   return {1, ARGV[3], h[1], gen + 1, h[4], ARGV[4], ni, abs, meta}
 end
-if pgen + 1 == gen and prev ~= '' and ARGV[1] == prev and now - tonumber(h[5]) < tonumber(ARGV[6]) then
-  return {2, h[1], prev, gen, h[4], h[5], idle, abs, meta}
+if pgen + 1 == gen and prev ~= '' and ARGV[1] == prev then
+  if ARGV[3] == h[1] then
+    -- this very request again (a driver retry after a lost reply)
+    return {1, h[1], prev, gen, h[4], h[5], idle, abs, meta}
+  end
+  if now - tonumber(h[5]) < tonumber(ARGV[6]) then
+    return {2, h[1], prev, gen, h[4], h[5], idle, abs, meta}
+  end
 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[7])
+if pgen > gen then return {0} end -- the store lost a rotation: end quietly
 return {3}
 `)
 
@@ -84,31 +93,67 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return n
 `)
 
-// KEYS[1]: index. ARGV: session-key prefix. Reply: the ids revoked.
+// The scripts below reach a subject's session keys through its index, so
+// they cannot name them in KEYS. Their hash tag keeps them in the index's
+// slot, but while Cluster migrates that slot some keys may already have
+// moved: a session key the index lists but the node lacks is therefore
+// never taken as gone. Those ids come back as "missing" and the store
+// settles them with scriptSettle, which declares the keys, so that Cluster
+// answers TRYAGAIN (store unavailable) instead of a wrong result.
+
+// KEYS[1]: index. ARGV: session-key prefix.
+// Reply: {ids revoked, ids missing (still indexed)}.
 var scriptRevokeAll = redis.NewScript(`
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
-local gone = {}
+local gone, missing = {}, {}
 for _, id in ipairs(ids) do
-  if redis.call('DEL', ARGV[1] .. id) == 1 then gone[#gone + 1] = id end
+  if redis.call('DEL', ARGV[1] .. id) == 1 then
+    gone[#gone + 1] = id
+    redis.call('ZREM', KEYS[1], id)
+  else
+    missing[#missing + 1] = id
+  end
 end
-redis.call('DEL', KEYS[1])
-return gone
+if #missing == 0 then redis.call('DEL', KEYS[1]) end
+return {gone, missing}
 `)
 
-// KEYS[1]: index. ARGV: session-key prefix, now.
-// Reply: a list of {sid, cur, prev, gen, created, rotated, idle, abs, meta}.
-var scriptList = redis.NewScript(`
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
-local now = tonumber(ARGV[2])
+// KEYS[1]: index, KEYS[2..]: session keys whose ids are ARGV[2..].
+// ARGV[1]: "revoke" or "list". Sessions that are really gone leave the
+// index. Reply: revoke: the ids deleted; list: rows as scriptList's.
+var scriptSettle = redis.NewScript(`
 local out = {}
-for _, id in ipairs(ids) do
-  local h = redis.call('HMGET', ARGV[1] .. id, 'c', 'p', 'g', 'k', 't', 'i', 'a', 'm')
-  if h[1] and now < math.min(tonumber(h[6]), tonumber(h[7])) then
-    out[#out + 1] = {id, h[1], h[2] or '', h[3], h[4], h[5], h[6], h[7], h[8] or ''}
-  elseif not h[1] then
+for i = 2, #KEYS do
+  local id = ARGV[i]
+  if ARGV[1] == 'revoke' then
+    if redis.call('DEL', KEYS[i]) == 1 then out[#out + 1] = id end
     redis.call('ZREM', KEYS[1], id)
+  else
+    local h = redis.call('HMGET', KEYS[i], 'c', 'p', 'g', 'k', 't', 'i', 'a', 'm')
+    if h[1] then
+      out[#out + 1] = {id, h[1], h[2] or '', h[3], h[4], h[5], h[6], h[7], h[8] or ''}
+    else
+      redis.call('ZREM', KEYS[1], id)
+    end
   end
 end
 return out
+`)
+
+// KEYS[1]: index. ARGV: session-key prefix, now.
+// Reply: {rows, ids missing}, a row being
+// {sid, cur, prev, gen, created, rotated, idle, abs, meta}.
+var scriptList = redis.NewScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+local out, missing = {}, {}
+for _, id in ipairs(ids) do
+  local h = redis.call('HMGET', ARGV[1] .. id, 'c', 'p', 'g', 'k', 't', 'i', 'a', 'm')
+  if h[1] then
+    out[#out + 1] = {id, h[1], h[2] or '', h[3], h[4], h[5], h[6], h[7], h[8] or ''}
+  else
+    missing[#missing + 1] = id
+  end
+end
+return {out, missing}
 `)

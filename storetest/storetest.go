@@ -49,6 +49,8 @@ func Run(t *testing.T, newStore func(t *testing.T) rtr.Store) {
 		{"SubjectsAreIsolated", testSubjectsIsolated},
 		{"CancelledContext", testCancelledContext},
 		{"LateRotationChangesNothing", testLateRotation},
+		{"RepeatedRequestIsIdempotent", testRepeatedRequest},
+		{"TokenAheadOfStore", testTokenAheadOfStore},
 		{"ConcurrentRotationStrict", func(t *testing.T, s rtr.Store) { testConcurrentRotation(t, s, 0) }},
 		{"ConcurrentRotationGrace", func(t *testing.T, s rtr.Store) { testConcurrentRotation(t, s, grace) }},
 	} {
@@ -227,8 +229,8 @@ func testReuse(t *testing.T, s rtr.Store) {
 		{"PredecessorStrict", 1, first, 0, 0},
 		{"OlderGenerationWithinGrace", 2, first, 0, grace},
 		{"UnknownJTICurrentGeneration", 1, func(_, l rtr.SessionRecord) (string, uint64) { return id(), l.Generation }, 0, grace},
-		{"CurrentJTIWrongGeneration", 1, func(_, l rtr.SessionRecord) (string, uint64) { return l.Current, l.Generation + 1 }, 0, grace},
-		{"PreviousJTIWrongGeneration", 1, func(f, l rtr.SessionRecord) (string, uint64) { return f.Current, l.Generation + 3 }, 0, grace},
+		{"CurrentJTIOlderGeneration", 1, func(_, l rtr.SessionRecord) (string, uint64) { return l.Current, l.Generation - 1 }, 0, grace},
+		{"PreviousJTICurrentGeneration", 1, func(f, l rtr.SessionRecord) (string, uint64) { return f.Current, l.Generation }, 0, grace},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -427,6 +429,42 @@ func testLateRotation(t *testing.T, s rtr.Store) {
 	res, err := s.Rotate(ctx, req)
 	require.NoError(t, err, "a deadline still ahead does not get in the way")
 	require.Equal(t, rtr.OutcomeRotated, res.Outcome)
+}
+
+// testRepeatedRequest: a client library that lost the reply to a rotation
+// may send the very same request again. It must get the same answer, even
+// with a strict grace, not be taken for a replay.
+func testRepeatedRequest(t *testing.T, s rtr.Store) {
+	ctx, at := context.Background(), now()
+	r := create(t, s, subject(t), at)
+	req := rotateReq(r, r.Current, 1, at, 0)
+	first, err := s.Rotate(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, rtr.OutcomeRotated, first.Outcome)
+	req.Now = at.Add(time.Second)
+	again, err := s.Rotate(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, rtr.OutcomeRotated, again.Outcome)
+	requireSameRecord(t, first.Session, again.Session)
+	got, err := s.Get(ctx, r.Subject, r.ID, at)
+	require.NoError(t, err)
+	requireSameRecord(t, first.Session, got)
+
+	// Another request with the same spent token is still a replay.
+	_, err = s.Rotate(ctx, rotateReq(r, r.Current, 1, at.Add(time.Second), 0))
+	require.NoError(t, err)
+	requireGone(t, s, r, at)
+}
+
+// testTokenAheadOfStore: a token newer than the store's generation means
+// the store lost a rotation (failover, crash): the session ends as not
+// found, not as theft.
+func testTokenAheadOfStore(t *testing.T, s rtr.Store) {
+	ctx, at := context.Background(), now()
+	r := create(t, s, subject(t), at)
+	_, err := s.Rotate(ctx, rotateReq(r, id(), 2, at, grace))
+	require.ErrorIs(t, err, rtr.ErrSessionNotFound)
+	requireGone(t, s, r, at)
 }
 
 // testConcurrentRotation races 64 rotations of one token: exactly one may
