@@ -109,8 +109,8 @@ func TestAttackThiefInsideTheGrace(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			clk := fNewClock(time.Now())
-			events := &fEvents{}
+			clk := newClock(time.Now())
+			events := &eventLog{}
 			_, c := testredis.Mini(t)
 			iss := fIssuer(t, rtr.NewRedisStore(c), grace, clk.Now, events)
 

@@ -103,7 +103,7 @@ func (m *fSlotMover) moveAll(from, to int, pause time.Duration) error {
 	}
 }
 
-func fClusterIssuer(t *testing.T, tc *fCluster, grace time.Duration, events *fEvents) (*rtr.Issuer, redis.UniversalClient) {
+func fClusterIssuer(t *testing.T, tc *fCluster, grace time.Duration, events *eventLog) (*rtr.Issuer, redis.UniversalClient) {
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: tc.addrs(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = c.Close() })
 	return fIssuer(t, rtr.NewRedisStore(c), grace, nil, events), c
@@ -124,7 +124,7 @@ func fKeySlot(t *testing.T, c redis.UniversalClient, key string) int {
 func TestFaultSlotMigration(t *testing.T) {
 	bin := fRequire(t)
 	tc := fStartCluster(t, bin)
-	events := &fEvents{}
+	events := &eventLog{}
 	iss, client := fClusterIssuer(t, tc, 30*time.Second, events)
 	ctx := context.Background()
 

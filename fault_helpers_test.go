@@ -2,8 +2,9 @@ package rtr_test
 
 // Helpers for the fault tests (fault_*_test.go): a redis-server process of
 // the test's own that can be killed, paused and restarted, a 3-node
-// cluster built from such processes, a goroutine-leak check, a settable
-// clock and a peek into a token's payload.
+// cluster built from such processes, a goroutine-leak check and a peek
+// into a token's payload. The clock (fakeClock) and the event recorder
+// (eventLog) are the shared ones of helpers_test.go.
 //
 // The fault tests need the redis-server binary and start and kill servers,
 // so they only run when RTR_FAULTS=1 (.ci/steps/40-faults.sh sets it). With
@@ -25,7 +26,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -304,17 +304,6 @@ func (tc *fCluster) ownerOf(t testing.TB, slot int) int {
 	return -1
 }
 
-// fClock is a settable clock for Config.Now.
-type fClock struct{ ns atomic.Int64 }
-
-func fNewClock(t time.Time) *fClock {
-	c := &fClock{}
-	c.ns.Store(t.UnixNano())
-	return c
-}
-func (c *fClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *fClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
 // fTokenClaims decodes a token's payload without verifying it: tests use it
 // to read the generation and ids they assert on, never to print tokens.
 func fTokenClaims(t testing.TB, tok string) (gen uint64, jti, sid, sub string) {
@@ -333,37 +322,13 @@ func fTokenClaims(t testing.TB, tok string) (gen uint64, jti, sid, sub string) {
 	return c.Gen, c.JTI, c.SID, c.Sub
 }
 
-// fEvents records OnEvent calls.
-type fEvents struct {
-	mu sync.Mutex
-	ev []rtr.Event
-}
-
-func (l *fEvents) on(_ context.Context, e rtr.Event) {
-	l.mu.Lock()
-	l.ev = append(l.ev, e)
-	l.mu.Unlock()
-}
-
-func (l *fEvents) count(typ rtr.EventType) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, e := range l.ev {
-		if e.Type == typ {
-			n++
-		}
-	}
-	return n
-}
-
-// fIssuer builds an issuer on store with the given grace and fClock
-// (nil: time.Now).
-func fIssuer(t testing.TB, store rtr.Store, grace time.Duration, now func() time.Time, events *fEvents) *rtr.Issuer {
+// fIssuer builds an issuer on store with the given grace and clock (nil:
+// time.Now), recording events in events (nil: none).
+func fIssuer(t testing.TB, store rtr.Store, grace time.Duration, now func() time.Time, events *eventLog) *rtr.Issuer {
 	t.Helper()
 	cfg := rtr.Config{Store: store, Secret: fSecret, Issuer: "rtr-faults", ReuseGrace: grace, Now: now}
 	if events != nil {
-		cfg.OnEvent = events.on
+		cfg.OnEvent = events.record
 	}
 	iss, err := rtr.NewIssuer(cfg)
 	require.NoError(t, err)

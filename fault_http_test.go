@@ -27,14 +27,14 @@ type fWeb struct {
 	srv  *httptest.Server
 	iss  *rtr.Issuer
 	auth *rtr.HTTPAuth
-	clk  *fClock
+	clk  *fakeClock
 }
 
 // handlerTimeout, when set, gives every request context a deadline, as an
 // application with a per-request timeout would.
 func fNewWeb(t *testing.T, store rtr.Store, mode rtr.Mode, grace time.Duration, handlerTimeout time.Duration) *fWeb {
 	t.Helper()
-	w := &fWeb{t: t, clk: fNewClock(time.Now())}
+	w := &fWeb{t: t, clk: newClock(time.Now())}
 	iss, err := rtr.NewIssuer(rtr.Config{
 		Store: store, Secret: fSecret, Issuer: "rtr-faults",
 		AccessTTL: time.Minute, ReuseGrace: grace, Now: w.clk.Now,

@@ -22,8 +22,8 @@ func TestFaultStalledRotationIsNotCommittedLate(t *testing.T) {
 	// go-redis retries a timed-out script; each retry queues another copy.
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ReadTimeout: 300 * time.Millisecond})
 	t.Cleanup(func() { _ = client.Close() })
-	clk := fNewClock(time.Now())
-	events := &fEvents{}
+	clk := newClock(time.Now())
+	events := &eventLog{}
 	iss := fIssuer(t, rtr.NewRedisStore(client), 10*time.Second, clk.Now, events)
 	ctx := context.Background()
 

@@ -52,7 +52,7 @@ func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { _ = client.Close() })
 	store := rtr.NewRedisStore(client)
-	events := &fEvents{}
+	events := &eventLog{}
 	// A grace longer than the outage: a rotation the server committed just
 	// before the crash, whose reply was lost, converges on the retry.
 	iss := fIssuer(t, store, time.Minute, nil, events)
@@ -209,16 +209,16 @@ func TestFaultLostReply(t *testing.T) {
 	const grace = 10 * time.Second
 
 	// newRig puts a proxy in front of the server and an issuer with an
-	// injected fClock behind it. retries is go-redis's MaxRetries (-1: the
+	// injected fakeClock behind it. retries is go-redis's MaxRetries (-1: the
 	// client sees the lost reply; 0: the go-redis default of 3 retries).
-	newRig := func(t *testing.T, retries int, grace time.Duration) (*rtr.Issuer, *faultproxy.Proxy, *fClock, *fEvents) {
+	newRig := func(t *testing.T, retries int, grace time.Duration) (*rtr.Issuer, *faultproxy.Proxy, *fakeClock, *eventLog) {
 		px, err := faultproxy.New(srv.Addr())
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = px.Close() })
 		c := redis.NewClient(&redis.Options{Addr: px.Addr(), MaxRetries: retries})
 		t.Cleanup(func() { _ = c.Close() })
-		clk := fNewClock(time.Now())
-		ev := &fEvents{}
+		clk := newClock(time.Now())
+		ev := &eventLog{}
 		return fIssuer(t, rtr.NewRedisStore(c, rtr.WithKeyPrefix(fPrefix())), grace, clk.Now, ev), px, clk, ev
 	}
 	// loseReply logs in, warms the script cache, and rotates once with the
@@ -342,7 +342,7 @@ func TestFaultSlowStore(t *testing.T) {
 			defer px.Close()
 			client := redis.NewClient(&redis.Options{Addr: px.Addr(), ContextTimeoutEnabled: true})
 			defer client.Close()
-			clk := fNewClock(time.Now())
+			clk := newClock(time.Now())
 			iss := fIssuer(t, rtr.NewRedisStore(client), grace, clk.Now, nil)
 			ctx := context.Background()
 
@@ -474,7 +474,7 @@ func TestFaultRestartWithoutPersistence(t *testing.T) {
 	srv := fStartRedis(t, bin) // --save '' --appendonly no
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	defer client.Close()
-	events := &fEvents{}
+	events := &eventLog{}
 	iss := fIssuer(t, rtr.NewRedisStore(client), 10*time.Second, nil, events)
 	ctx := context.Background()
 
@@ -521,7 +521,7 @@ func TestFaultLostWriteIsNotTheft(t *testing.T) {
 	srv := fStartRedis(t, bin)
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	defer client.Close()
-	events := &fEvents{}
+	events := &eventLog{}
 	iss := fIssuer(t, rtr.NewRedisStore(client, rtr.WithKeyPrefix("lost:")), 10*time.Second, nil, events)
 	ctx := context.Background()
 

@@ -14,13 +14,17 @@ import (
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test-secret")
 
-// fakeClock is an injected clock tests move by hand.
+// fakeClock is an injected clock (Config.Now) that tests move by hand. It
+// is the one test clock of package rtr_test (core, HTTP and fault tests)
+// and is safe for concurrent use.
 type fakeClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func newClock() *fakeClock { return &fakeClock{t: time.Now().Truncate(time.Second)} }
+// newClock returns a clock that reads start until it is advanced. The
+// monotonic reading is dropped (Round(0)), so the clock is wall-clock only.
+func newClock(start time.Time) *fakeClock { return &fakeClock{t: start.Round(0)} }
 
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
@@ -34,7 +38,8 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// eventLog records events for assertions.
+// eventLog records issuer events for assertions; its record method is a
+// Config.OnEvent. It is safe for concurrent use.
 type eventLog struct {
 	mu     sync.Mutex
 	events []rtr.Event
@@ -97,7 +102,7 @@ type fixture struct {
 // log; mod adjusts the config.
 func newFixture(t *testing.T, store rtr.Store, mod ...func(*rtr.Config)) fixture {
 	t.Helper()
-	f := fixture{clock: newClock(), events: &eventLog{}}
+	f := fixture{clock: newClock(time.Now().Truncate(time.Second)), events: &eventLog{}}
 	cfg := rtr.Config{
 		Store:      store,
 		Secret:     testSecret,

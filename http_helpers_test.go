@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,7 +19,8 @@ import (
 )
 
 // Helpers of the HTTP-layer tests. Their names start with "h" so they never
-// meet the core tests' helpers in package rtr_test.
+// meet the core tests' helpers in package rtr_test. The clock (fakeClock)
+// and the event recorder (eventLog) are the shared ones of helpers_test.go.
 
 var hSecret = []byte("http-layer-test-secret-0123456789abcdef")
 
@@ -29,48 +29,6 @@ const (
 	hRefreshTTL = time.Hour
 	hGrace      = 10 * time.Second
 )
-
-// hClock is an injected clock the tests move by hand.
-type hClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *hClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *hClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// hEvents records issuer events.
-type hEvents struct {
-	mu sync.Mutex
-	ev []rtr.Event
-}
-
-func (l *hEvents) record(_ context.Context, e rtr.Event) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.ev = append(l.ev, e)
-}
-
-func (l *hEvents) count(t rtr.EventType) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, e := range l.ev {
-		if e.Type == t {
-			n++
-		}
-	}
-	return n
-}
 
 // hSwitchStore is a test double around a real store that can be switched
 // to fail every call with ErrStoreUnavailable, like a Redis that went away.
@@ -123,9 +81,9 @@ func (s *hSwitchStore) List(ctx context.Context, subject string, now time.Time) 
 // hFix is an issuer plus its HTTP layer.
 type hFix struct {
 	t      *testing.T
-	clock  *hClock
+	clock  *fakeClock
 	store  *hSwitchStore
-	events *hEvents
+	events *eventLog
 	iss    *rtr.Issuer
 	auth   *rtr.HTTPAuth
 }
@@ -139,7 +97,7 @@ func newHFix(t *testing.T, cfg func(*rtr.Config), opts ...rtr.HTTPOption) *hFix 
 
 func newHFixOn(t *testing.T, store rtr.Store, cfg func(*rtr.Config), opts ...rtr.HTTPOption) *hFix {
 	t.Helper()
-	f := &hFix{t: t, clock: &hClock{t: time.Unix(1_800_000_000, 0)}, store: &hSwitchStore{Store: store}, events: &hEvents{}}
+	f := &hFix{t: t, clock: newClock(time.Unix(1_800_000_000, 0)), store: &hSwitchStore{Store: store}, events: &eventLog{}}
 	c := rtr.Config{
 		Store:      f.store,
 		Secret:     hSecret,
