@@ -3,10 +3,11 @@ package rtr
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"fmt"
 	"hash/maphash"
 	"maps"
-	"slices"
+	"math"
 	"sync"
 	"time"
 )
@@ -32,22 +33,66 @@ type MemoryStore struct {
 	shards      [memShardCount]memShard
 }
 
+// A shard keeps its sessions where the garbage collector has nothing to
+// follow, so a store of a million sessions costs the collector next to
+// nothing (a string and a slice per session would cost it a full scan of
+// millions of objects per cycle; see BENCHMARKS.md):
+//
+//   - slab holds the sessions by value, without pointers; free lists the
+//     unused slots;
+//   - heads maps the hash of a subject to the first slot of a chain (next)
+//     of the sessions whose subjects have that hash, in creation order;
+//     the subject itself is compared, so colliding hashes only share a
+//     chain;
+//   - subjects is an arena of subject bytes, one copy per subject, shared
+//     by its sessions; garbage counts the bytes no session refers to any
+//     more, and the arena is compacted when they are the larger part;
+//   - ext holds, by slot, the rare parts that are not pointer-free: ids
+//     not in rtr's own form, and metadata.
 type memShard struct {
 	mu        sync.Mutex
-	subjects  map[string][]*memSession
+	heads     map[uint64]int32
+	slab      []memSession
+	free      []int32
+	subjects  []byte
+	garbage   int
+	ext       map[int32]*memExt
 	count     int // sessions in this shard
 	nextSweep int // count at which Create sweeps expired sessions
 	_         [40]byte
 }
 
-// memSession is the compact in-memory form of a [SessionRecord].
+// memSession is the compact in-memory form of a [SessionRecord]. Ids in
+// rtr's own form (22 characters of base64url, 128 bits) are kept as their
+// 16 bytes; others, and metadata, are in the shard's ext.
 type memSession struct {
-	id                                string
-	cur, prev                         string
+	ids                               [3]memID // id, current jti, previous jti
+	kind                              [3]uint8 // idEmpty, idCompact or idOther, per ids entry
+	hasExt                            bool
+	next                              int32  // next slot in the chain; -1 ends it
+	subjOff, subjLen                  uint32 // the subject, in the shard's subjects arena
 	gen                               uint64
 	created, rotated, idleExp, absExp int64 // unix nanoseconds
-	meta                              map[string]string
 }
+
+type memID [16]byte
+
+// memExt holds what does not fit memSession's compact form.
+type memExt struct {
+	ids  [3]string // the ids whose kind is idOther
+	meta map[string]string
+}
+
+// Indexes into memSession.ids, and the kinds of id.
+const (
+	slotID, slotCur, slotPrev = 0, 1, 2
+
+	idEmpty   = 0 // ""
+	idCompact = 1 // a canonical 22-character base64url string, as its 16 bytes
+	idOther   = 2 // any other string, in ext
+
+	noSlot int32 = -1
+)
 
 // MemoryOption configures [NewMemoryStore].
 type MemoryOption func(*MemoryStore)
@@ -72,14 +117,16 @@ func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
 		o(m)
 	}
 	for i := range m.shards {
-		m.shards[i].subjects = make(map[string][]*memSession)
+		m.shards[i].heads = make(map[uint64]int32)
 		m.shards[i].nextSweep = memMinSweep
 	}
 	return m
 }
 
-func (m *MemoryStore) shard(subject string) *memShard {
-	return &m.shards[maphash.String(m.seed, subject)%memShardCount]
+// shard returns subject's shard and the hash that keys its chain.
+func (m *MemoryStore) shard(subject string) (*memShard, uint64) {
+	h := maphash.String(m.seed, subject)
+	return &m.shards[h%memShardCount], h
 }
 
 // Create implements [Store].
@@ -87,23 +134,51 @@ func (m *MemoryStore) Create(ctx context.Context, r SessionRecord) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	s := &memSession{
-		id: r.ID, cur: r.Current, prev: r.Previous, gen: r.Generation,
-		created: r.CreatedAt.UnixNano(), rotated: r.RotatedAt.UnixNano(),
-		idleExp: r.IdleExpiresAt.UnixNano(), absExp: r.AbsoluteExpiresAt.UnixNano(),
-		meta: maps.Clone(r.Meta),
-	}
-	sh := m.shard(r.Subject)
+	sh, h := m.shard(r.Subject)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if sh.count >= sh.nextSweep || sh.count >= m.maxPerShard {
+	return sh.create(h, r, m.maxPerShard)
+}
+
+func (sh *memShard) create(h uint64, r SessionRecord, maxSessions int) error {
+	if sh.count >= sh.nextSweep || sh.count >= maxSessions {
 		sh.sweep(r.CreatedAt.UnixNano())
 		sh.nextSweep = max(memMinSweep, 2*sh.count)
 	}
-	if sh.count >= m.maxPerShard {
+	if sh.count >= maxSessions || len(sh.subjects)+len(r.Subject) > math.MaxUint32 {
 		return fmt.Errorf("%w: memory store is full", ErrStoreUnavailable)
 	}
-	sh.subjects[r.Subject] = append(sh.subjects[r.Subject], s)
+	i := sh.alloc()
+	s := &sh.slab[i]
+	*s = memSession{
+		next: noSlot, gen: r.Generation,
+		created: r.CreatedAt.UnixNano(), rotated: r.RotatedAt.UnixNano(),
+		idleExp: r.IdleExpiresAt.UnixNano(), absExp: r.AbsoluteExpiresAt.UnixNano(),
+	}
+	sh.set(i, slotID, r.ID)
+	sh.set(i, slotCur, r.Current)
+	sh.set(i, slotPrev, r.Previous)
+	if r.Meta != nil {
+		sh.extOf(i).meta = maps.Clone(r.Meta)
+	}
+	// Append to the chain, sharing the subject's bytes with a session of
+	// the same subject if there is one.
+	last, shared := noSlot, false
+	for j := sh.head(h); j != noSlot; j = sh.slab[j].next {
+		if !shared && sh.subjectIs(j, r.Subject) {
+			s.subjOff, s.subjLen, shared = sh.slab[j].subjOff, sh.slab[j].subjLen, true
+		}
+		last = j
+	}
+	if !shared {
+		s.subjOff, s.subjLen = uint32(len(sh.subjects)), uint32(len(r.Subject))
+		sh.subjects = append(sh.subjects, r.Subject...)
+	}
+	if last == noSlot {
+		sh.heads[h] = i
+	} else {
+		sh.slab[last].next = i
+	}
 	sh.count++
 	return nil
 }
@@ -113,30 +188,32 @@ func (m *MemoryStore) Rotate(ctx context.Context, req RotateRequest) (RotateResu
 	if err := ctxErr(ctx); err != nil {
 		return RotateResult{}, err
 	}
-	sh := m.shard(req.Subject)
+	sh, h := m.shard(req.Subject)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if late(req.Deadline) {
 		return RotateResult{}, errTooLate
 	}
-	list, i := sh.find(req.Subject, req.SessionID, req.Now.UnixNano())
-	if i < 0 {
+	i := sh.find(h, req.Subject, req.SessionID, req.Now.UnixNano())
+	if i == noSlot {
 		return RotateResult{}, ErrSessionNotFound
 	}
-	s := list[i]
-	rec := s.record(req.Subject)
+	rec := sh.record(i, req.Subject, req.SessionID, req.JTI)
 	switch o := decide(&rec, req, jtiEqual); o {
 	case OutcomeRotated:
-		s.cur, s.prev, s.gen = rec.Current, rec.Previous, rec.Generation
+		sh.set(i, slotPrev, rec.Previous)
+		sh.set(i, slotCur, rec.Current)
+		s := &sh.slab[i]
+		s.gen = rec.Generation
 		s.rotated, s.idleExp = rec.RotatedAt.UnixNano(), rec.IdleExpiresAt.UnixNano()
 		return RotateResult{Outcome: o, Session: rec}, nil
 	case OutcomeRetried:
 		return RotateResult{Outcome: o, Session: rec}, nil
 	case outcomeStoreBehind:
-		sh.remove(req.Subject, list, i)
+		sh.remove(h, i)
 		return RotateResult{}, ErrSessionNotFound
 	default:
-		sh.remove(req.Subject, list, i)
+		sh.remove(h, i)
 		return RotateResult{Outcome: OutcomeReused}, nil
 	}
 }
@@ -146,14 +223,14 @@ func (m *MemoryStore) Get(ctx context.Context, subject, sessionID string, now ti
 	if err := ctxErr(ctx); err != nil {
 		return SessionRecord{}, err
 	}
-	sh := m.shard(subject)
+	sh, h := m.shard(subject)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	list, i := sh.find(subject, sessionID, now.UnixNano())
-	if i < 0 {
+	i := sh.find(h, subject, sessionID, now.UnixNano())
+	if i == noSlot {
 		return SessionRecord{}, ErrSessionNotFound
 	}
-	return list[i].record(subject), nil
+	return sh.record(i, subject, sessionID, ""), nil
 }
 
 // Revoke implements [Store].
@@ -161,13 +238,12 @@ func (m *MemoryStore) Revoke(ctx context.Context, subject, sessionID string) (bo
 	if err := ctxErr(ctx); err != nil {
 		return false, err
 	}
-	sh := m.shard(subject)
+	sh, h := m.shard(subject)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	list := sh.subjects[subject]
-	for i, s := range list {
-		if s.id == sessionID {
-			sh.remove(subject, list, i)
+	for i := sh.head(h); i != noSlot; i = sh.slab[i].next {
+		if sh.subjectIs(i, subject) && sh.is(i, slotID, sessionID) {
+			sh.remove(h, i)
 			return true, nil
 		}
 	}
@@ -179,17 +255,23 @@ func (m *MemoryStore) RevokeAll(ctx context.Context, subject string) ([]string, 
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
-	sh := m.shard(subject)
+	sh, h := m.shard(subject)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	list := sh.subjects[subject]
-	ids := make([]string, len(list))
-	for i, s := range list {
-		ids[i] = s.id
+	return sh.revokeAll(h, subject), nil
+}
+
+func (sh *memShard) revokeAll(h uint64, subject string) []string {
+	ids := []string{}
+	for i := sh.head(h); i != noSlot; {
+		next := sh.slab[i].next
+		if sh.subjectIs(i, subject) {
+			ids = append(ids, sh.str(i, slotID, ""))
+			sh.remove(h, i)
+		}
+		i = next
 	}
-	delete(sh.subjects, subject)
-	sh.count -= len(list)
-	return ids, nil
+	return ids
 }
 
 // List implements [Store].
@@ -197,16 +279,22 @@ func (m *MemoryStore) List(ctx context.Context, subject string, now time.Time) (
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
-	sh := m.shard(subject)
+	sh, h := m.shard(subject)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	list := sh.prune(subject, now.UnixNano())
-	out := make([]SessionRecord, len(list))
-	for i, s := range list {
-		out[i] = s.record(subject)
+	return sh.list(h, subject, now.UnixNano()), nil
+}
+
+func (sh *memShard) list(h uint64, subject string, now int64) []SessionRecord {
+	sh.prune(h, subject, now)
+	out := []SessionRecord{}
+	for i := sh.head(h); i != noSlot; i = sh.slab[i].next {
+		if sh.subjectIs(i, subject) {
+			out = append(out, sh.record(i, subject, "", ""))
+		}
 	}
 	sortByCreated(out)
-	return out, nil
+	return out
 }
 
 // Len returns the number of sessions held, expired ones not yet forgotten
@@ -222,66 +310,215 @@ func (m *MemoryStore) Len() int {
 	return n
 }
 
-// find prunes subject's expired sessions and returns the list and the
-// index of sessionID in it (-1 if absent).
-func (sh *memShard) find(subject, sessionID string, now int64) ([]*memSession, int) {
-	list := sh.prune(subject, now)
-	for i, s := range list {
-		if s.id == sessionID {
-			return list, i
+// head returns the first slot of the chain for hash h.
+func (sh *memShard) head(h uint64) int32 {
+	if i, ok := sh.heads[h]; ok {
+		return i
+	}
+	return noSlot
+}
+
+// alloc returns a free slot.
+func (sh *memShard) alloc() int32 {
+	if n := len(sh.free); n > 0 {
+		i := sh.free[n-1]
+		sh.free = sh.free[:n-1]
+		return i
+	}
+	sh.slab = append(sh.slab, memSession{})
+	return int32(len(sh.slab) - 1)
+}
+
+func (sh *memShard) subjectIs(i int32, subject string) bool {
+	s := &sh.slab[i]
+	return int(s.subjLen) == len(subject) && string(sh.subjects[s.subjOff:s.subjOff+s.subjLen]) == subject
+}
+
+// find prunes subject's expired sessions and returns the slot of
+// sessionID (noSlot if absent).
+func (sh *memShard) find(h uint64, subject, sessionID string, now int64) int32 {
+	sh.prune(h, subject, now)
+	for i := sh.head(h); i != noSlot; i = sh.slab[i].next {
+		if sh.subjectIs(i, subject) && sh.is(i, slotID, sessionID) {
+			return i
 		}
 	}
-	return list, -1
+	return noSlot
 }
 
 // prune drops subject's sessions that are expired at now.
-func (sh *memShard) prune(subject string, now int64) []*memSession {
-	list := sh.subjects[subject]
-	kept := list[:0]
-	for _, s := range list {
-		if s.live(now) {
-			kept = append(kept, s)
+func (sh *memShard) prune(h uint64, subject string, now int64) {
+	for i := sh.head(h); i != noSlot; {
+		next := sh.slab[i].next
+		if !sh.slab[i].live(now) && sh.subjectIs(i, subject) {
+			sh.remove(h, i)
 		}
+		i = next
 	}
-	if len(kept) == len(list) {
-		return list
-	}
-	clear(list[len(kept):]) // let the dropped sessions be collected
-	sh.count -= len(list) - len(kept)
-	if len(kept) == 0 {
-		delete(sh.subjects, subject)
-		return nil
-	}
-	sh.subjects[subject] = kept
-	return kept
 }
 
 // sweep forgets every expired session in the shard.
 func (sh *memShard) sweep(now int64) {
-	for subject := range sh.subjects {
-		sh.prune(subject, now)
+	for h, head := range sh.heads {
+		for i := head; i != noSlot; {
+			next := sh.slab[i].next
+			if !sh.slab[i].live(now) {
+				sh.remove(h, i)
+			}
+			i = next
+		}
 	}
 }
 
-func (sh *memShard) remove(subject string, list []*memSession, i int) {
-	list = slices.Delete(list, i, i+1)
-	sh.count--
-	if len(list) == 0 {
-		delete(sh.subjects, subject)
-		return
+// remove unlinks slot i from the chain of h and frees it.
+func (sh *memShard) remove(h uint64, i int32) {
+	s := &sh.slab[i]
+	prev, shared := noSlot, false
+	for j := sh.head(h); j != noSlot; j = sh.slab[j].next {
+		if j == i {
+			break
+		}
+		prev = j
 	}
-	sh.subjects[subject] = list
+	for j := sh.head(h); j != noSlot; j = sh.slab[j].next {
+		if j != i && sh.slab[j].subjOff == s.subjOff && sh.slab[j].subjLen == s.subjLen {
+			shared = true
+			break
+		}
+	}
+	switch {
+	case prev != noSlot:
+		sh.slab[prev].next = s.next
+	case s.next != noSlot:
+		sh.heads[h] = s.next
+	default:
+		delete(sh.heads, h)
+	}
+	if !shared {
+		sh.garbage += int(s.subjLen)
+	}
+	if s.hasExt {
+		delete(sh.ext, i)
+	}
+	*s = memSession{}
+	sh.free = append(sh.free, i)
+	sh.count--
+	if sh.garbage > 1024 && sh.garbage > len(sh.subjects)/2 {
+		sh.compactSubjects()
+	}
+}
+
+// compactSubjects rewrites the subjects arena with the live subjects only.
+func (sh *memShard) compactSubjects() {
+	arena := make([]byte, 0, len(sh.subjects)-sh.garbage)
+	moved := make(map[uint32]uint32)
+	for _, head := range sh.heads {
+		for i := head; i != noSlot; i = sh.slab[i].next {
+			s := &sh.slab[i]
+			off, ok := moved[s.subjOff]
+			if !ok {
+				off = uint32(len(arena))
+				arena = append(arena, sh.subjects[s.subjOff:s.subjOff+s.subjLen]...)
+				moved[s.subjOff] = off
+			}
+			s.subjOff = off
+		}
+	}
+	sh.subjects, sh.garbage = arena, 0
 }
 
 func (s *memSession) live(now int64) bool { return now < min(s.idleExp, s.absExp) }
 
-func (s *memSession) record(subject string) SessionRecord {
+// extOf returns slot i's ext, creating it.
+func (sh *memShard) extOf(i int32) *memExt {
+	if sh.slab[i].hasExt {
+		return sh.ext[i]
+	}
+	if sh.ext == nil {
+		sh.ext = make(map[int32]*memExt)
+	}
+	e := new(memExt)
+	sh.ext[i] = e
+	sh.slab[i].hasExt = true
+	return e
+}
+
+var strictB64 = base64.RawURLEncoding.Strict()
+
+// packID returns the compact form of id when it has one. Strict decoding of
+// exactly 22 characters into exactly 16 bytes accepts only canonical
+// encodings, so encoding the bytes gives id back.
+func packID(id string) (memID, uint8) {
+	var b memID
+	if id == "" {
+		return b, idEmpty
+	}
+	if len(id) == 22 {
+		if n, err := strictB64.Decode(b[:], bytesOf(id)); err == nil && n == len(b) {
+			return b, idCompact
+		}
+	}
+	return memID{}, idOther
+}
+
+// set stores str in id slot k of session i.
+func (sh *memShard) set(i int32, k int, str string) {
+	s := &sh.slab[i]
+	s.ids[k], s.kind[k] = packID(str)
+	if s.kind[k] == idOther {
+		sh.extOf(i).ids[k] = str
+	} else if s.hasExt {
+		sh.ext[i].ids[k] = ""
+	}
+}
+
+// is reports whether id slot k of session i holds str.
+func (sh *memShard) is(i int32, k int, str string) bool {
+	s := &sh.slab[i]
+	switch s.kind[k] {
+	case idEmpty:
+		return str == ""
+	case idCompact:
+		b, kind := packID(str)
+		return kind == idCompact && b == s.ids[k]
+	default:
+		return sh.ext[i].ids[k] == str
+	}
+}
+
+// str returns id slot k of session i as a string. When hint is that string
+// (compared in constant time: the jti slots are token ids), hint itself is
+// returned and nothing is allocated.
+func (sh *memShard) str(i int32, k int, hint string) string {
+	s := &sh.slab[i]
+	switch s.kind[k] {
+	case idEmpty:
+		return ""
+	case idCompact:
+		if b, kind := packID(hint); kind == idCompact && subtle.ConstantTimeCompare(b[:], s.ids[k][:]) == 1 {
+			return hint
+		}
+		return base64.RawURLEncoding.EncodeToString(s.ids[k][:])
+	default:
+		return sh.ext[i].ids[k]
+	}
+}
+
+// record returns session i as a SessionRecord. id and jti are strings the
+// caller holds that the session's id and current or previous jti may
+// equal; they are reused instead of allocating new ones.
+func (sh *memShard) record(i int32, subject, id, jti string) SessionRecord {
+	s := &sh.slab[i]
+	var meta map[string]string
+	if s.hasExt {
+		meta = maps.Clone(sh.ext[i].meta)
+	}
 	return SessionRecord{
-		ID: s.id, Subject: subject,
-		Current: s.cur, Previous: s.prev, Generation: s.gen,
+		ID: sh.str(i, slotID, id), Subject: subject,
+		Current: sh.str(i, slotCur, jti), Previous: sh.str(i, slotPrev, jti), Generation: s.gen,
 		CreatedAt: time.Unix(0, s.created), RotatedAt: time.Unix(0, s.rotated),
 		IdleExpiresAt: time.Unix(0, s.idleExp), AbsoluteExpiresAt: time.Unix(0, s.absExp),
-		Meta: maps.Clone(s.meta),
+		Meta: meta,
 	}
 }
 

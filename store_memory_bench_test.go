@@ -1,0 +1,136 @@
+package rtr
+
+// The memory store keeps rtr's own ids (22 characters of base64url) as 16
+// bytes and any other id as a string (see memSession); every form must come
+// back exactly as it went in.
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestMemoryStoreKeepsEveryIDForm(t *testing.T) {
+	ctx := context.Background()
+	forms := []string{
+		newID(),                  // compact
+		"AAAAAAAAAAAAAAAAAAAAAA", // compact, all zero bytes
+		"AAAAAAAAAAAAAAAAAAAAAB", // 22 characters, non-zero padding bits: not canonical
+		"short", "with space and ümlaut", "AAAAAAAAAAAAAAAAAAAA\nA", "AAAAAAAAAAAAAAAAAAAAAAA", "+/+/+/+/+/+/+/+/+/+/+/",
+	}
+	now := time.Now()
+	for _, id := range forms {
+		for _, cur := range forms {
+			m := NewMemoryStore()
+			rec := SessionRecord{
+				ID: id, Subject: "s", Current: cur, Generation: 1, CreatedAt: now, RotatedAt: now,
+				IdleExpiresAt: now.Add(time.Hour), AbsoluteExpiresAt: now.Add(2 * time.Hour),
+			}
+			require.NoError(t, m.Create(ctx, rec))
+			got, err := m.Get(ctx, "s", id, now)
+			require.NoError(t, err)
+			require.Equal(t, id, got.ID)
+			require.Equal(t, cur, got.Current)
+			require.Empty(t, got.Previous)
+			for _, next := range forms {
+				if next == cur {
+					continue
+				}
+				res, err := m.Rotate(ctx, RotateRequest{Subject: "s", SessionID: id, JTI: cur, Generation: rec.Generation, NewJTI: next, Now: now, IdleTTL: time.Hour, Grace: time.Minute})
+				require.NoError(t, err)
+				require.Equal(t, OutcomeRotated, res.Outcome)
+				require.Equal(t, next, res.Session.Current)
+				require.Equal(t, cur, res.Session.Previous)
+				// The previous one within the grace: the current again.
+				res, err = m.Rotate(ctx, RotateRequest{Subject: "s", SessionID: id, JTI: cur, Generation: rec.Generation, NewJTI: "x", Now: now, IdleTTL: time.Hour, Grace: time.Minute})
+				require.NoError(t, err)
+				require.Equal(t, OutcomeRetried, res.Outcome)
+				require.Equal(t, next, res.Session.Current)
+				require.Equal(t, cur, res.Session.Previous)
+				cur = next
+				rec.Generation++
+			}
+			list, err := m.List(ctx, "s", now)
+			require.NoError(t, err)
+			require.Len(t, list, 1)
+			require.Equal(t, id, list[0].ID)
+			ok, err := m.Revoke(ctx, "s", id+"x")
+			require.NoError(t, err)
+			require.False(t, ok)
+			ids, err := m.RevokeAll(ctx, "s")
+			require.NoError(t, err)
+			require.Equal(t, []string{id}, ids)
+		}
+	}
+}
+
+// TestMemoryShardSharedChains runs a shard with every subject on one hash
+// chain, as colliding hashes would put them, and through the compaction
+// of its subject arena.
+func TestMemoryShardSharedChains(t *testing.T) {
+	sh := &NewMemoryStore().shards[0]
+	const h = 42
+	now := time.Now()
+	rec := func(subject string, i int) SessionRecord {
+		return SessionRecord{
+			ID: newID(), Subject: subject, Current: newID(), Generation: 1,
+			CreatedAt: now.Add(time.Duration(i)), RotatedAt: now,
+			IdleExpiresAt: now.Add(time.Hour), AbsoluteExpiresAt: now.Add(time.Hour),
+		}
+	}
+	subjects := []string{"alice", "bob", "", strings.Repeat("c", 300), "alice2"}
+	var recs []SessionRecord
+	for round := range 3 {
+		for _, subject := range subjects {
+			r := rec(subject, round)
+			require.NoError(t, sh.create(h, r, 1<<20))
+			recs = append(recs, r)
+		}
+	}
+	for _, r := range recs {
+		i := sh.find(h, r.Subject, r.ID, now.UnixNano())
+		require.NotEqual(t, noSlot, i)
+		got := sh.record(i, r.Subject, "", "")
+		require.Equal(t, r.ID, got.ID)
+		require.Equal(t, r.Current, got.Current)
+		for _, other := range subjects {
+			if other != r.Subject {
+				require.Equal(t, noSlot, sh.find(h, other, r.ID, now.UnixNano()), "another subject's session")
+			}
+		}
+	}
+	for _, subject := range subjects {
+		list := sh.list(h, subject, now.UnixNano())
+		require.Len(t, list, 3)
+		for _, r := range list {
+			require.Equal(t, subject, r.Subject)
+		}
+	}
+	// Revoking subjects one by one leaves the others whole, and the arena
+	// is compacted on the way.
+	for round := range 40 {
+		for _, subject := range subjects {
+			require.NoError(t, sh.create(h, rec(subject+strings.Repeat("x", round), round), 1<<20))
+		}
+	}
+	before := len(sh.subjects)
+	for round := range 40 {
+		for _, subject := range subjects {
+			require.Len(t, sh.revokeAll(h, subject+strings.Repeat("x", round)), 1+3*b2i(round == 0))
+		}
+	}
+	require.Less(t, len(sh.subjects), before, "arena compacted")
+	require.Zero(t, sh.count)
+	require.Empty(t, sh.heads)
+	require.LessOrEqual(t, sh.garbage, len(sh.subjects))
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
