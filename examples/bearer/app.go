@@ -1,26 +1,23 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/examples/internal/demo"
 )
 
 // appOptions are the example's settings.
 type appOptions struct {
-	Store           rtr.Store
-	Secret          []byte
-	AccessTTL       time.Duration
-	RefreshTTL      time.Duration
-	Grace           time.Duration
+	// Config is the issuer's configuration; newApp sets OnEvent. A
+	// ReuseGrace > 0 lets a client whose refresh response was lost retry.
+	Config          rtr.Config
 	RefreshCookie   bool
 	InsecureCookies bool
-	Now             func() time.Time // nil: time.Now
-	Logger          *slog.Logger
+	Logger          *slog.Logger // nil: slog.Default()
 }
 
 // app is the JSON API: an rtr issuer, its bearer-mode HTTP layer and the
@@ -28,28 +25,23 @@ type appOptions struct {
 type app struct {
 	iss   *rtr.Issuer
 	auth  *rtr.HTTPAuth
-	users users
+	users demo.Users
 	log   *slog.Logger
 }
 
 func newApp(o appOptions) (*app, error) {
-	a := &app{users: demoUsers(), log: o.Logger}
-	if a.log == nil {
-		a.log = slog.Default()
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
 	}
-	var err error
-	a.iss, err = rtr.NewIssuer(rtr.Config{
-		Store:      o.Store,
-		Secret:     o.Secret,
-		AccessTTL:  o.AccessTTL,
-		RefreshTTL: o.RefreshTTL,
-		ReuseGrace: o.Grace, // lets a client whose refresh response was lost retry
-		Now:        o.Now,
-		OnEvent:    a.onEvent,
-	})
+	cfg := o.Config
+	cfg.OnEvent = demo.LogEvents(log)
+	iss, err := rtr.NewIssuer(cfg)
 	if err != nil {
 		return nil, err
 	}
+	// Bearer mode: the access token in the Authorization header, the
+	// refresh token in the JSON body or, with RefreshCookie, in a cookie.
 	opts := []rtr.HTTPOption{rtr.WithMode(rtr.BearerMode), rtr.WithRealm("rtr-example")}
 	if o.RefreshCookie {
 		// "/" because the cookie must reach both /token/refresh and /logout.
@@ -58,11 +50,11 @@ func newApp(o appOptions) (*app, error) {
 	if o.InsecureCookies {
 		opts = append(opts, rtr.WithInsecureCookies())
 	}
-	a.auth, err = rtr.NewHTTP(a.iss, opts...)
+	auth, err := rtr.NewHTTP(iss, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return a, nil
+	return &app{iss: iss, auth: auth, users: demo.NewUsers(), log: log}, nil
 }
 
 // routes wires the API with Go 1.22 ServeMux patterns.
@@ -89,7 +81,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 			"error": "invalid_request", "error_description": `the body must be JSON {"username": ..., "password": ...}`})
 		return
 	}
-	if !a.users.check(req.Username, req.Password) {
+	if !a.users.Check(req.Username, req.Password) {
 		a.log.Info("login failed", "username", req.Username)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rtr-example"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{
@@ -129,15 +121,6 @@ func (a *app) sessions(w http.ResponseWriter, r *http.Request) {
 		out[i] = session{s.ID, s.ID == c.SessionID, s.CreatedAt, s.LastUsedAt, s.ExpiresAt, s.Meta}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
-}
-
-// onEvent logs session events. Events never carry a token.
-func (a *app) onEvent(ctx context.Context, e rtr.Event) {
-	level := slog.LevelInfo
-	if e.Type == rtr.EventReuseDetected {
-		level = slog.LevelWarn // a stolen refresh token was replayed: alert the user in a real app
-	}
-	a.log.Log(ctx, level, "session event", "type", e.Type, "subject", e.Subject, "session", e.SessionID, "generation", e.Generation)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

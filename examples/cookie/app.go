@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	_ "embed"
 	"encoding/json"
 	"html/template"
@@ -11,35 +10,34 @@ import (
 	"time"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/examples/internal/demo"
 )
 
 // appOptions are the example's settings.
 type appOptions struct {
-	Store           rtr.Store
-	Secret          []byte
-	AccessTTL       time.Duration
-	RefreshTTL      time.Duration
-	Grace           time.Duration
+	// Config is the issuer's configuration; newApp sets OnEvent. Its
+	// ReuseGrace must be > 0: cookie mode refreshes transparently, so two
+	// tabs may present the same refresh token at once.
+	Config          rtr.Config
 	InsecureCookies bool
-	Now             func() time.Time // nil: time.Now
-	Logger          *slog.Logger
+	Logger          *slog.Logger // nil: slog.Default()
 }
 
 // app is the web app: an rtr issuer and its cookie-mode HTTP layer, the
-// demo users and the pages.
+// pages and the demo users.
 type app struct {
 	iss   *rtr.Issuer
 	auth  *rtr.HTTPAuth
-	users users
-	log   *slog.Logger
 	pages *template.Template
+	users demo.Users
+	log   *slog.Logger
 }
 
 //go:embed pages.html
 var pagesHTML string
 
 func newApp(o appOptions) (*app, error) {
-	a := &app{users: demoUsers(), log: o.Logger}
+	a := &app{users: demo.NewUsers(), log: o.Logger}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -47,25 +45,19 @@ func newApp(o appOptions) (*app, error) {
 		"when": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
 	}).Parse(pagesHTML))
 
+	cfg := o.Config
+	cfg.OnEvent = demo.LogEvents(a.log)
 	var err error
-	a.iss, err = rtr.NewIssuer(rtr.Config{
-		Store:      o.Store,
-		Secret:     o.Secret,
-		AccessTTL:  o.AccessTTL,
-		RefreshTTL: o.RefreshTTL,
-		ReuseGrace: o.Grace, // cookie mode refreshes transparently: it needs a grace > 0
-		Now:        o.Now,
-		OnEvent:    a.onEvent,
-	})
-	if err != nil {
+	if a.iss, err = rtr.NewIssuer(cfg); err != nil {
 		return nil, err
 	}
+	// Cookie mode: both tokens in HttpOnly cookies, refreshed by the
+	// middleware. Errors on pages render as pages (errorPage).
 	opts := []rtr.HTTPOption{rtr.WithMode(rtr.CookieMode), rtr.WithErrorHandler(a.errorPage)}
 	if o.InsecureCookies {
 		opts = append(opts, rtr.WithInsecureCookies())
 	}
-	a.auth, err = rtr.NewHTTP(a.iss, opts...)
-	if err != nil {
+	if a.auth, err = rtr.NewHTTP(a.iss, opts...); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -121,7 +113,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username, password := r.PostForm.Get("username"), r.PostForm.Get("password")
-	if !a.users.check(username, password) {
+	if !a.users.Check(username, password) {
 		a.log.Info("login failed", "username", username)
 		a.render(w, http.StatusUnauthorized, "login", page{Error: "Wrong username or password.", Username: username})
 		return
@@ -166,15 +158,6 @@ func (a *app) render(w http.ResponseWriter, status int, name string, p page) {
 	w.Header().Set("Cache-Control", "no-store") // pages show who is logged in
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(b.String()))
-}
-
-// onEvent logs session events. Events never carry a token.
-func (a *app) onEvent(ctx context.Context, e rtr.Event) {
-	level := slog.LevelInfo
-	if e.Type == rtr.EventReuseDetected {
-		level = slog.LevelWarn // a stolen refresh token was replayed: alert the user in a real app
-	}
-	a.log.Log(ctx, level, "session event", "type", e.Type, "subject", e.Subject, "session", e.SessionID, "generation", e.Generation)
 }
 
 // securityHeaders sets the usual headers for HTML pages.

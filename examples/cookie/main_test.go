@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,38 +10,21 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/examples/internal/demo/demotest"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
 // server starts the app over TLS with Secure __Host- cookies, the
 // production setting, and a fake clock.
-func server(t *testing.T) (*httptest.Server, *clock) {
+func server(t *testing.T) (*httptest.Server, *demotest.Clock) {
 	t.Helper()
-	clk := &clock{t: time.Now()}
-	a, err := newApp(appOptions{
-		Store:      rtr.NewMemoryStore(),
-		Secret:     bytes.Repeat([]byte("k"), 32),
-		AccessTTL:  time.Minute,
-		RefreshTTL: time.Hour,
-		Grace:      rtr.RecommendedReuseGrace,
-		Now:        clk.Now,
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	clk := demotest.NewClock()
+	a, err := newApp(appOptions{Config: demotest.Config(clk), Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	srv := httptest.NewTLSServer(a.routes())
 	t.Cleanup(srv.Close)
@@ -177,30 +159,12 @@ func TestCookieExampleRefusesCrossOriginPosts(t *testing.T) {
 }
 
 func TestRunPrintsListening(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-access-ttl", "2s", "-insecure-cookies"}, pw, func(string) string { return "" })
-		pw.Close()
-	}()
-	buf := make([]byte, 256)
-	var out strings.Builder
-	for !strings.Contains(out.String(), "\n") {
-		n, err := pr.Read(buf)
-		require.NoError(t, err)
-		out.Write(buf[:n])
-	}
-	line := out.String()
-	require.True(t, strings.HasPrefix(line, "listening on http://127.0.0.1:"), line)
-	addr := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
-	resp, err := http.Get(addr + "/")
+	base, stop := demotest.Run(t, run, "-addr", "127.0.0.1:0", "-access-ttl", "2s", "-insecure-cookies")
+	resp, err := http.Get(base + "/")
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	cancel()
-	go io.Copy(io.Discard, pr)
-	require.NoError(t, <-done)
+	require.NoError(t, stop())
 }
 
 func TestRunRejectsBadFlags(t *testing.T) {
