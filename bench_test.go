@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -440,6 +441,14 @@ func benchFillMemory(b *testing.B, total, poolSize, stripes int) *benchStoredPoo
 	return sp
 }
 
+// benchSkipLarge skips the 1,000,000-session fill under -short (the CI
+// smoke run).
+func benchSkipLarge(b *testing.B, total int) {
+	if testing.Short() && total > 1000 {
+		b.Skip("-short: no 1,000,000-session fill")
+	}
+}
+
 // benchRecord is the record Issue would create for subject at now.
 func benchRecord(subject string, now time.Time) rtr.SessionRecord {
 	return rtr.SessionRecord{
@@ -462,6 +471,7 @@ func BenchmarkRefreshMemoryStored(b *testing.B) {
 	g := runtime.GOMAXPROCS(0)
 	for _, total := range []int{1000, 1000000} {
 		b.Run("sessions="+strconv.Itoa(total), func(b *testing.B) {
+			benchSkipLarge(b, total)
 			sp := benchFillMemory(b, total, benchPoolSize(total), g)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -538,10 +548,22 @@ func benchTimed(b *testing.B) func(func()) {
 // returned function. Unlike ns/op it does not count time the machine gave
 // to other processes.
 func benchCPU(b *testing.B) func() {
-	cpu0 := benchProcessCPU()
+	cpu0, gc0 := benchProcessCPU(), benchGCCPU()
 	return func() {
 		b.ReportMetric(float64(benchProcessCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(benchGCCPU()-gc0)/float64(b.N), "gc-cpu-ns/op")
 	}
+}
+
+// benchGCCPU is the runtime's estimate of the CPU time the garbage
+// collector has used (runtime/metrics /cpu/classes/gc/total).
+func benchGCCPU() time.Duration {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return time.Duration(s[0].Value.Float64() * float64(time.Second))
 }
 
 // ---------------------------------------------------------------- Redis
@@ -870,6 +892,7 @@ func BenchmarkRevokeAllRedis(b *testing.B) {
 func BenchmarkRefreshRedisStored(b *testing.B) {
 	for _, total := range []int{1000, 1000000} {
 		b.Run("sessions="+strconv.Itoa(total), func(b *testing.B) {
+			benchSkipLarge(b, total)
 			c, rc, _ := benchRedis(b)
 			par := benchRedisParallelism()
 			sp := benchFillRedis(b, c, total, par*runtime.GOMAXPROCS(0))

@@ -35,6 +35,8 @@ var secret = []byte("rtr benchmark secret: 0123456789abcdef0123456789abcdef")
 
 func main() {
 	addr := flag.String("redis", os.Getenv("RTR_REDIS_ADDR"), "Redis address (host:port); empty skips the Redis figures")
+	db := flag.Int("db", 9, "Redis logical database for the memory figures; it must hold no key under -prefix")
+	prefix := flag.String("prefix", rtr.DefaultRedisKeyPrefix, "key prefix of the sessions measured (its length counts in the figure)")
 	redisSessions := flag.Int("redis-sessions", 10000, "sessions created for the Redis memory figure")
 	memSessions := flag.Int("mem-sessions", 100000, "sessions created for the memory-store heap figure")
 	flag.Parse()
@@ -47,14 +49,17 @@ func main() {
 		log.Print("no Redis address: skipping the Redis figures")
 		return
 	}
-	c := redis.NewClient(&redis.Options{Addr: *addr, PoolSize: 64})
+	c := redis.NewClient(&redis.Options{Addr: *addr, DB: *db, PoolSize: 64})
 	defer c.Close()
 	ctx := context.Background()
 	if err := c.Ping(ctx).Err(); err != nil {
 		log.Fatalf("redis %s: %v", *addr, err)
 	}
+	if keys := keysUnder(c, *prefix); len(keys) > 0 {
+		log.Fatalf("redis %s db %d already holds %d keys under %q: choose another -db or -prefix", *addr, *db, len(keys), *prefix)
+	}
 	for _, per := range []int{1, 5} {
-		redisMemory(c, *redisSessions, per)
+		redisMemory(c, *prefix, *redisSessions, per)
 	}
 	roundTrips(c)
 }
@@ -95,23 +100,53 @@ func memoryStore(n int) {
 	before := heapAlloc()
 	store := rtr.NewMemoryStore()
 	iss := newIssuer(store)
-	tokens := make([]string, 0, 1) // pairs are dropped: only the store stays
+	tokens := make([]string, n)
 	for i := range n {
 		p, err := iss.Issue(ctx, subject(i, 1))
 		if err != nil {
 			log.Fatal(err)
 		}
-		if i == 0 {
-			tokens = append(tokens, p.RefreshToken)
+		tokens[i] = p.RefreshToken
+	}
+	// The refresh tokens are the caller's, not the store's: measured
+	// apart and subtracted.
+	withTokens := heapAlloc()
+	held := tokensHeap(tokens)
+	result("MemoryStoreHeapPerSession/issued", (float64(withTokens-before)-held)/float64(n), "B/session")
+	for i, tok := range tokens {
+		p, err := iss.Refresh(ctx, tok)
+		if err != nil {
+			log.Fatal(err)
 		}
+		tokens[i] = p.RefreshToken
 	}
 	after := heapAlloc()
-	result("MemoryStoreHeapPerSession/issued", float64(after-before)/float64(n), "B/session")
+	result("MemoryStoreHeapPerSession/rotated", (float64(after-before)-tokensHeap(tokens))/float64(n), "B/session")
 	if store.Len() != n {
 		log.Fatalf("memory store holds %d sessions, want %d", store.Len(), n)
 	}
 	runtime.KeepAlive(store)
 	runtime.KeepAlive(tokens)
+}
+
+// tokensHeap is the heap the tokens slice and its strings take, as the
+// allocator rounds them (size classes).
+func tokensHeap(tokens []string) float64 {
+	total := sizeClass(uintptr(cap(tokens)) * 16)
+	for _, t := range tokens {
+		total += sizeClass(uintptr(len(t)))
+	}
+	return float64(total)
+}
+
+// sizeClass rounds a small allocation up as Go's allocator does.
+func sizeClass(n uintptr) uintptr {
+	for _, c := range []uintptr{8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320, 352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792, 2048} {
+		if n <= c {
+			return c
+		}
+	}
+	return (n + 8191) &^ 8191
 }
 
 // parallel runs fn(i) for i in [0, n) on 64 goroutines.
@@ -188,12 +223,8 @@ func deleteKeys(c *redis.Client, keys []string) {
 	}
 }
 
-func redisMemory(c *redis.Client, n, per int) {
+func redisMemory(c *redis.Client, prefix string, n, per int) {
 	ctx := context.Background()
-	prefix := randomPrefix()
-	if len(keysUnder(c, prefix)) != 0 {
-		log.Fatalf("prefix %s is not empty", prefix)
-	}
 	iss := newIssuer(rtr.NewRedisStore(c, rtr.WithKeyPrefix(prefix)))
 	tokens := make([]string, n)
 	parallel(n, func(i int) error {
