@@ -178,6 +178,12 @@ func (s *RedisStore) Rotate(ctx context.Context, req RotateRequest) (RotateResul
 	switch code, _ := reply[0].(int64); code {
 	case 0:
 		return RotateResult{}, ErrSessionNotFound
+	case 5:
+		rec, err := rotatedRecord(req, reply[1:])
+		if err != nil {
+			return RotateResult{}, err
+		}
+		return RotateResult{Outcome: OutcomeRotated, Session: rec}, nil
 	case 1, 2:
 		rec, err := decodeRecord(req.Subject, req.SessionID, reply[1:])
 		if err != nil {
@@ -398,6 +404,18 @@ func decodeRecord(subject, id string, f []any) (SessionRecord, error) {
 		return SessionRecord{}, fmt.Errorf("%w: malformed session record", ErrStoreUnavailable)
 	}
 	return rec, nil
+}
+
+// rotatedRecord is the record after a rotation, from the short reply
+// {created, idle, abs, meta} and the request: exactly what decodeRecord
+// makes of the full one.
+func rotatedRecord(req RotateRequest, f []any) (SessionRecord, error) {
+	if len(f) < 4 {
+		return SessionRecord{}, fmt.Errorf("%w: unexpected script reply", ErrStoreUnavailable)
+	}
+	return decodeRecord(req.Subject, req.SessionID, []any{
+		req.NewJTI, req.JTI, int64(req.Generation + 1), f[0], req.Now.UnixMilli(), f[1], f[2], f[3],
+	})
 }
 
 // unavailable wraps any Redis failure (network, timeout, cancelled

@@ -43,8 +43,10 @@ return 1
 // server's TIME so a script that waited in a stalled server past its
 // caller's deadline changes nothing).
 // Reply: {0} not found (or the token is newer than the store: deleted);
-// {1|2, cur, prev, gen, created, rotated, idle, abs, meta} rotated (or
-// this request repeated) or retried; {3} reused (the session is deleted);
+// {1|2, cur, prev, gen, created, rotated, idle, abs, meta} this request
+// repeated, or retried; {5, created, idle, abs, meta} rotated (the caller
+// knows the rest: cur is the new jti, prev the presented one, gen the
+// presented one's + 1, rotated now); {3} reused (the session is deleted);
 // {4} too late.
 var scriptRotate = redis.NewScript(luaTouchIndex + `
 if ARGV[8] ~= '0' then
@@ -67,9 +69,13 @@ if pgen == gen and ARGV[1] == h[1] then
   local ni = math.min(now + tonumber(ARGV[5]), abs)
   redis.call('HSET', KEYS[1], 'c', ARGV[3], 'p', h[1], 'g', gen + 1, 't', ARGV[4], 'i', ni)
   redis.call('PEXPIRE', KEYS[1], ni - now)
-  redis.call('ZADD', KEYS[2], ni, ARGV[7])
-  touch_index(KEYS[2], ni, now)
-  return {1, ARGV[3], h[1], gen + 1, h[4], ARGV[4], ni, abs, meta}
+  if redis.call('ZADD', KEYS[2], ni, ARGV[7]) == 0 then
+    -- the index existed, so it has a TTL: extend it in one call
+    redis.call('PEXPIRE', KEYS[2], ni - now, 'GT')
+  else
+    touch_index(KEYS[2], ni, now)
+  end
+  return {5, h[4], ni, abs, meta}
 end
 if pgen + 1 == gen and prev ~= '' and ARGV[1] == prev then
   if ARGV[3] == h[1] then
