@@ -115,12 +115,17 @@ local gone, missing = {}, {}
 for _, id in ipairs(ids) do
   if redis.call('DEL', ARGV[1] .. id) == 1 then
     gone[#gone + 1] = id
-    redis.call('ZREM', KEYS[1], id)
   else
     missing[#missing + 1] = id
   end
 end
-if #missing == 0 then redis.call('DEL', KEYS[1]) end
+if #missing == 0 then
+  redis.call('DEL', KEYS[1])
+else
+  for i = 1, #gone, 1000 do
+    redis.call('ZREM', KEYS[1], unpack(gone, i, math.min(i + 999, #gone)))
+  end
+end
 return {gone, missing}
 `)
 
