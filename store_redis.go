@@ -33,6 +33,7 @@ type RedisStore struct {
 	prefix      string
 	readTimeout time.Duration // the client's; 0 when unknown or unlimited
 	watchCtx    bool          // the client ignores context deadlines, so the store watches them
+	cluster     bool          // the client may be a Cluster's: slots can be mid-migration
 }
 
 // RedisOption configures [NewRedisStore].
@@ -52,6 +53,11 @@ func WithKeyPrefix(prefix string) RedisOption {
 func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStore {
 	s := &RedisStore{client: client, prefix: DefaultRedisKeyPrefix}
 	s.readTimeout, s.watchCtx = clientTimeouts(client)
+	switch client.(type) {
+	case *redis.Client, *redis.Ring: // no slot migrations
+	default:
+		s.cluster = true
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -237,7 +243,7 @@ func (s *RedisStore) Revoke(ctx context.Context, subject, sessionID string) (boo
 // sessions the index lists but the node lacks (see scriptSettle).
 func (s *RedisStore) RevokeAll(ctx context.Context, subject string) ([]string, error) {
 	reply, err := bounded(ctx, s, func() ([]any, error) {
-		return scriptRevokeAll.Run(ctx, s.client, []string{s.indexKey(subject)}, s.sessionPrefix(subject)).Slice()
+		return scriptRevokeAll.Run(ctx, s.client, []string{s.indexKey(subject)}, s.sessionPrefix(subject), s.clusterArg()).Slice()
 	})
 	if err != nil {
 		return nil, unavailable(err)
@@ -262,7 +268,7 @@ func (s *RedisStore) RevokeAll(ctx context.Context, subject string) ([]string, e
 // sessions the index lists but the node lacks (see scriptSettle).
 func (s *RedisStore) List(ctx context.Context, subject string, now time.Time) ([]SessionRecord, error) {
 	reply, err := bounded(ctx, s, func() ([]any, error) {
-		return scriptList.Run(ctx, s.client, []string{s.indexKey(subject)}, s.sessionPrefix(subject), now.UnixMilli()).Slice()
+		return scriptList.Run(ctx, s.client, []string{s.indexKey(subject)}, s.sessionPrefix(subject), now.UnixMilli(), s.clusterArg()).Slice()
 	})
 	if err != nil {
 		return nil, unavailable(err)
@@ -416,6 +422,15 @@ func rotatedRecord(req RotateRequest, f []any) (SessionRecord, error) {
 	return decodeRecord(req.Subject, req.SessionID, []any{
 		req.NewJTI, req.JTI, int64(req.Generation + 1), f[0], req.Now.UnixMilli(), f[1], f[2], f[3],
 	})
+}
+
+// clusterArg tells the RevokeAll and List scripts whether an indexed
+// session key the server lacks may be mid-migration ("1") or is gone ("0").
+func (s *RedisStore) clusterArg() string {
+	if s.cluster {
+		return "1"
+	}
+	return "0"
 }
 
 // unavailable wraps any Redis failure (network, timeout, cancelled

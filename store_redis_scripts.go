@@ -107,7 +107,12 @@ return n
 // settles them with scriptSettle, which declares the keys, so that Cluster
 // answers TRYAGAIN (store unavailable) instead of a wrong result.
 
-// KEYS[1]: index. ARGV: session-key prefix.
+// Only a Cluster migrates slots: on any other server a session key the
+// index lists but the server lacks has expired or was deleted, and these
+// scripts forget it at once (ARGV "cluster" is '0'), so that a subject
+// with an expired session still costs one round trip.
+
+// KEYS[1]: index. ARGV: session-key prefix, cluster ('1' or '0').
 // Reply: {ids revoked, ids missing (still indexed)}.
 var scriptRevokeAll = redis.NewScript(`
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
@@ -115,7 +120,7 @@ local gone, missing = {}, {}
 for _, id in ipairs(ids) do
   if redis.call('DEL', ARGV[1] .. id) == 1 then
     gone[#gone + 1] = id
-  else
+  elseif ARGV[2] == '1' then
     missing[#missing + 1] = id
   end
 end
@@ -151,7 +156,7 @@ end
 return out
 `)
 
-// KEYS[1]: index. ARGV: session-key prefix, now.
+// KEYS[1]: index. ARGV: session-key prefix, now, cluster ('1' or '0').
 // Reply: {rows, ids missing}, a row being
 // {sid, cur, prev, gen, created, rotated, idle, abs, meta}.
 var scriptList = redis.NewScript(`
@@ -162,8 +167,10 @@ for _, id in ipairs(ids) do
   local h = redis.call('HMGET', ARGV[1] .. id, 'c', 'p', 'g', 'k', 't', 'i', 'a', 'm')
   if h[1] then
     out[#out + 1] = {id, h[1], h[2] or '', h[3], h[4], h[5], h[6], h[7], h[8] or ''}
-  else
+  elseif ARGV[3] == '1' then
     missing[#missing + 1] = id
+  else
+    redis.call('ZREM', KEYS[1], id)
   end
 end
 return {out, missing}
