@@ -139,6 +139,8 @@ func main() {
 			ratio: throughputRatio(refRedis, writeups), target: ">= 3x", ok: atLeast(3)},
 		{what: "Refresh, real Redis, 64 goroutines: throughput vs bare EVALSHA loop", rtr: refRedis, base: evalsha,
 			ratio: throughputRatio(refRedis, evalsha), target: ">= 0.6x", ok: atLeast(0.6)},
+		{what: "Refresh, real Redis, client with go-redis defaults: throughput vs bare EVALSHA loop", rtr: "RefreshRedis/rtr-client=default", base: evalsha,
+			ratio: throughputRatio("RefreshRedis/rtr-client=default", evalsha)},
 		{what: "Issue, real Redis, 64 goroutines: throughput vs bare EVALSHA loop", rtr: "IssueRedis/rtr", base: "IssueRedis/baseline=evalsha",
 			ratio: throughputRatio("IssueRedis/rtr", "IssueRedis/baseline=evalsha")},
 		{what: "RevokeAll, 100 sessions, memory store", rtr: "RevokeAllMemory/rtr"},
