@@ -791,7 +791,7 @@ type benchWriteups struct {
 	jwt    *benchPlainJWT
 }
 
-var benchErrMismatch = errors.New("not the stored refresh token")
+var errBenchMismatch = errors.New("not the stored refresh token")
 
 func benchNewWriteups(c redis.UniversalClient, prefix string) *benchWriteups {
 	return &benchWriteups{c: c, prefix: prefix + "refresh:", jwt: benchNewPlainJWT()}
@@ -821,7 +821,7 @@ func (w *benchWriteups) refresh(ctx context.Context, token string) (rtr.Pair, er
 	}
 	if stored != token {
 		w.c.Del(ctx, key)
-		return rtr.Pair{}, benchErrMismatch
+		return rtr.Pair{}, errBenchMismatch
 	}
 	if err := w.c.Del(ctx, key).Err(); err != nil {
 		return rtr.Pair{}, err
