@@ -36,7 +36,8 @@ cp bench_test.go "$tmp/" # the external benchmarks; internal *_bench_test.go fil
 go test -c -o "$tmp/new.test" .
 
 if ! command -v benchstat >/dev/null 2>&1; then
-	export PATH=$PATH:$(go env GOPATH)/bin
+	gobin=$(go env GOPATH)/bin
+	export PATH=$PATH:$gobin
 	command -v benchstat >/dev/null 2>&1 || go install golang.org/x/perf/cmd/benchstat@latest
 fi
 

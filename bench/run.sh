@@ -83,7 +83,8 @@ fi
 export RTR_REDIS_ADDR=$redis_addr
 
 # ---------------------------------------------------------------- tools
-export PATH=$PATH:$(go env GOPATH)/bin
+gobin=$(go env GOPATH)/bin
+export PATH=$PATH:$gobin
 if ! command -v benchstat >/dev/null 2>&1; then
 	log "installing benchstat"
 	go install golang.org/x/perf/cmd/benchstat@latest
@@ -107,14 +108,14 @@ bench -test.bench '^BenchmarkRevokeAll' -test.benchtime 300x -test.count "$count
 	tee "$out/revokeall.txt" | grep -E '^Benchmark' >&2 || true
 
 log "Refresh with 1,000 vs 1,000,000 sessions stored, alternating processes"
-for i in $(seq "$count"); do
+for _ in $(seq "$count"); do
 	for n in 1000 1000000; do
 		bench -test.bench "^BenchmarkRefreshMemoryStored/sessions=$n\$" -test.benchtime 2s -test.count 1 |
 			tee -a "$out/stored.txt" | grep -E '^Benchmark' >&2 || true
 	done
 done
 if [ -n "$redis_addr" ]; then
-	for i in $(seq "$count"); do
+	for _ in $(seq "$count"); do
 		for n in 1000 1000000; do
 			bench -test.bench "^BenchmarkRefreshRedisStored/sessions=$n\$" -test.benchtime 2s -test.count 1 |
 				tee -a "$out/stored.txt" | grep -E '^Benchmark' >&2 || true
