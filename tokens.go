@@ -438,44 +438,63 @@ type mintedRefresh struct {
 	exp, iat jwt.NumericDate
 }
 
+// memberSet records which payload members were seen, so that a member
+// given twice is refused.
+type memberSet uint8
+
+// mark records bit and reports whether the member is acceptable: well
+// formed (ok) and not seen before.
+func (s *memberSet) mark(bit uint8, ok bool) bool {
+	if !ok || uint8(*s)&bit != 0 {
+		return false
+	}
+	*s |= memberSet(bit)
+	return true
+}
+
+// sharedMember decodes a member both token kinds carry (iss, sub, jti,
+// sid, exp, iat) into rc, sid and the dates. known reports whether k is
+// one of them; bit is its place in a memberSet and ok whether its value
+// is in rtr's form.
+func sharedMember(k, v string, rc *jwt.RegisteredClaims, sid *string, exp, iat *jwt.NumericDate) (bit uint8, ok, known bool) {
+	switch k {
+	case "iss":
+		rc.Issuer, ok = plainString(v)
+		return 1 << 0, ok, true
+	case "sub":
+		rc.Subject, ok = plainString(v)
+		return 1 << 1, ok, true
+	case "jti":
+		rc.ID, ok = plainString(v)
+		return 1 << 2, ok, true
+	case "sid":
+		*sid, ok = plainString(v)
+		return 1 << 3, ok, true
+	case "exp":
+		rc.ExpiresAt, ok = plainDate(v, exp)
+		return 1 << 4, ok, true
+	case "iat":
+		rc.IssuedAt, ok = plainDate(v, iat)
+		return 1 << 5, ok, true
+	}
+	return 0, false, false
+}
+
 // decode fills m from a refresh payload in rtr's form: the members iss,
 // sub, exp, iat, jti, sid, gen, each at most once, strings of printable
 // ASCII without escapes, dates and gen plain integers.
 func (m *mintedRefresh) decode(p string) bool {
-	var seen uint8
+	var seen memberSet
 	return scanObject(p, func(k, v string) bool {
-		var bit uint8
-		ok := true
-		switch k {
-		case "iss":
-			bit = 1 << 0
-			m.claims.Issuer, ok = plainString(v)
-		case "sub":
-			bit = 1 << 1
-			m.claims.Subject, ok = plainString(v)
-		case "jti":
-			bit = 1 << 2
-			m.claims.ID, ok = plainString(v)
-		case "sid":
-			bit = 1 << 3
-			m.claims.SessionID, ok = plainString(v)
-		case "exp":
-			bit = 1 << 4
-			m.claims.ExpiresAt, ok = plainDate(v, &m.exp)
-		case "iat":
-			bit = 1 << 5
-			m.claims.IssuedAt, ok = plainDate(v, &m.iat)
-		case "gen":
-			bit = 1 << 6
-			m.claims.Generation, ok = plainUint(v, 20)
-		default:
+		if bit, ok, known := sharedMember(k, v, &m.claims.RegisteredClaims, &m.claims.SessionID, &m.exp, &m.iat); known {
+			return seen.mark(bit, ok)
+		}
+		if k != "gen" {
 			return false
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
+		var ok bool
+		m.claims.Generation, ok = plainUint(v, 20)
+		return seen.mark(1<<6, ok)
 	})
 }
 
@@ -495,44 +514,21 @@ var accessFields = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", 
 // non-empty array of them); other members (extra claims) must be valid
 // JSON and are left for Claims.Get to decode.
 func (m *mintedAccess) decode(p string) bool {
-	var seen uint8
+	var seen memberSet
 	return scanObject(p, func(k, v string) bool {
-		var bit uint8
-		ok := true
-		switch k {
-		case "iss":
-			bit = 1 << 0
-			m.claims.Issuer, ok = plainString(v)
-		case "sub":
-			bit = 1 << 1
-			m.claims.Subject, ok = plainString(v)
-		case "jti":
-			bit = 1 << 2
-			m.claims.ID, ok = plainString(v)
-		case "sid":
-			bit = 1 << 3
-			m.claims.SessionID, ok = plainString(v)
-		case "exp":
-			bit = 1 << 4
-			m.claims.ExpiresAt, ok = plainDate(v, &m.exp)
-		case "iat":
-			bit = 1 << 5
-			m.claims.IssuedAt, ok = plainDate(v, &m.iat)
-		case "aud":
-			bit = 1 << 6
+		if bit, ok, known := sharedMember(k, v, &m.claims.RegisteredClaims, &m.claims.SessionID, &m.exp, &m.iat); known {
+			return seen.mark(bit, ok)
+		}
+		if k == "aud" {
+			var ok bool
 			m.claims.Audience, ok = plainStrings(v)
-		default:
-			for _, f := range accessFields {
-				if asciiEqualFold(k, f) {
-					return false
-				}
+			return seen.mark(1<<6, ok)
+		}
+		for _, f := range accessFields {
+			if asciiEqualFold(k, f) {
+				return false
 			}
-			return true
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
 		return true
 	})
 }
