@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,10 +19,14 @@ const DefaultRedisKeyPrefix = "rtr:"
 // RedisStore is a [Store] on Redis: standalone, Sentinel or Cluster,
 // through any go-redis [redis.UniversalClient].
 //
-// Every state change is one Lua script: one round trip, one atomic step.
-// A subject's keys share a hash tag ({subject}), so scripts never cross a
-// cluster slot. Every key has a TTL, so Redis forgets what expires even if
-// rtr never touches it again. Redis holds token ids (jti), never a token.
+// All sessions of a subject live in one hash, named prefix{subject} (a
+// digest stands in for a long or unusual subject): the field is the
+// session id, the value a packed record of about 60 bytes. Every operation
+// is one command or one Lua script on that one key: one round trip, one
+// atomic step, one cluster slot. The hash has a TTL that covers its
+// longest-lived session, so Redis forgets a user whose sessions all
+// expired even if rtr never touches it again. Redis holds token ids
+// (jti), never a token.
 //
 // Sessions live only as long as Redis keeps them: run Redis with AOF or
 // RDB persistence if a restart must not log everyone out.
@@ -33,7 +35,6 @@ type RedisStore struct {
 	prefix      string
 	readTimeout time.Duration // the client's; 0 when unknown or unlimited
 	watchCtx    bool          // the client ignores context deadlines, so the store watches them
-	cluster     bool          // the client may be a Cluster's: slots can be mid-migration
 }
 
 // RedisOption configures [NewRedisStore].
@@ -53,11 +54,6 @@ func WithKeyPrefix(prefix string) RedisOption {
 func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStore {
 	s := &RedisStore{client: client, prefix: DefaultRedisKeyPrefix}
 	s.readTimeout, s.watchCtx = clientTimeouts(client)
-	switch client.(type) {
-	case *redis.Client, *redis.Ring: // no slot migrations
-	default:
-		s.cluster = true
-	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -121,36 +117,21 @@ func subjectTag(subject string) string {
 	return "#" + base64.RawURLEncoding.EncodeToString(sum[:18])
 }
 
-// sessionPrefix is the prefix of subject's session keys; a session key is
-// sessionPrefix + session id.
-func (s *RedisStore) sessionPrefix(subject string) string {
-	return s.prefix + "{" + subjectTag(subject) + "}:s:"
-}
-
-func (s *RedisStore) indexKey(subject string) string {
-	return s.prefix + "{" + subjectTag(subject) + "}:i"
-}
-
-func (s *RedisStore) keys(subject, sessionID string) []string {
-	tag := s.prefix + "{" + subjectTag(subject) + "}:"
-	return []string{tag + "s:" + sessionID, tag + "i"}
+// key is the name of subject's hash, which holds all its sessions.
+func (s *RedisStore) key(subject string) string {
+	return s.prefix + "{" + subjectTag(subject) + "}"
 }
 
 // Create implements [Store].
 func (s *RedisStore) Create(ctx context.Context, r SessionRecord) error {
-	meta := ""
-	if len(r.Meta) > 0 {
-		b, err := json.Marshal(r.Meta)
-		if err != nil {
-			return err
-		}
-		meta = string(b)
+	rec, err := packRecord(r)
+	if err != nil {
+		return err
 	}
 	now := r.CreatedAt.UnixMilli()
-	_, err := bounded(ctx, s, func() (any, error) {
-		return scriptCreate.Run(ctx, s.client, s.keys(r.Subject, r.ID),
-			r.ID, r.Current, r.Generation, now, r.RotatedAt.UnixMilli(),
-			r.IdleExpiresAt.UnixMilli(), r.AbsoluteExpiresAt.UnixMilli(), now, meta).Result()
+	ttl := r.ExpiresAt().UnixMilli() - now
+	_, err = bounded(ctx, s, func() (any, error) {
+		return scriptCreate.Run(ctx, s.client, []string{s.key(r.Subject)}, r.ID, rec, now, ttl).Result()
 	})
 	return unavailable(err)
 }
@@ -165,33 +146,35 @@ func (s *RedisStore) Create(ctx context.Context, r SessionRecord) error {
 // (NTP); if the server answers "too late" while this side is still
 // waiting, its clock is ahead, and the call is repeated once unguarded.
 func (s *RedisStore) Rotate(ctx context.Context, req RotateRequest) (RotateResult, error) {
+	newJTI, ok := appendJTI(nil, req.NewJTI)
+	if !ok || req.NewJTI == "" {
+		return RotateResult{}, fmt.Errorf("%w: new jti empty or over %d bytes", ErrStoreUnavailable, maxPackedJTI)
+	}
 	deadline := req.Deadline
 	if s.readTimeout > 0 {
 		if d := time.Now().Add(s.readTimeout); deadline.IsZero() || d.Before(deadline) {
 			deadline = d
 		}
 	}
-	reply, err := s.rotate(ctx, req, deadline)
+	args := []any{req.SessionID, packedJTI(req.JTI), req.Generation, newJTI, req.Now.UnixMilli(),
+		req.IdleTTL.Milliseconds(), req.Grace.Milliseconds(), deadlineMillis(deadline)}
+	reply, err := s.rotate(ctx, req.Subject, args)
 	if err == nil && len(reply) > 0 && reply[0] == int64(4) && time.Now().Before(deadline) {
-		reply, err = s.rotate(ctx, req, time.Time{})
+		args[7] = int64(0)
+		reply, err = s.rotate(ctx, req.Subject, args)
 	}
 	if err != nil {
 		return RotateResult{}, unavailable(err)
 	}
 	if len(reply) == 0 {
-		return RotateResult{}, fmt.Errorf("%w: empty script reply", ErrStoreUnavailable)
+		return RotateResult{}, errBadReply
 	}
 	switch code, _ := reply[0].(int64); code {
 	case 0:
 		return RotateResult{}, ErrSessionNotFound
-	case 5:
-		rec, err := rotatedRecord(req, reply[1:])
-		if err != nil {
-			return RotateResult{}, err
-		}
-		return RotateResult{Outcome: OutcomeRotated, Session: rec}, nil
-	case 1, 2:
-		rec, err := decodeRecord(req.Subject, req.SessionID, reply[1:])
+	case 1, 2, 5:
+		v, _ := reply[len(reply)-1].(string)
+		rec, err := unpackRecord(req.Subject, req.SessionID, v)
 		if err != nil {
 			return RotateResult{}, err
 		}
@@ -205,20 +188,26 @@ func (s *RedisStore) Rotate(ctx context.Context, req RotateRequest) (RotateResul
 	case 4:
 		return RotateResult{}, errTooLate
 	default:
-		return RotateResult{}, fmt.Errorf("%w: unexpected script reply", ErrStoreUnavailable)
+		return RotateResult{}, errBadReply
 	}
+}
+
+func (s *RedisStore) rotate(ctx context.Context, subject string, args []any) ([]any, error) {
+	return bounded(ctx, s, func() ([]any, error) {
+		return scriptRotate.Run(ctx, s.client, []string{s.key(subject)}, args...).Slice()
+	})
 }
 
 // Get implements [Store].
 func (s *RedisStore) Get(ctx context.Context, subject, sessionID string, now time.Time) (SessionRecord, error) {
-	h, err := bounded(ctx, s, s.client.HGetAll(ctx, s.sessionPrefix(subject)+sessionID).Result)
+	v, err := bounded(ctx, s, s.client.HGet(ctx, s.key(subject), sessionID).Result)
+	if errors.Is(err, redis.Nil) {
+		return SessionRecord{}, ErrSessionNotFound
+	}
 	if err != nil {
 		return SessionRecord{}, unavailable(err)
 	}
-	if h["c"] == "" {
-		return SessionRecord{}, ErrSessionNotFound
-	}
-	rec, err := decodeRecord(subject, sessionID, []any{h["c"], h["p"], h["g"], h["k"], h["t"], h["i"], h["a"], h["m"]})
+	rec, err := unpackRecord(subject, sessionID, v)
 	if err != nil {
 		return SessionRecord{}, err
 	}
@@ -230,72 +219,51 @@ func (s *RedisStore) Get(ctx context.Context, subject, sessionID string, now tim
 
 // Revoke implements [Store].
 func (s *RedisStore) Revoke(ctx context.Context, subject, sessionID string) (bool, error) {
-	n, err := bounded(ctx, s, func() (int64, error) {
-		return scriptRevoke.Run(ctx, s.client, s.keys(subject, sessionID), sessionID).Int64()
-	})
+	n, err := bounded(ctx, s, s.client.HDel(ctx, s.key(subject), sessionID).Result)
 	if err != nil {
 		return false, unavailable(err)
 	}
 	return n == 1, nil
 }
 
-// RevokeAll implements [Store]. One round trip, plus one more only for
-// sessions the index lists but the node lacks (see scriptSettle).
+// RevokeAll implements [Store].
 func (s *RedisStore) RevokeAll(ctx context.Context, subject string) ([]string, error) {
 	reply, err := bounded(ctx, s, func() ([]any, error) {
-		return scriptRevokeAll.Run(ctx, s.client, []string{s.indexKey(subject)}, s.sessionPrefix(subject), s.clusterArg()).Slice()
+		return scriptRevokeAll.Run(ctx, s.client, []string{s.key(subject)}).Slice()
 	})
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	gone, missing, err := twoLists(reply)
-	if err != nil || len(missing) == 0 {
-		return gone, err
-	}
-	more, err := s.settle(ctx, subject, "revoke", missing)
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range more {
-		if id, ok := id.(string); ok {
-			gone = append(gone, id)
-		}
-	}
-	return gone, nil
-}
-
-// List implements [Store]. One round trip, plus one more only for
-// sessions the index lists but the node lacks (see scriptSettle).
-func (s *RedisStore) List(ctx context.Context, subject string, now time.Time) ([]SessionRecord, error) {
-	reply, err := bounded(ctx, s, func() ([]any, error) {
-		return scriptList.Run(ctx, s.client, []string{s.indexKey(subject)}, s.sessionPrefix(subject), now.UnixMilli(), s.clusterArg()).Slice()
-	})
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	if len(reply) != 2 {
-		return nil, errBadReply
-	}
-	rows, _ := reply[0].([]any)
-	missing, err := stringList(reply[1])
-	if err != nil {
-		return nil, err
-	}
-	if len(missing) > 0 {
-		more, err := s.settle(ctx, subject, "list", missing)
-		if err != nil {
-			return nil, err
-		}
-		rows = append(rows, more...)
-	}
-	out := make([]SessionRecord, 0, len(rows))
-	for _, row := range rows {
-		f, ok := row.([]any)
-		if !ok || len(f) != 9 {
+	ids := make([]string, 0, len(reply))
+	for _, x := range reply {
+		id, ok := x.(string)
+		if !ok {
 			return nil, errBadReply
 		}
-		id, _ := f[0].(string)
-		rec, err := decodeRecord(subject, id, f[1:])
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// List implements [Store].
+func (s *RedisStore) List(ctx context.Context, subject string, now time.Time) ([]SessionRecord, error) {
+	reply, err := bounded(ctx, s, func() ([]any, error) {
+		return scriptList.Run(ctx, s.client, []string{s.key(subject)}, now.UnixMilli()).Slice()
+	})
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(reply)%2 != 0 {
+		return nil, errBadReply
+	}
+	out := make([]SessionRecord, 0, len(reply)/2)
+	for i := 0; i < len(reply); i += 2 {
+		id, ok1 := reply[i].(string)
+		v, ok2 := reply[i+1].(string)
+		if !ok1 || !ok2 {
+			return nil, errBadReply
+		}
+		rec, err := unpackRecord(subject, id, v)
 		if err != nil {
 			return nil, err
 		}
@@ -303,68 +271,12 @@ func (s *RedisStore) List(ctx context.Context, subject string, now time.Time) ([
 			out = append(out, rec)
 		}
 	}
-	// The index is ordered by expiry; a device list reads best by login.
+	// A hash has no order; a device list reads best by login.
 	sortByCreated(out)
 	return out, nil
 }
 
-// settle runs scriptSettle over ids, naming their session keys in KEYS so
-// that Redis Cluster refuses (TRYAGAIN) while the slot is half migrated.
-func (s *RedisStore) settle(ctx context.Context, subject, op string, ids []string) ([]any, error) {
-	keys := make([]string, 1, len(ids)+1)
-	keys[0] = s.indexKey(subject)
-	args := make([]any, 1, len(ids)+1)
-	args[0] = op
-	prefix := s.sessionPrefix(subject)
-	for _, id := range ids {
-		keys = append(keys, prefix+id)
-		args = append(args, id)
-	}
-	reply, err := bounded(ctx, s, func() ([]any, error) { return scriptSettle.Run(ctx, s.client, keys, args...).Slice() })
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	return reply, nil
-}
-
 var errBadReply = fmt.Errorf("%w: unexpected script reply", ErrStoreUnavailable)
-
-// twoLists reads a {strings, strings} script reply.
-func twoLists(reply []any) (a, b []string, err error) {
-	if len(reply) != 2 {
-		return nil, nil, errBadReply
-	}
-	if a, err = stringList(reply[0]); err != nil {
-		return nil, nil, err
-	}
-	b, err = stringList(reply[1])
-	return a, b, err
-}
-
-// stringList reads a list of strings from a script reply.
-func stringList(v any) ([]string, error) {
-	list, ok := v.([]any)
-	if !ok && v != nil {
-		return nil, errBadReply
-	}
-	out := make([]string, 0, len(list))
-	for _, x := range list {
-		s, ok := x.(string)
-		if !ok {
-			return nil, errBadReply
-		}
-		out = append(out, s)
-	}
-	return out, nil
-}
-
-func (s *RedisStore) rotate(ctx context.Context, req RotateRequest, deadline time.Time) ([]any, error) {
-	return bounded(ctx, s, func() ([]any, error) {
-		return scriptRotate.Run(ctx, s.client, s.keys(req.Subject, req.SessionID),
-			req.JTI, req.Generation, req.NewJTI, req.Now.UnixMilli(),
-			req.IdleTTL.Milliseconds(), req.Grace.Milliseconds(), req.SessionID, deadlineMillis(deadline)).Slice()
-	})
-}
 
 // deadlineMillis encodes a deadline for the rotate script: unix ms, or 0
 // for none.
@@ -373,64 +285,6 @@ func deadlineMillis(d time.Time) int64 {
 		return 0
 	}
 	return d.UnixMilli()
-}
-
-// decodeRecord reads {cur, prev, gen, created, rotated, idle, abs, meta}
-// as the scripts return them.
-func decodeRecord(subject, id string, f []any) (SessionRecord, error) {
-	if len(f) < 8 {
-		return SessionRecord{}, fmt.Errorf("%w: unexpected script reply", ErrStoreUnavailable)
-	}
-	var bad bool
-	num := func(v any) int64 {
-		switch x := v.(type) {
-		case int64:
-			return x
-		case string:
-			n, err := strconv.ParseInt(x, 10, 64)
-			bad = bad || err != nil
-			return n
-		}
-		bad = true
-		return 0
-	}
-	str := func(v any) string { x, _ := v.(string); return x }
-	ms := func(v any) time.Time { return time.UnixMilli(num(v)) }
-	rec := SessionRecord{
-		ID: id, Subject: subject,
-		Current: str(f[0]), Previous: str(f[1]), Generation: uint64(num(f[2])),
-		CreatedAt: ms(f[3]), RotatedAt: ms(f[4]), IdleExpiresAt: ms(f[5]), AbsoluteExpiresAt: ms(f[6]),
-	}
-	if m := str(f[7]); m != "" {
-		if err := json.Unmarshal([]byte(m), &rec.Meta); err != nil {
-			bad = true
-		}
-	}
-	if bad || rec.Current == "" {
-		return SessionRecord{}, fmt.Errorf("%w: malformed session record", ErrStoreUnavailable)
-	}
-	return rec, nil
-}
-
-// rotatedRecord is the record after a rotation, from the short reply
-// {created, idle, abs, meta} and the request: exactly what decodeRecord
-// makes of the full one.
-func rotatedRecord(req RotateRequest, f []any) (SessionRecord, error) {
-	if len(f) < 4 {
-		return SessionRecord{}, fmt.Errorf("%w: unexpected script reply", ErrStoreUnavailable)
-	}
-	return decodeRecord(req.Subject, req.SessionID, []any{
-		req.NewJTI, req.JTI, int64(req.Generation + 1), f[0], req.Now.UnixMilli(), f[1], f[2], f[3],
-	})
-}
-
-// clusterArg tells the RevokeAll and List scripts whether an indexed
-// session key the server lacks may be mid-migration ("1") or is gone ("0").
-func (s *RedisStore) clusterArg() string {
-	if s.cluster {
-		return "1"
-	}
-	return "0"
 }
 
 // unavailable wraps any Redis failure (network, timeout, cancelled

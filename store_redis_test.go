@@ -130,10 +130,6 @@ func TestRedisHoldsNoToken(t *testing.T) {
 					for f, v := range c.HGetAll(ctx, k).Val() {
 						dump.WriteString(f + "=" + v + "\n")
 					}
-				case "zset":
-					for _, m := range c.ZRange(ctx, k, 0, -1).Val() {
-						dump.WriteString(m + "\n")
-					}
 				default:
 					t.Fatalf("unexpected key type %q", typ)
 				}
@@ -150,28 +146,32 @@ func TestRedisHoldsNoToken(t *testing.T) {
 	}
 }
 
-func TestRedisKeysShareSubjectHashTag(t *testing.T) {
+// TestRedisOneKeyPerSubject: every session of a subject is a field of one
+// hash, named after the subject inside a hash tag (a digest for a subject
+// that is long or holds a brace, colon or '#'), so that every operation
+// touches one key in one cluster slot.
+func TestRedisOneKeyPerSubject(t *testing.T) {
 	ctx := context.Background()
 	_, c := testredis.Mini(t)
 	f := newFixture(t, rtr.NewRedisStore(c, rtr.WithKeyPrefix("app:")))
-	for _, subject := range []string{"alice", "we{ir}d:subject", strings.Repeat("x", 100)} {
-		_, err := f.iss.Issue(ctx, subject)
-		require.NoError(t, err)
+	subjects := []string{"alice", "we{ir}d:subject", strings.Repeat("x", 100)}
+	for _, subject := range subjects {
+		for range 3 {
+			_, err := f.iss.Issue(ctx, subject)
+			require.NoError(t, err)
+		}
 	}
 	keys, err := c.Keys(ctx, "*").Result()
 	require.NoError(t, err)
-	tags := map[string]int{}
+	require.Len(t, keys, len(subjects), "one key per subject")
 	for _, k := range keys {
-		require.True(t, strings.HasPrefix(k, "app:{"), k)
-		tag := k[len("app:{"):strings.Index(k, "}")]
+		require.True(t, strings.HasPrefix(k, "app:{") && strings.HasSuffix(k, "}"), k)
+		tag := k[len("app:{") : len(k)-1]
 		require.NotContains(t, tag, "{")
-		tags[tag]++
+		require.NotContains(t, tag, "}")
+		require.EqualValues(t, 3, c.HLen(ctx, k).Val(), "%s holds its subject's sessions", k)
 	}
-	require.Len(t, tags, 3, "one hash tag per subject")
-	for tag, n := range tags {
-		require.Equal(t, 2, n, "session and index of %q share the tag", tag)
-	}
-	require.Contains(t, tags, "alice", "plain subjects stay readable")
+	require.Contains(t, keys, "app:{alice}", "plain subjects stay readable")
 }
 
 // TestRedisClockAheadDoesNotBlockRotation: the late-rotation guard reads
@@ -186,4 +186,115 @@ func TestRedisClockAheadDoesNotBlockRotation(t *testing.T) {
 	m.SetTime(time.Now().Add(time.Hour))
 	_, err = f.iss.Refresh(ctx, p.RefreshToken)
 	require.NoError(t, err)
+}
+
+// TestRedisSessionFitsIn256Bytes: a user's session, rotated once (so that
+// it holds two jtis), stays in Redis's compact hash encoding and costs at
+// most 256 bytes, key included, on a real server with its default
+// configuration.
+func TestRedisSessionFitsIn256Bytes(t *testing.T) {
+	ctx := context.Background()
+	c := testredis.Standalone(t)
+	prefix := testredis.Prefix()
+	f := newFixture(t, rtr.NewRedisStore(c, rtr.WithKeyPrefix(prefix)))
+	p, err := f.iss.Issue(ctx, "user-100000")
+	require.NoError(t, err)
+	_, err = f.iss.Refresh(ctx, p.RefreshToken)
+	require.NoError(t, err)
+	key := prefix + "{user-100000}"
+	require.Equal(t, "listpack", c.ObjectEncoding(ctx, key).Val())
+	n, err := c.MemoryUsage(ctx, key, 0).Result()
+	require.NoError(t, err)
+	require.LessOrEqual(t, n, int64(256), "MEMORY USAGE of a user with one session")
+}
+
+// TestRedisPrunesExpiredSessions: Redis has no TTL per hash field, so an
+// expired session stays in its subject's hash until the next login or
+// device list of that subject deletes it.
+func TestRedisPrunesExpiredSessions(t *testing.T) {
+	ctx := context.Background()
+	m, c := testredis.Mini(t)
+	clock := newClock(time.Now())
+	m.SetTime(clock.Now())
+	newIssuer := func(ttl time.Duration) *rtr.Issuer {
+		iss, err := rtr.NewIssuer(rtr.Config{
+			Store: rtr.NewRedisStore(c), Secret: []byte("prune-test-secret-0123456789abcdef"),
+			RefreshTTL: ttl, Now: clock.Now,
+		})
+		require.NoError(t, err)
+		return iss
+	}
+	brief, long := newIssuer(time.Minute), newIssuer(time.Hour)
+	const key = rtr.DefaultRedisKeyPrefix + "{alice}"
+	for _, tc := range []struct {
+		name string
+		op   func() error
+	}{
+		{"login", func() error { _, err := long.Issue(ctx, "alice"); return err }},
+		{"device list", func() error { _, err := long.Sessions(ctx, "alice"); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.NoError(t, long.RevokeAll(ctx, "alice"))
+			_, err := long.Issue(ctx, "alice")
+			require.NoError(t, err)
+			for range 3 {
+				_, err := brief.Issue(ctx, "alice")
+				require.NoError(t, err)
+			}
+			require.EqualValues(t, 4, c.HLen(ctx, key).Val())
+			clock.Advance(2 * time.Minute)
+			m.FastForward(2 * time.Minute)
+			require.NoError(t, tc.op())
+			ss, err := long.Sessions(ctx, "alice")
+			require.NoError(t, err)
+			require.EqualValues(t, len(ss), c.HLen(ctx, key).Val(), "only live sessions are kept")
+		})
+	}
+	clock.Advance(2 * time.Hour)
+	m.FastForward(2 * time.Hour)
+	require.Zero(t, c.Exists(ctx, key).Val(), "the hash expires with its last session")
+}
+
+// TestRedisDamagedRecordIsUnavailable: a session record rtr cannot read
+// (written by something else, or by a newer version) is "cannot tell now",
+// never "no such session", and is left in place.
+func TestRedisDamagedRecordIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	_, c := testredis.Mini(t)
+	f := newFixture(t, rtr.NewRedisStore(c))
+	p, err := f.iss.Issue(ctx, "alice")
+	require.NoError(t, err)
+	const key = rtr.DefaultRedisKeyPrefix + "{alice}"
+	sid := c.HKeys(ctx, key).Val()[0]
+	for _, damaged := range []string{"garbage", "\x02" + strings.Repeat("\x00", 40)} {
+		require.NoError(t, c.HSet(ctx, key, sid, damaged).Err())
+		_, err = f.iss.Refresh(ctx, p.RefreshToken)
+		requireUnavailable(t, err, "Refresh")
+		_, err = f.iss.Sessions(ctx, "alice")
+		requireUnavailable(t, err, "Sessions")
+		_, err = f.iss.Issue(ctx, "alice") // meets the record while pruning, leaves it be
+		require.NoError(t, err)
+		require.Equal(t, damaged, c.HGet(ctx, key, sid).Val())
+	}
+}
+
+// TestRedisGenerationsRunOut: the record keeps the generation in 32 bits;
+// a session that reaches the last one (4 billion rotations) ends quietly
+// rather than wrap around.
+func TestRedisGenerationsRunOut(t *testing.T) {
+	ctx := context.Background()
+	_, c := testredis.Mini(t)
+	store := rtr.NewRedisStore(c)
+	now := time.Now()
+	rec := rtr.SessionRecord{
+		ID: "s1", Subject: "alice", Current: "j1", Generation: 1<<32 - 1,
+		CreatedAt: now, RotatedAt: now, IdleExpiresAt: now.Add(time.Hour), AbsoluteExpiresAt: now.Add(time.Hour),
+	}
+	require.NoError(t, store.Create(ctx, rec))
+	_, err := store.Rotate(ctx, rtr.RotateRequest{
+		Subject: "alice", SessionID: "s1", JTI: "j1", Generation: 1<<32 - 1, NewJTI: "j2", Now: now, IdleTTL: time.Hour,
+	})
+	require.ErrorIs(t, err, rtr.ErrSessionNotFound)
+	_, err = store.Get(ctx, "alice", "s1", now)
+	require.ErrorIs(t, err, rtr.ErrSessionNotFound)
 }
