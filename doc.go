@@ -43,9 +43,10 @@
 //
 // [MemoryStore] keeps sessions in process, for development, tests and
 // single-instance services. [RedisStore] works with standalone Redis,
-// Sentinel and Redis Cluster; each state change is one Lua script and one
-// round trip, and all keys of a user share a hash tag. Stores keep token
-// ids, never tokens. The storetest package checks any other [Store]
+// Sentinel and Redis Cluster; it keeps a user's sessions in one hash, and
+// each operation is one command or one Lua script on that key: one round
+// trip, one atomic step, one Cluster slot. Stores keep token ids, never
+// tokens. The storetest package checks any other [Store]
 // against the contract with one call.
 //
 // # Security notes

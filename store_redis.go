@@ -156,8 +156,10 @@ func (s *RedisStore) Rotate(ctx context.Context, req RotateRequest) (RotateResul
 			deadline = d
 		}
 	}
-	args := []any{req.SessionID, packedJTI(req.JTI), req.Generation, newJTI, req.Now.UnixMilli(),
-		req.IdleTTL.Milliseconds(), req.Grace.Milliseconds(), deadlineMillis(deadline)}
+	now := req.Now.UnixMilli()
+	args := []any{req.SessionID, packedJTI(req.JTI), req.Generation, newJTI, now,
+		req.IdleTTL.Milliseconds(), req.Grace.Milliseconds(), deadlineMillis(deadline),
+		rotatedHead(req.Generation + 1), rotatedTimes(now, now+req.IdleTTL.Milliseconds())}
 	reply, err := s.rotate(ctx, req.Subject, args)
 	if err == nil && len(reply) > 0 && reply[0] == int64(4) && time.Now().Before(deadline) {
 		args[7] = int64(0)

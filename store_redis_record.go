@@ -159,6 +159,25 @@ func unpackRecord(subject, id, v string) (SessionRecord, error) {
 	return rec, nil
 }
 
+// rotatedHead is the start of a rotated record, as the rotate script
+// takes it: the version and the new generation (the script refuses to go
+// past maxGeneration).
+func rotatedHead(gen uint64) []byte {
+	b := make([]byte, 5)
+	b[0] = recordVersion
+	binary.BigEndian.PutUint32(b[1:], uint32(gen))
+	return b
+}
+
+// rotatedTimes is a rotated record's rotation time and idle expiry, as the
+// rotate script takes them (it caps the idle expiry at the absolute one).
+func rotatedTimes(now, idle int64) []byte {
+	b := make([]byte, 12)
+	putUint48(b, uint64(now))
+	putUint48(b[6:], uint64(idle))
+	return b
+}
+
 func putUint48(b []byte, v uint64) {
 	_ = b[5]
 	for i := 5; i >= 0; i-- {

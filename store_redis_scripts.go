@@ -15,26 +15,20 @@ import "github.com/redis/go-redis/v9"
 // hash until a script meets it (Rotate deletes it, Create prunes a sample
 // of at most 32 sessions, Sessions all) or the hash itself expires.
 
-// luaRecord reads and writes the fixed part of a packed record.
+// luaRecord reads the fixed part of a packed record. Scripts build new
+// records from pieces the caller packed, so Lua only decodes numbers.
 const luaRecord = `
-local function num(s, i, w)
-  local x = 0
-  for k = i, i + w - 1 do x = x * 256 + string.byte(s, k) end
-  return x
-end
-local function bytes(x, w)
-  local t = {}
-  for k = w, 1, -1 do
-    t[k] = x % 256
-    x = (x - t[k]) / 256
-  end
-  return string.char(unpack(t, 1, w))
+local byte, sub = string.byte, string.sub
+-- u48 reads the 6-byte big-endian number at s[i]
+local function u48(s, i)
+  local a, b, c, d, e, f = byte(s, i, i + 5)
+  return ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
 end
 -- expires: the session's end (min of idle and absolute expiry), or nil
 -- for a value this code does not know
 local function expires(v)
-  if #v < 30 or string.byte(v, 1) ~= 1 then return nil end
-  return math.min(num(v, 18, 6), num(v, 24, 6))
+  if #v < 31 or byte(v, 1) ~= 1 then return nil end
+  return math.min(u48(v, 18), u48(v, 24))
 end
 `
 
@@ -59,7 +53,9 @@ return 1
 // KEYS[1]: the subject's hash. ARGV: sid, packed jti, gen, packed new jti,
 // now, idle ttl, grace, deadline (wall-clock unix ms, 0 for none, checked
 // against the server's TIME so that a script that waited in a stalled
-// server past its caller's deadline changes nothing).
+// server past its caller's deadline changes nothing), and two pieces of
+// the rotated record: its version and generation (gen + 1), and its
+// rotated and idle-expiry times (now, now + idle ttl).
 // Reply: {0} not found (or the token is newer than the store: deleted);
 // {5, record} rotated; {1|2, record} this request repeated, or retried;
 // {3} reused (the session is deleted); {4} too late.
@@ -77,29 +73,31 @@ if now >= exp then
   redis.call('HDEL', KEYS[1], ARGV[1])
   return {0}
 end
-local gen, pgen = num(v, 2, 4), tonumber(ARGV[3])
-local p = 31 + string.byte(v, 30) % 128 -- the previous jti
-local q = p + 1 + string.byte(v, p) % 128 -- the metadata
-local cur, prev = string.sub(v, 30, p - 1), string.sub(v, p, q - 1)
+local g1, g2, g3, g4 = byte(v, 2, 5)
+local gen, pgen = ((g1 * 256 + g2) * 256 + g3) * 256 + g4, tonumber(ARGV[3])
+local p = 31 + byte(v, 30) % 128 -- the previous jti
+local q = p + 1 + byte(v, p) % 128 -- the metadata
+local cur = sub(v, 30, p - 1)
 if pgen == gen and ARGV[2] == cur then
   if gen >= 4294967295 then -- the generations ran out: end quietly
     redis.call('HDEL', KEYS[1], ARGV[1])
     return {0}
   end
-  local abs = num(v, 24, 6)
-  local idle = math.min(now + tonumber(ARGV[6]), abs)
-  local nv = string.sub(v, 1, 1) .. bytes(gen + 1, 4) .. string.sub(v, 6, 11) ..
-    bytes(now, 6) .. bytes(idle, 6) .. string.sub(v, 24, 29) .. ARGV[4] .. cur .. string.sub(v, q)
+  local idle, times = now + tonumber(ARGV[6]), ARGV[10]
+  if idle > u48(v, 24) then -- capped by the absolute expiry
+    idle, times = u48(v, 24), sub(times, 1, 6) .. sub(v, 24, 29)
+  end
+  local nv = ARGV[9] .. sub(v, 6, 11) .. times .. sub(v, 24, 29) .. ARGV[4] .. cur .. sub(v, q)
   redis.call('HSET', KEYS[1], ARGV[1], nv)
   redis.call('PEXPIRE', KEYS[1], idle - now, 'GT')
   return {5, nv}
 end
-if pgen + 1 == gen and #prev > 1 and ARGV[2] == prev then
+if pgen + 1 == gen and q - p > 1 and ARGV[2] == sub(v, p, q - 1) then
   if ARGV[4] == cur then
     -- this very request again (a driver retry after a lost reply)
     return {1, v}
   end
-  if now - num(v, 12, 6) < tonumber(ARGV[7]) then return {2, v} end
+  if now - u48(v, 12) < tonumber(ARGV[7]) then return {2, v} end
 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 if pgen > gen then return {0} end -- the store lost a rotation: end quietly

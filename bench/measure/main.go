@@ -3,8 +3,8 @@
 // with `go test -bench` output:
 //
 //   - Redis bytes per session: sessions created through Issue, MEMORY
-//     USAGE summed over every key they occupy (session hashes and the
-//     subject indexes), divided by the number of sessions;
+//     USAGE summed over every key they occupy (one hash per subject),
+//     divided by the number of sessions;
 //   - memory-store heap bytes per session: HeapAlloc after a full GC,
 //     before and after 100,000 sessions created through Issue;
 //   - Redis round trips per Issue, Refresh, Revoke and RevokeAll, counted
