@@ -210,49 +210,69 @@ func TestRedisSessionFitsIn256Bytes(t *testing.T) {
 
 // TestRedisPrunesExpiredSessions: Redis has no TTL per hash field, so an
 // expired session stays in its subject's hash until the next login or
-// device list of that subject deletes it.
+// device list of that subject deletes it. On miniredis the test also
+// moves the server's clock, and the hash expires with its last session.
 func TestRedisPrunesExpiredSessions(t *testing.T) {
-	ctx := context.Background()
-	m, c := testredis.Mini(t)
-	clock := newClock(time.Now())
-	m.SetTime(clock.Now())
-	newIssuer := func(ttl time.Duration) *rtr.Issuer {
-		iss, err := rtr.NewIssuer(rtr.Config{
-			Store: rtr.NewRedisStore(c), Secret: []byte("prune-test-secret-0123456789abcdef"),
-			RefreshTTL: ttl, Now: clock.Now,
-		})
-		require.NoError(t, err)
-		return iss
-	}
-	brief, long := newIssuer(time.Minute), newIssuer(time.Hour)
-	const key = rtr.DefaultRedisKeyPrefix + "{alice}"
 	for _, tc := range []struct {
-		name string
-		op   func() error
+		name   string
+		client func(t *testing.T) (redis.UniversalClient, func(time.Duration))
 	}{
-		{"login", func() error { _, err := long.Issue(ctx, "alice"); return err }},
-		{"device list", func() error { _, err := long.Sessions(ctx, "alice"); return err }},
+		{"Miniredis", func(t *testing.T) (redis.UniversalClient, func(time.Duration)) {
+			m, c := testredis.Mini(t)
+			m.SetTime(time.Now())
+			return c, m.FastForward
+		}},
+		{"RealRedis", func(t *testing.T) (redis.UniversalClient, func(time.Duration)) {
+			return testredis.Standalone(t), nil
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			require.NoError(t, long.RevokeAll(ctx, "alice"))
-			_, err := long.Issue(ctx, "alice")
-			require.NoError(t, err)
-			for range 3 {
-				_, err := brief.Issue(ctx, "alice")
-				require.NoError(t, err)
+			ctx := context.Background()
+			c, serverAdvance := tc.client(t)
+			clock := newClock(time.Now())
+			advance := func(d time.Duration) {
+				clock.Advance(d)
+				if serverAdvance != nil {
+					serverAdvance(d)
+				}
 			}
-			require.EqualValues(t, 4, c.HLen(ctx, key).Val())
-			clock.Advance(2 * time.Minute)
-			m.FastForward(2 * time.Minute)
-			require.NoError(t, tc.op())
-			ss, err := long.Sessions(ctx, "alice")
-			require.NoError(t, err)
-			require.EqualValues(t, len(ss), c.HLen(ctx, key).Val(), "only live sessions are kept")
+			prefix := testredis.Prefix()
+			newIssuer := func(ttl time.Duration) *rtr.Issuer {
+				iss, err := rtr.NewIssuer(rtr.Config{
+					Store:  rtr.NewRedisStore(c, rtr.WithKeyPrefix(prefix)),
+					Secret: []byte("prune-test-secret-0123456789abcdef"), RefreshTTL: ttl, Now: clock.Now,
+				})
+				require.NoError(t, err)
+				return iss
+			}
+			brief, long := newIssuer(time.Minute), newIssuer(time.Hour)
+			key := prefix + "{alice}"
+			for _, op := range []struct {
+				name string
+				run  func() error
+				live int // sessions left: the long one, and the login's own
+			}{
+				{"login", func() error { _, err := long.Issue(ctx, "alice"); return err }, 2},
+				{"device list", func() error { _, err := long.Sessions(ctx, "alice"); return err }, 1},
+			} {
+				require.NoError(t, long.RevokeAll(ctx, "alice"))
+				_, err := long.Issue(ctx, "alice")
+				require.NoError(t, err)
+				for range 3 {
+					_, err := brief.Issue(ctx, "alice")
+					require.NoError(t, err)
+				}
+				require.EqualValues(t, 4, c.HLen(ctx, key).Val())
+				advance(2 * time.Minute)
+				require.NoError(t, op.run(), op.name)
+				require.EqualValues(t, op.live, c.HLen(ctx, key).Val(), "%s: only live sessions are kept", op.name)
+			}
+			if serverAdvance != nil {
+				advance(2 * time.Hour)
+				require.Zero(t, c.Exists(ctx, key).Val(), "the hash expires with its last session")
+			}
 		})
 	}
-	clock.Advance(2 * time.Hour)
-	m.FastForward(2 * time.Hour)
-	require.Zero(t, c.Exists(ctx, key).Val(), "the hash expires with its last session")
 }
 
 // TestRedisDamagedRecordIsUnavailable: a session record rtr cannot read
