@@ -410,17 +410,33 @@ func TestFaultSlowStoreDefaultClient(t *testing.T) {
 	ctx := context.Background()
 	p, err := iss.Issue(ctx, "slow-default")
 	require.NoError(t, err)
+	store := rtr.NewRedisStore(client)
 
-	px.SetLatency(2 * time.Second)
-	cctx, cancel := context.WithTimeout(ctx, deadline)
-	defer cancel()
-	start := time.Now()
-	_, err = iss.Refresh(cctx, p.RefreshToken)
-	elapsed := time.Since(start)
-	px.SetLatency(0)
-	t.Logf("default client: refresh with a %v deadline returned %q after %v", deadline, fOutcome(err), elapsed.Round(time.Millisecond))
-	require.ErrorIs(t, err, rtr.ErrStoreUnavailable)
-	require.Less(t, elapsed, deadline+time.Second, "the caller's deadline bounds the call")
+	for _, op := range []struct {
+		name string
+		do   func(ctx context.Context) error
+	}{
+		{"Refresh", func(ctx context.Context) error { _, err := iss.Refresh(ctx, p.RefreshToken); return err }},
+		{"Issue", func(ctx context.Context) error { _, err := iss.Issue(ctx, "slow-default"); return err }},
+		{"Revoke", func(ctx context.Context) error { return iss.Revoke(ctx, p.RefreshToken) }},
+		{"RevokeAll", func(ctx context.Context) error { return iss.RevokeAll(ctx, "slow-default") }},
+		{"Sessions", func(ctx context.Context) error { _, err := iss.Sessions(ctx, "slow-default"); return err }},
+		{"Store.Get", func(ctx context.Context) error {
+			_, err := store.Get(ctx, "slow-default", "some-session", time.Now())
+			return err
+		}},
+	} {
+		px.SetLatency(2 * time.Second)
+		cctx, cancel := context.WithTimeout(ctx, deadline)
+		start := time.Now()
+		err := op.do(cctx)
+		elapsed := time.Since(start)
+		cancel()
+		px.SetLatency(0)
+		t.Logf("default client: %s with a %v deadline returned %q after %v", op.name, deadline, fOutcome(err), elapsed.Round(time.Millisecond))
+		require.ErrorIs(t, err, rtr.ErrStoreUnavailable, op.name)
+		require.Less(t, elapsed, deadline+time.Second, "%s: the caller's deadline bounds the call", op.name)
+	}
 }
 
 // Case 4: the server's script cache is flushed between calls (SCRIPT

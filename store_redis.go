@@ -80,7 +80,8 @@ func clientTimeouts(client redis.UniversalClient) (read time.Duration, ignoresCt
 }
 
 // bounded runs call and returns when it does or when ctx is done, whichever
-// comes first. A client that honours deadlines itself is called directly;
+// comes first. call must send the command itself: a method value such as
+// client.HGet(...).Result has already run it. A client that honours deadlines itself is called directly;
 // for one that does not, the call goes on in the background until the
 // client's own timeout, and a rotation it carries cannot commit late (see
 // [RedisStore.Rotate]).
@@ -202,7 +203,7 @@ func (s *RedisStore) rotate(ctx context.Context, subject string, args []any) ([]
 
 // Get implements [Store].
 func (s *RedisStore) Get(ctx context.Context, subject, sessionID string, now time.Time) (SessionRecord, error) {
-	v, err := bounded(ctx, s, s.client.HGet(ctx, s.key(subject), sessionID).Result)
+	v, err := bounded(ctx, s, func() (string, error) { return s.client.HGet(ctx, s.key(subject), sessionID).Result() })
 	if errors.Is(err, redis.Nil) {
 		return SessionRecord{}, ErrSessionNotFound
 	}
@@ -221,7 +222,7 @@ func (s *RedisStore) Get(ctx context.Context, subject, sessionID string, now tim
 
 // Revoke implements [Store].
 func (s *RedisStore) Revoke(ctx context.Context, subject, sessionID string) (bool, error) {
-	n, err := bounded(ctx, s, s.client.HDel(ctx, s.key(subject), sessionID).Result)
+	n, err := bounded(ctx, s, func() (int64, error) { return s.client.HDel(ctx, s.key(subject), sessionID).Result() })
 	if err != nil {
 		return false, unavailable(err)
 	}
