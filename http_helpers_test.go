@@ -188,17 +188,23 @@ func hJSONError(t *testing.T, resp *http.Response) (code, desc string) {
 	return e.Error, e.Desc
 }
 
-// hTamper rewrites a JWT's subject, keeping the signature.
-func hTamper(t *testing.T, token string) string {
+// hPayload splits a JWT and decodes its payload, without verifying it.
+func hPayload(t *testing.T, token string) (parts []string, claims map[string]any) {
 	t.Helper()
-	parts := strings.Split(token, ".")
+	parts = strings.Split(token, ".")
 	require.Len(t, parts, 3)
 	b, err := base64.RawURLEncoding.DecodeString(parts[1])
 	require.NoError(t, err)
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(b, &m))
+	require.NoError(t, json.Unmarshal(b, &claims))
+	return parts, claims
+}
+
+// hTamper rewrites a JWT's subject, keeping the signature.
+func hTamper(t *testing.T, token string) string {
+	t.Helper()
+	parts, m := hPayload(t, token)
 	m["sub"] = "mallory"
-	b, err = json.Marshal(m)
+	b, err := json.Marshal(m)
 	require.NoError(t, err)
 	parts[1] = base64.RawURLEncoding.EncodeToString(b)
 	return strings.Join(parts, ".")
@@ -207,11 +213,6 @@ func hTamper(t *testing.T, token string) string {
 // hClaim decodes one claim of a JWT without verifying it.
 func hClaim(t *testing.T, token, name string) any {
 	t.Helper()
-	parts := strings.Split(token, ".")
-	require.Len(t, parts, 3)
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	require.NoError(t, err)
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(b, &m))
+	_, m := hPayload(t, token)
 	return m[name]
 }
