@@ -254,15 +254,21 @@ func (p *accessPayload) appendJSON(b []byte) []byte {
 		b = append(b, `,"aud":`...)
 		b = appendAudience(b, p.Audience)
 	}
-	b = append(b, `,"exp":`...)
-	b = strconv.AppendInt(b, p.ExpiresAt, 10)
-	b = append(b, `,"iat":`...)
-	b = strconv.AppendInt(b, p.IssuedAt, 10)
-	b = append(b, `,"jti":`...)
-	b = appendJSONString(b, p.ID)
-	b = append(b, `,"sid":`...)
-	b = appendJSONString(b, p.SessionID)
+	b = appendDatesAndIDs(b, p.ExpiresAt, p.IssuedAt, p.ID, p.SessionID)
 	return append(b, '}')
+}
+
+// appendDatesAndIDs appends the members both payloads share after "sub"
+// (and "aud"), in json.Marshal's order.
+func appendDatesAndIDs(b []byte, exp, iat int64, jti, sid string) []byte {
+	b = append(b, `,"exp":`...)
+	b = strconv.AppendInt(b, exp, 10)
+	b = append(b, `,"iat":`...)
+	b = strconv.AppendInt(b, iat, 10)
+	b = append(b, `,"jti":`...)
+	b = appendJSONString(b, jti)
+	b = append(b, `,"sid":`...)
+	return appendJSONString(b, sid)
 }
 
 // appendJSON appends p exactly as json.Marshal encodes it.
@@ -275,14 +281,7 @@ func (p *refreshPayload) appendJSON(b []byte) []byte {
 	}
 	b = append(b, `"sub":`...)
 	b = appendJSONString(b, p.Subject)
-	b = append(b, `,"exp":`...)
-	b = strconv.AppendInt(b, p.ExpiresAt, 10)
-	b = append(b, `,"iat":`...)
-	b = strconv.AppendInt(b, p.IssuedAt, 10)
-	b = append(b, `,"jti":`...)
-	b = appendJSONString(b, p.ID)
-	b = append(b, `,"sid":`...)
-	b = appendJSONString(b, p.SessionID)
+	b = appendDatesAndIDs(b, p.ExpiresAt, p.IssuedAt, p.ID, p.SessionID)
 	b = append(b, `,"gen":`...)
 	b = strconv.AppendUint(b, p.Generation, 10)
 	return append(b, '}')
