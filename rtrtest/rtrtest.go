@@ -1,8 +1,8 @@
 // Package rtrtest helps applications test their own code that uses rtr:
 // a settable [Clock] to share between the issuer and its store, an issuer
 // preset for tests ([NewIssuer]), a browser-like HTTP client with a cookie
-// jar of its own ([NewBrowser]), and verified-looking [rtr.Claims] for
-// handler unit tests ([NewClaims], [WithClaims]).
+// jar of its own ([NewBrowser]), and genuine [rtr.Claims] for handler
+// unit tests ([NewClaims], [WithClaims]).
 //
 // It depends on the standard library and rtr only, so importing it from
 // your tests adds nothing to your module's dependencies.
