@@ -44,9 +44,10 @@ type Config struct {
 
 	// Secret is the master secret, at least [MinSecretLen] bytes of
 	// randomness (from crypto/rand; a placeholder such as 32 zero bytes or
-	// one repeated character is refused). The access-token and refresh-token keys are derived from
-	// it with domain separation (HMAC-SHA256 with distinct labels), so a
-	// token of one kind can never verify as the other.
+	// one repeated character is refused). The access-token and refresh-token
+	// keys are derived from it with domain separation (HMAC-SHA256 with
+	// distinct labels), so a token of one kind can never verify as the
+	// other.
 	Secret []byte
 
 	// PreviousSecrets are older secrets still accepted when verifying,
@@ -185,7 +186,7 @@ func checkSecret(name string, s []byte) error {
 		}
 	}
 	if n < minSecretVariety {
-		return fmt.Errorf("%w: %s is not random (only %d distinct byte values); use %d bytes from crypto/rand", ErrInvalidConfig, name, n, MinSecretLen)
+		return fmt.Errorf("%w: %s is not random (distinct byte values: %d, at least %d needed); use %d bytes from crypto/rand", ErrInvalidConfig, name, n, minSecretVariety, MinSecretLen)
 	}
 	return nil
 }

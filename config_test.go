@@ -25,9 +25,9 @@ func TestNewIssuerRefusesConfigMistakes(t *testing.T) {
 	}{
 		{"NoStore", func(c *rtr.Config) { c.Store = nil }, "Store is required"},
 		{"ShortSecret", func(c *rtr.Config) { c.Secret = []byte("too short") }, "Secret must be at least 32 bytes"},
-		{"ZeroSecret", func(c *rtr.Config) { c.Secret = make([]byte, 32) }, "Secret is not random (only 1 distinct byte values)"},
+		{"ZeroSecret", func(c *rtr.Config) { c.Secret = make([]byte, 32) }, "Secret is not random (distinct byte values: 1, at least 8 needed)"},
 		{"RepeatedByteSecret", func(c *rtr.Config) { c.Secret = bytes.Repeat([]byte("k"), 64) }, "Secret is not random"},
-		{"RepeatedPatternSecret", func(c *rtr.Config) { c.Secret = bytes.Repeat([]byte("abc"), 16) }, "Secret is not random (only 3 distinct byte values)"},
+		{"RepeatedPatternSecret", func(c *rtr.Config) { c.Secret = bytes.Repeat([]byte("abc"), 16) }, "Secret is not random (distinct byte values: 3, at least 8 needed)"},
 		{"ShortPrevious", func(c *rtr.Config) { c.PreviousSecrets = [][]byte{[]byte("x")} }, "PreviousSecrets[0] must be at least 32 bytes"},
 		{"ZeroPrevious", func(c *rtr.Config) { c.PreviousSecrets = [][]byte{make([]byte, 40)} }, "PreviousSecrets[0] is not random"},
 		{"PreviousIsSecret", func(c *rtr.Config) {
