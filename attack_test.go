@@ -1,6 +1,6 @@
 package rtr_test
 
-// Attack tests (issue #5): hostile subjects that try to reach another
+// Attack tests: hostile subjects that try to reach another
 // subject's Redis keys, a thief who replays a stolen refresh token inside
 // the grace window, and a dump of the store. Hostile token and HTTP input
 // is in the fuzz targets (fuzz_test.go, fuzz_http_test.go) and replays

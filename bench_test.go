@@ -1,7 +1,8 @@
 package rtr_test
 
 // Benchmarks of rtr against its baselines, measured in the same run on the
-// same data (issue #4). bench/run.sh runs them and prints the table; see
+// same data, so that a ratio is never skewed by a different machine or
+// load. bench/run.sh runs them and prints the table; see
 // BENCHMARKS.md for what each figure means.
 //
 // Naming: BenchmarkX/rtr is rtr, BenchmarkX/baseline=NAME a baseline it is

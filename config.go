@@ -2,6 +2,7 @@ package rtr
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"time"
 )
@@ -42,15 +43,18 @@ type Config struct {
 	Store Store
 
 	// Secret is the master secret, at least [MinSecretLen] bytes of
-	// randomness. The access-token and refresh-token keys are derived from
-	// it with domain separation (HMAC-SHA256 with distinct labels), so a
-	// token of one kind can never verify as the other.
+	// randomness (from crypto/rand; a placeholder such as 32 zero bytes or
+	// one repeated character is refused). The access-token and refresh-token
+	// keys are derived from it with domain separation (HMAC-SHA256 with
+	// distinct labels), so a token of one kind can never verify as the
+	// other.
 	Secret []byte
 
 	// PreviousSecrets are older secrets still accepted when verifying,
 	// for key rotation: tokens carry a "kid" naming the secret that signed
 	// them, and new tokens are always signed with Secret. Remove an old
-	// secret once MaxSessionAge has passed since it was replaced.
+	// secret once MaxSessionAge has passed since it was replaced. Each is
+	// checked as Secret is, and none may equal Secret.
 	PreviousSecrets [][]byte
 
 	// Issuer is the "iss" claim; when set, it is checked on every verify.
@@ -60,12 +64,14 @@ type Config struct {
 	// access token must name at least one of these audiences.
 	Audience []string
 
-	// AccessTTL is the lifetime of access tokens. Default [DefaultAccessTTL].
+	// AccessTTL is the lifetime of access tokens. Default [DefaultAccessTTL],
+	// or RefreshTTL when that is shorter. Longer than RefreshTTL is refused.
 	AccessTTL time.Duration
 
 	// RefreshTTL is the idle lifetime of a session: each rotation extends it
 	// to now+RefreshTTL, never past MaxSessionAge from login.
-	// Default [DefaultRefreshTTL].
+	// Default [DefaultRefreshTTL], or MaxSessionAge when that is shorter.
+	// Longer than MaxSessionAge (set, or its default) is refused.
 	RefreshTTL time.Duration
 
 	// MaxSessionAge is the absolute lifetime of a session, from login.
@@ -76,7 +82,10 @@ type Config struct {
 	// was rotated most recently is presented again less than ReuseGrace
 	// after its rotation, [Issuer.Refresh] answers with the current token
 	// again instead of revoking the session. The zero value is strict (every
-	// replay is theft); [RecommendedReuseGrace] is what we suggest.
+	// replay is theft); [RecommendedReuseGrace] is what we suggest. Longer
+	// than AccessTTL is refused: the window is for honest replays seconds
+	// apart, and every second of it is one in which a thief's replay of a
+	// just-rotated token is answered instead of detected.
 	ReuseGrace time.Duration
 
 	// Claims returns extra access-token claims for a subject. It is called
@@ -108,16 +117,26 @@ type Config struct {
 }
 
 // withDefaults validates c and returns a copy with defaults filled in.
+//
+// Lifetimes must nest: ReuseGrace <= AccessTTL <= RefreshTTL <=
+// MaxSessionAge. A default never overrides what was set: an unset
+// RefreshTTL or AccessTTL shrinks to fit a shorter MaxSessionAge or
+// RefreshTTL that was set, but a value that was set and does not fit
+// (set against set, or set against a default) is refused with the reason.
 func (c Config) withDefaults() (Config, error) {
+	orig := c
 	if c.Store == nil {
 		return c, fmt.Errorf("%w: Store is required", ErrInvalidConfig)
 	}
-	if len(c.Secret) < MinSecretLen {
-		return c, fmt.Errorf("%w: Secret must be at least %d bytes", ErrInvalidConfig, MinSecretLen)
+	if err := checkSecret("Secret", c.Secret); err != nil {
+		return c, err
 	}
-	for _, s := range c.PreviousSecrets {
-		if len(s) < MinSecretLen {
-			return c, fmt.Errorf("%w: PreviousSecrets must be at least %d bytes each", ErrInvalidConfig, MinSecretLen)
+	for i, s := range c.PreviousSecrets {
+		if err := checkSecret(fmt.Sprintf("PreviousSecrets[%d]", i), s); err != nil {
+			return c, err
+		}
+		if subtle.ConstantTimeCompare(s, c.Secret) == 1 {
+			return c, fmt.Errorf("%w: PreviousSecrets[%d] is the same as Secret; list only secrets that were replaced", ErrInvalidConfig, i)
 		}
 	}
 	for _, d := range []time.Duration{c.AccessTTL, c.RefreshTTL, c.MaxSessionAge, c.ReuseGrace, c.Leeway, c.StoreTimeout} {
@@ -125,17 +144,17 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("%w: durations must not be negative", ErrInvalidConfig)
 		}
 	}
-	if c.AccessTTL == 0 {
-		c.AccessTTL = DefaultAccessTTL
-	}
-	if c.RefreshTTL == 0 {
-		c.RefreshTTL = DefaultRefreshTTL
-	}
 	if c.MaxSessionAge == 0 {
 		c.MaxSessionAge = DefaultMaxSessionAge
 	}
-	if c.RefreshTTL > c.MaxSessionAge {
-		c.RefreshTTL = c.MaxSessionAge
+	if c.RefreshTTL == 0 {
+		c.RefreshTTL = min(DefaultRefreshTTL, c.MaxSessionAge)
+	}
+	if c.AccessTTL == 0 {
+		c.AccessTTL = min(DefaultAccessTTL, c.RefreshTTL)
+	}
+	if err := checkLifetimes(c, orig); err != nil {
+		return c, err
 	}
 	if c.StoreTimeout == 0 {
 		c.StoreTimeout = DefaultStoreTimeout
@@ -145,4 +164,56 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	c.Audience = append([]string(nil), c.Audience...)
 	return c, nil
+}
+
+// minSecretVariety is the fewest distinct byte values a secret must hold.
+// 32 random bytes hold about 30; a secret with fewer than 8 is a
+// placeholder (zeros, one repeated character, a short repeated pattern),
+// not a key.
+const minSecretVariety = 8
+
+// checkSecret refuses a secret that is too short or clearly not random.
+func checkSecret(name string, s []byte) error {
+	if len(s) < MinSecretLen {
+		return fmt.Errorf("%w: %s must be at least %d bytes", ErrInvalidConfig, name, MinSecretLen)
+	}
+	var seen [256]bool
+	n := 0
+	for _, b := range s {
+		if !seen[b] {
+			seen[b] = true
+			n++
+		}
+	}
+	if n < minSecretVariety {
+		return fmt.Errorf("%w: %s is not random (distinct byte values: %d, at least %d needed); use %d bytes from crypto/rand", ErrInvalidConfig, name, n, minSecretVariety, MinSecretLen)
+	}
+	return nil
+}
+
+// checkLifetimes refuses lifetimes that do not nest. c has its defaults
+// filled in; orig is the config as given, to tell which values were set.
+func checkLifetimes(c, orig Config) error {
+	if c.RefreshTTL > c.MaxSessionAge {
+		return fmt.Errorf("%w: RefreshTTL (%v) is longer than MaxSessionAge (%v%s): a session would end at MaxSessionAge before it could ever sit idle that long; shorten RefreshTTL or set MaxSessionAge",
+			ErrInvalidConfig, c.RefreshTTL, c.MaxSessionAge, defaultNote(orig.MaxSessionAge))
+	}
+	if c.AccessTTL > c.RefreshTTL {
+		return fmt.Errorf("%w: AccessTTL (%v) is longer than RefreshTTL (%v%s): an access token would outlive the idle session it belongs to; shorten AccessTTL",
+			ErrInvalidConfig, c.AccessTTL, c.RefreshTTL, defaultNote(orig.RefreshTTL))
+	}
+	if c.ReuseGrace > c.AccessTTL {
+		return fmt.Errorf("%w: ReuseGrace (%v) is longer than AccessTTL (%v%s): the grace is for a second tab or a lost response, seconds (try RecommendedReuseGrace), and a longer one lets a stolen refresh token be replayed undetected",
+			ErrInvalidConfig, c.ReuseGrace, c.AccessTTL, defaultNote(orig.AccessTTL))
+	}
+	return nil
+}
+
+// defaultNote marks a value in an error message as a default when the
+// field was not set, so that the reader knows which field to set.
+func defaultNote(set time.Duration) string {
+	if set == 0 {
+		return ", the default"
+	}
+	return ""
 }

@@ -49,6 +49,21 @@
 // tokens. The storetest package checks any other [Store]
 // against the contract with one call.
 //
+// # Configuration mistakes
+//
+// A setting that cannot be right is refused at start-up, with
+// [ErrInvalidConfig] and a message naming the field and the reason, never
+// silently adjusted. [NewIssuer] refuses a [Config] whose lifetimes do
+// not nest (ReuseGrace <= AccessTTL <= RefreshTTL <= MaxSessionAge) or
+// whose secret is short or a placeholder. Options follow one rule: an
+// invalid value is refused by the constructor that takes it. Where the
+// constructor returns an error ([NewHTTP]) that error wraps
+// [ErrInvalidConfig]; where it cannot ([NewMemoryStore],
+// [NewRedisStore], whose signatures return only the store), the option
+// function or constructor panics with such an error, as go-redis's
+// NewClient does on nil options: these are programming errors, and they
+// show at start-up rather than at the first login.
+//
 // # Security notes
 //
 // Access and refresh keys are derived from [Config.Secret] with domain

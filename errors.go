@@ -31,7 +31,9 @@ var (
 	ErrStoreUnavailable = errors.New("rtr: store unavailable")
 
 	// ErrInvalidConfig is returned by [NewIssuer] for a [Config] that cannot
-	// be used safely (no store, a short secret, negative durations).
+	// be used safely (no store, a short or placeholder secret, negative or
+	// conflicting durations), and by [NewHTTP] for an invalid option. The
+	// wrapping error says which field is wrong and why.
 	ErrInvalidConfig = errors.New("rtr: invalid config")
 
 	// ErrInvalidSubject is returned by [Issuer.Issue] and others for an empty

@@ -1,8 +1,10 @@
 package rtr_test
 
-// Fault test, issue #5 case 6: a Redis Cluster slot is migrated between
-// masters while sessions rotate. The test starts its own 3-master cluster
-// (see fStartCluster) so that it may reshard freely; run with RTR_FAULTS=1.
+// Fault test, case 6 after the five of fault_store_test.go: a Redis
+// Cluster slot is migrated between masters while sessions rotate, and no
+// rotation may be lost, doubled or taken for theft. The test starts its own
+// 3-master cluster (see fStartCluster) so that it may reshard freely; run
+// with RTR_FAULTS=1.
 
 import (
 	"context"

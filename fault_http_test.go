@@ -1,8 +1,10 @@
 package rtr_test
 
-// Fault tests through the HTTP layer (issue #5 cases 1, 3 and 5) against
-// a real redis-server process owned by the test, over real TCP
-// (httptest.Server). Run with RTR_FAULTS=1.
+// Fault tests through the HTTP layer against a real redis-server process
+// owned by the test, over real TCP (httptest.Server): the store down, hung
+// and restarted without persistence, the HTTP side of cases 1, 3 and 5 of
+// fault_store_test.go. A store fault must answer 503 and clear no cookie,
+// so that an outage never logs anybody out. Run with RTR_FAULTS=1.
 
 import (
 	"context"

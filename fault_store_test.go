@@ -1,9 +1,12 @@
 package rtr_test
 
-// Fault tests, issue #5 cases 1-5, at the Issuer level against a real
-// redis-server process owned by the test (see fault_helpers_test.go; run
-// with RTR_FAULTS=1). The HTTP side of cases 1 and 5 is in
-// fault_http_test.go.
+// Fault tests at the Issuer level against a real redis-server process
+// owned by the test (see fault_helpers_test.go; run with RTR_FAULTS=1),
+// numbered as cases below: 1 the server killed while refreshes flow, 2 a
+// lost reply, 3 a slow or hung server, 4 a flushed script cache, 5 a
+// restart without persistence. The point of each: a fault is
+// ErrStoreUnavailable ("cannot tell now"), never a logout or a false theft
+// alarm. The HTTP side of cases 1, 3 and 5 is in fault_http_test.go.
 
 import (
 	"context"

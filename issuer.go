@@ -22,8 +22,11 @@ type Issuer struct {
 }
 
 // NewIssuer checks cfg, fills in defaults and derives the keys. It fails
-// with [ErrInvalidConfig] when the store is missing or a secret is shorter
-// than [MinSecretLen] bytes.
+// with [ErrInvalidConfig], and a reason, for a config that cannot be used
+// safely: no store; a secret shorter than [MinSecretLen] bytes or clearly
+// not random; a previous secret equal to the current one; a negative
+// duration; lifetimes that do not nest (ReuseGrace <= AccessTTL <=
+// RefreshTTL <= MaxSessionAge, see [Config]).
 func NewIssuer(cfg Config) (*Issuer, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {

@@ -20,6 +20,16 @@ func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
 	return c, ok && c != nil
 }
 
+// ContextWithClaims returns a copy of ctx that carries c, as
+// [HTTPAuth.Require] and [HTTPAuth.Optional] pass a verified identity on:
+// [ClaimsFromContext] finds it. It is for handler unit tests and for
+// middleware of your own that verifies tokens some other way; rtr does not
+// check c. A nil c makes the context anonymous. The rtrtest package builds
+// complete claims for a test with rtrtest.NewClaims.
+func ContextWithClaims(ctx context.Context, c *Claims) context.Context {
+	return context.WithValue(ctx, claimsKey, c)
+}
+
 // Require is middleware that serves only requests with a valid identity;
 // others get an error response (see [ErrorHandler]) and next is not called.
 // The verified [Claims] are in the request context ([ClaimsFromContext]).

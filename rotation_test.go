@@ -375,17 +375,3 @@ func TestInvalidSubject(t *testing.T) {
 		require.ErrorIs(t, err, rtr.ErrInvalidSubject)
 	}
 }
-
-func TestNewIssuerRefusesUnsafeConfig(t *testing.T) {
-	for name, cfg := range map[string]rtr.Config{
-		"NoStore":        {Secret: testSecret},
-		"ShortSecret":    {Store: rtr.NewMemoryStore(), Secret: []byte("too short")},
-		"ShortPrevious":  {Store: rtr.NewMemoryStore(), Secret: testSecret, PreviousSecrets: [][]byte{[]byte("x")}},
-		"NegativeTTL":    {Store: rtr.NewMemoryStore(), Secret: testSecret, AccessTTL: -time.Second},
-		"NegativeGrace":  {Store: rtr.NewMemoryStore(), Secret: testSecret, ReuseGrace: -time.Second},
-		"NegativeLeeway": {Store: rtr.NewMemoryStore(), Secret: testSecret, Leeway: -time.Second},
-	} {
-		_, err := rtr.NewIssuer(cfg)
-		require.ErrorIs(t, err, rtr.ErrInvalidConfig, name)
-	}
-}

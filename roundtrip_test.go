@@ -1,7 +1,8 @@
 package rtr_test
 
-// Issue #4: every state change on the Redis store is exactly one round
-// trip. A go-redis hook counts what is sent; a pipeline would count once,
+// Every state change on the Redis store is exactly one round trip: that
+// is what keeps a rotation atomic and a login cheap, and a second round
+// trip slipping in would go unnoticed by every other test. A go-redis hook counts what is sent; a pipeline would count once,
 // as it is one round trip. The scripts are cached first: Script.Run sends
 // EVALSHA and falls back to EVAL on NOSCRIPT, which costs a second round
 // trip only after a SCRIPT FLUSH or a server restart.

@@ -101,18 +101,24 @@ type MemoryOption func(*MemoryStore)
 // (default [DefaultMemoryMaxSessions]). When a shard is full even after
 // forgetting expired sessions, [MemoryStore.Create] fails with
 // [ErrStoreUnavailable] (a login answers 503; nobody is logged out).
+//
+// n must be positive: WithMaxSessions panics otherwise, with an error
+// wrapping [ErrInvalidConfig] (a store cannot be unbounded).
 func WithMaxSessions(n int) MemoryOption {
-	return func(m *MemoryStore) {
-		if n > 0 {
-			m.maxPerShard = max(1, (n+memShardCount-1)/memShardCount)
-		}
+	if n <= 0 {
+		panic(fmt.Errorf("%w: WithMaxSessions(%d): the cap must be positive", ErrInvalidConfig, n))
 	}
+	return func(m *MemoryStore) { m.setMaxSessions(n) }
+}
+
+func (m *MemoryStore) setMaxSessions(n int) {
+	m.maxPerShard = max(1, (n+memShardCount-1)/memShardCount)
 }
 
 // NewMemoryStore returns an empty in-memory store.
 func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
 	m := &MemoryStore{seed: maphash.MakeSeed()}
-	WithMaxSessions(DefaultMemoryMaxSessions)(m)
+	m.setMaxSessions(DefaultMemoryMaxSessions)
 	for _, o := range opts {
 		o(m)
 	}

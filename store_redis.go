@@ -42,7 +42,16 @@ type RedisOption func(*RedisStore)
 
 // WithKeyPrefix sets the prefix of every key (default
 // [DefaultRedisKeyPrefix]), to share one Redis between applications.
+//
+// The prefix must not contain '{' or '}': in Redis Cluster the braces
+// after the prefix choose a subject's slot, and a brace in the prefix
+// would choose it instead, putting every subject in one slot.
+// WithKeyPrefix panics on such a prefix, with an error wrapping
+// [ErrInvalidConfig].
 func WithKeyPrefix(prefix string) RedisOption {
+	if strings.ContainsAny(prefix, "{}") {
+		panic(fmt.Errorf("%w: WithKeyPrefix(%q): the prefix must not contain braces, which would change the Redis Cluster hash tag", ErrInvalidConfig, prefix))
+	}
 	return func(s *RedisStore) { s.prefix = prefix }
 }
 
@@ -51,13 +60,36 @@ func WithKeyPrefix(prefix string) RedisOption {
 // running out is [ErrStoreUnavailable]. Build the client with
 // ContextTimeoutEnabled so that go-redis stops at the context's deadline;
 // for a client without it, the store watches the context itself.
+//
+// NewRedisStore panics, with an error wrapping [ErrInvalidConfig], when
+// client is nil (as go-redis's constructors do on nil options): the
+// mistake shows at start-up rather than at the first login.
 func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStore {
+	if isNilClient(client) {
+		panic(fmt.Errorf("%w: NewRedisStore: nil Redis client", ErrInvalidConfig))
+	}
 	s := &RedisStore{client: client, prefix: DefaultRedisKeyPrefix}
 	s.readTimeout, s.watchCtx = clientTimeouts(client)
 	for _, o := range opts {
 		o(s)
 	}
 	return s
+}
+
+// isNilClient reports whether client is nil, or a nil pointer of one of
+// go-redis's client types.
+func isNilClient(client redis.UniversalClient) bool {
+	switch c := client.(type) {
+	case nil:
+		return true
+	case *redis.Client:
+		return c == nil
+	case *redis.ClusterClient:
+		return c == nil
+	case *redis.Ring:
+		return c == nil
+	}
+	return false
 }
 
 // clientTimeouts returns how long client waits for a reply, when it can be

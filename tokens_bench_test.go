@@ -1,7 +1,7 @@
 package rtr
 
-// Equivalence tests for the performance work of issue #4 (see
-// BENCHMARKS.md): the reflection-free minting must write exactly what
+// Equivalence tests for the fast token paths (see BENCHMARKS.md): the
+// reflection-free minting must write exactly what
 // json.Marshal writes, and the fast path for tokens rtr minted
 // (verifyMinted, parseMintedRefresh) must answer exactly as golang-jwt
 // does — same acceptance, same claims, same errors — for every token it

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark table of issue #4 in one command:
+# The benchmark table of BENCHMARKS.md in one command:
 #
 #   bench/run.sh                 # starts its own loopback Redis
 #   bench/run.sh -r HOST:PORT    # uses that Redis (use a server nobody else

@@ -1,5 +1,6 @@
-// Package e2e holds the real-browser end-to-end test of examples/cookie
-// (GitHub issue #3, item 7). It is a module of its own, so chromedp never
+// Package e2e holds the real-browser end-to-end test of examples/cookie:
+// what a browser really does with the cookies (Secure, __Host-, SameSite)
+// and the transparent refresh, which no Go HTTP client reproduces. It is a module of its own, so chromedp never
 // becomes a dependency of the library, and the test only runs with
 // RTR_E2E=1:
 //

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark smoke run (issue #4): every benchmark once (-benchtime 1x;
+# Benchmark smoke run: every benchmark once (-benchtime 1x;
 # -short skips the 1,000,000-session fills), bench/measure with small
 # counts and bench/report over the output, so that the harness keeps
 # building and running. Nothing is timed or compared: the figures of a 1x

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Real-browser end-to-end test (issue #3, item 7): examples/cookie with a 2 s
+# Real-browser end-to-end test: examples/cookie with a 2 s
 # access TTL, driven through Debian's headless chromium by chromedp, in the
 # separate Go module e2e/ (no browser download). Takes about 15-30 s, plus a
 # minute or two the first time if chromium has to be installed.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fault-injection tests (issue #5, "Fault tests" 1-6); about 1-2 minutes.
+# Fault-injection tests (the six cases of fault_store_test.go and
+# fault_cluster_test.go, and their HTTP side); about 1-2 minutes.
 #
 # The tests start, kill, pause and restart redis-server processes of their
 # own on free loopback ports (and a 3-master cluster of their own for the

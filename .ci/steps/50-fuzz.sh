@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzing (issue #5, "Hostile input"): every Fuzz target of the repository,
+# Fuzzing of hostile input: every Fuzz target of the repository,
 # one at a time, for RTR_FUZZTIME each (default 20s); about 25-30 s per
 # target, build included (5 targets today: about 2.5 minutes).
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load and attack simulation (issue #5, "Load and attack simulation");
+# Load and attack simulation: cmd/rtrload and its oracle;
 # about 70 s.
 #
 # 1. The oracle's self-tests: synthetic logs with known faults, and short

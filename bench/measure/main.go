@@ -1,5 +1,5 @@
-// Command measure prints the size figures of the benchmark table (issue
-// #4) as Go benchmark result lines, so bench/run.sh reads them together
+// Command measure prints the size figures of the benchmark table
+// (BENCHMARKS.md) as Go benchmark result lines, so bench/run.sh reads them together
 // with `go test -bench` output:
 //
 //   - Redis bytes per session: sessions created through Issue, MEMORY

@@ -1,8 +1,8 @@
 // Command report reads `go test -bench` output (and bench/measure's, which
-// has the same form) and prints the table of issue #4: each operation, its
-// ns/op and allocs/op, its baseline's, the ratio and the target. Values
-// are medians over the runs (-count). Rows whose benchmarks are missing
-// (no Redis, a quick run) say so instead of failing.
+// has the same form) and prints the benchmark table of BENCHMARKS.md: each
+// operation, its ns/op and allocs/op, its baseline's, the ratio and the
+// target. Values are medians over the runs (-count). Rows whose benchmarks
+// are missing (no Redis, a quick run) say so instead of failing.
 //
 // Usage: go run ./bench/report FILE...
 package main

@@ -1,4 +1,4 @@
-// Command rtrload is the load and attack simulator of rtr (issue #5).
+// Command rtrload is the load and attack simulator of rtr.
 //
 // It serves an application through rtr's HTTP middleware, in cookie mode
 // and in bearer mode at once, on a real Redis (standalone or Cluster), and

@@ -1,7 +1,6 @@
 package routers
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -119,7 +118,7 @@ func setup(t *testing.T, router func(handlers) http.Handler, opts ...rtr.HTTPOpt
 	clk := &clock{t: time.Now()}
 	iss, err := rtr.NewIssuer(rtr.Config{
 		Store:      rtr.NewMemoryStore(),
-		Secret:     bytes.Repeat([]byte("s"), 32),
+		Secret:     []byte("router-test-secret-0123456789abcdef"),
 		AccessTTL:  time.Minute,
 		RefreshTTL: time.Hour,
 		ReuseGrace: rtr.RecommendedReuseGrace,

@@ -99,6 +99,13 @@ func Start(ctx context.Context, cmd Command, args []string, stdout io.Writer, ge
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	graceSet := false
+	fs.Visit(func(f *flag.Flag) { graceSet = graceSet || f.Name == "grace" })
+	if !graceSet {
+		// rtr refuses a grace longer than the access-token lifetime; the
+		// default grace yields to a short -access-ttl (a demo of refreshes).
+		e.Config.ReuseGrace = min(e.Config.ReuseGrace, e.Config.AccessTTL)
+	}
 
 	e.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	var err error

@@ -140,7 +140,7 @@ func TestLogEventsLogsNoToken(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	iss, err := rtr.NewIssuer(rtr.Config{
 		Store:   rtr.NewMemoryStore(),
-		Secret:  bytes.Repeat([]byte("k"), 32),
+		Secret:  []byte("example-test-secret-0123456789abcdef"),
 		OnEvent: LogEvents(log), // ReuseGrace 0: every replay is theft
 	})
 	require.NoError(t, err)

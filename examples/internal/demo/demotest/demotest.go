@@ -4,7 +4,6 @@
 package demotest
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"strings"
@@ -39,7 +38,7 @@ func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t
 func Config(clk *Clock) rtr.Config {
 	return rtr.Config{
 		Store:      rtr.NewMemoryStore(),
-		Secret:     bytes.Repeat([]byte("k"), 32),
+		Secret:     []byte("example-test-secret-0123456789abcdef"),
 		AccessTTL:  time.Minute,
 		RefreshTTL: time.Hour,
 		ReuseGrace: rtr.RecommendedReuseGrace,
