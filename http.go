@@ -246,6 +246,7 @@ func NewHTTP(iss *Issuer, opts ...HTTPOption) (*HTTPAuth, error) {
 		accessSigParser: jwt.NewParser(
 			jwt.WithValidMethods([]string{signingAlg}),
 			jwt.WithoutClaimsValidation(),
+			jwt.WithStrictDecoding(),
 		),
 	}
 	if a.cop == nil {
@@ -287,6 +288,9 @@ type identity struct{ subject, sessionID string }
 func (a *HTTPAuth) accessIdentity(token string) (identity, error) {
 	if token == "" || tooLarge(token) {
 		return identity{}, ErrInvalidToken
+	}
+	if err := checkGeneralToken(token); err != nil {
+		return identity{}, err
 	}
 	var c Claims
 	if _, err := a.accessSigParser.ParseWithClaims(token, &c, a.iss.verifier.keyFn); err != nil {

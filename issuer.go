@@ -33,7 +33,7 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 	iss.verifier = newVerifier(&iss.cfg, &iss.keys)
 	iss.refreshParser = jwt.NewParser(parserOptions(&iss.cfg)...)
 	iss.refreshValidator = jwt.NewValidator(parserOptions(&iss.cfg)...)
-	iss.refreshSigParser = jwt.NewParser(jwt.WithValidMethods([]string{signingAlg}), jwt.WithoutClaimsValidation())
+	iss.refreshSigParser = sigOnlyParser()
 	iss.refreshKeyFn = func(t *jwt.Token) (any, error) {
 		if err := checkHeader(t, RefreshTokenType); err != nil {
 			return nil, err
@@ -81,6 +81,9 @@ func (iss *Issuer) parseRefresh(token string, checkExpiry bool) (*refreshClaims,
 
 // parseRefreshJWT is the general path of parseRefresh: golang-jwt.
 func (iss *Issuer) parseRefreshJWT(token string, checkExpiry bool) (*refreshClaims, error) {
+	if err := checkGeneralToken(token); err != nil {
+		return nil, err
+	}
 	p := iss.refreshParser
 	if !checkExpiry {
 		p = iss.refreshSigParser

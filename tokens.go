@@ -149,11 +149,18 @@ func parserOptions(cfg *Config) []jwt.ParserOption {
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(cfg.Leeway),
 		jwt.WithTimeFunc(cfg.Now),
+		jwt.WithStrictDecoding(),
 	}
 	if cfg.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
 	}
 	return opts
+}
+
+// sigOnlyParser checks a token's signature, alg and header but none of
+// its claims; callers bound the claims themselves (checkSignatureOnly).
+func sigOnlyParser() *jwt.Parser {
+	return jwt.NewParser(jwt.WithValidMethods([]string{signingAlg}), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding())
 }
 
 // mapParseError turns a golang-jwt error into rtr's sentinels. Expiry is
@@ -417,14 +424,15 @@ func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)
 // longer ones (large extra claims) take the general path.
 const maxFastPayload = 1536
 
-// decodeSegment decodes a base64url segment as golang-jwt does
-// (RawURLEncoding, not strict).
+// decodeSegment decodes a base64url segment as golang-jwt does with
+// strict decoding, and refuses the line breaks that decoders skip: only
+// the canonical spelling decodes (see canonicalSegment).
 func decodeSegment(seg string) (string, bool) {
 	var buf [maxFastPayload]byte
-	if base64.RawURLEncoding.DecodedLen(len(seg)) > len(buf) {
+	if base64.RawURLEncoding.DecodedLen(len(seg)) > len(buf) || strings.ContainsAny(seg, "\r\n") {
 		return "", false
 	}
-	n, err := base64.RawURLEncoding.Decode(buf[:], bytesOf(seg))
+	n, err := canonicalB64.Decode(buf[:], bytesOf(seg))
 	if err != nil {
 		return "", false
 	}
