@@ -81,7 +81,8 @@ type Config struct {
 
 	// Claims returns extra access-token claims for a subject. It is called
 	// at login and at every refresh, so changes (roles, say) take effect at
-	// the next refresh. Names rtr sets itself are refused with
+	// the next refresh. Names rtr sets itself, and names that equal one of
+	// them under [strings.EqualFold] ("SUB", "ſub"), are refused with
 	// [ErrReservedClaim]. Optional.
 	Claims func(ctx context.Context, subject string) (map[string]any, error)
 

@@ -120,3 +120,80 @@ func TestCanonicalSegment(t *testing.T) {
 	}
 	require.True(t, canonicalSegment(""))
 }
+
+func TestExtraClaimsFoldingToReservedAreRefused(t *testing.T) {
+	for _, name := range []string{"Sub", "SUB", "ſub", "Sid", "SID", "ſid", "EXP", "Exp", "Iss", "ISſ", "Aud", "NBF", "Iat", "JTI", "Gen", "sub", "gen"} {
+		t.Run(name, func(t *testing.T) {
+			iss := newTestIssuer(t, func(c *Config) {
+				c.Claims = func(context.Context, string) (map[string]any, error) {
+					return map[string]any{"role": "user", name: "mallory"}, nil
+				}
+			})
+			_, err := iss.Issue(context.Background(), "alice")
+			require.ErrorIs(t, err, ErrReservedClaim)
+		})
+	}
+	for _, name := range []string{"role", "subject", "su", "ſ", "K", "Kelvin", "side", "expires", "audience"} {
+		require.False(t, isReservedClaim(name), name)
+	}
+}
+
+func TestShadowingPayloadMembersAreInvalid(t *testing.T) {
+	ctx := context.Background()
+	iss := newTestIssuer(t)
+	p, err := iss.Issue(ctx, "alice")
+	require.NoError(t, err)
+	ks := iss.keys.current
+	members := map[string]string{
+		"SUB": `"SUB":"mallory"`, "Sub": `"Sub":"mallory"`, "long s": `"ſub":"mallory"`, "escaped": `"\u0053UB":"mallory"`,
+		"duplicate sub": `"sub":"mallory"`, "Sid": `"Sid":"other"`, "duplicate sid": `"sid":"other"`,
+		"EXP": `"EXP":99999999999`, "duplicate exp": `"exp":99999999999`, "Iss": `"Iss":"iss"`, "Aud": `"Aud":"api"`,
+		"NBF": `"NBF":1`, "Gen": `"Gen":7`, "Jti": `"Jti":"j"`,
+	}
+	for kind, tok := range map[string]string{"access": p.AccessToken, "refresh": p.RefreshToken} {
+		raw, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+		require.NoError(t, err)
+		hdr, key := ks.accessHeader, ks.access
+		if kind == "refresh" {
+			hdr, key = ks.refreshHdr, ks.refresh
+		}
+		for name, member := range members {
+			for form, payload := range map[string]string{
+				"minted form":  strings.TrimSuffix(string(raw), "}") + "," + member + "}",
+				"general form": strings.Replace(string(raw), "{", "{"+member+", ", 1),
+			} {
+				t.Run(kind+"/"+name+"/"+form, func(t *testing.T) {
+					forged := resign(hdr, key, payload)
+					if kind == "access" {
+						c, err := iss.Verifier().Verify(ctx, forged)
+						require.ErrorIs(t, err, ErrInvalidToken, "claims %+v", c)
+						return
+					}
+					for _, checkExpiry := range []bool{true, false} {
+						c, err := iss.parseRefresh(forged, checkExpiry)
+						require.ErrorIs(t, err, ErrInvalidToken, "claims %+v", c)
+					}
+				})
+			}
+		}
+		// The exact names, once each, still verify in either form.
+		for form, payload := range map[string]string{"minted form": string(raw), "general form": strings.Replace(string(raw), ":", ": ", 1)} {
+			forged := resign(hdr, key, payload)
+			if kind == "access" {
+				_, err = iss.Verifier().Verify(ctx, forged)
+			} else {
+				_, err = iss.parseRefresh(forged, true)
+			}
+			require.NoError(t, err, "%s %s", kind, form)
+		}
+	}
+}
+
+func TestCheckMembers(t *testing.T) {
+	for payload, ok := range map[string]bool{
+		`{}`: true, `{"sub":"a","roles":["x"],"o":{"SUB":1}}`: true, `{"sub":"a","sub":"b"}`: false, `{"SUB":"a"}`: false,
+		`{"ſub":"a"}`: false, `{"x":1,"x":2}`: true, `[]`: false, `{"sub":`: false, `{"a":1} {"b":2}`: true,
+	} {
+		require.Equal(t, ok, checkMembers([]byte(payload)) == nil, payload)
+	}
+}
