@@ -56,8 +56,10 @@ type Config struct {
 	// Issuer is the "iss" claim; when set, it is checked on every verify.
 	Issuer string
 
-	// Audience is the "aud" claim of access tokens; when set, a verified
-	// access token must name at least one of these audiences.
+	// Audience is the "aud" claim of access and refresh tokens; when set, a
+	// verified access token must name at least one of these audiences. A
+	// refresh token is bound to the audience it was issued for: only an
+	// issuer whose Audience is the same set redeems or revokes it.
 	Audience []string
 
 	// AccessTTL is the lifetime of access tokens. Default [DefaultAccessTTL].

@@ -3,9 +3,16 @@ package rtr
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 )
 
@@ -195,5 +202,117 @@ func TestCheckMembers(t *testing.T) {
 		`{"ſub":"a"}`: false, `{"x":1,"x":2}`: true, `[]`: false, `{"sub":`: false, `{"a":1} {"b":2}`: true,
 	} {
 		require.Equal(t, ok, checkMembers([]byte(payload)) == nil, payload)
+	}
+}
+
+// audienceIssuers are two issuers sharing secret, issuer name and store
+// but configured for different audiences, on one clock.
+func audienceIssuers(t *testing.T, clock *fastClock, auds ...[]string) []*Issuer {
+	t.Helper()
+	store := NewMemoryStore()
+	var out []*Issuer
+	for _, aud := range auds {
+		out = append(out, newTestIssuer(t, func(c *Config) { c.Store, c.Audience, c.Now = store, aud, clock.now }))
+	}
+	return out
+}
+
+func TestRefreshTokenBoundToAudience(t *testing.T) {
+	ctx := context.Background()
+	clock := &fastClock{t: time.Unix(1_800_000_000, 0)}
+	for _, tc := range []struct{ issued, other []string }{
+		{issued: []string{"api"}, other: []string{"admin"}},
+		{issued: []string{"api"}, other: nil},
+		{issued: nil, other: []string{"api"}},
+		{issued: []string{"api", "web"}, other: []string{"api"}},
+	} {
+		t.Run(fmt.Sprintf("%v->%v", tc.issued, tc.other), func(t *testing.T) {
+			isss := audienceIssuers(t, clock, tc.issued, tc.other, slices.Clone(tc.issued))
+			a, b, same := isss[0], isss[1], isss[2]
+			p, err := a.Issue(ctx, "alice")
+			require.NoError(t, err)
+			require.Equal(t, tc.issued, (mustAudience(t, claimsOf(t, p.RefreshToken))), "the refresh token names its audience")
+
+			_, err = b.Refresh(ctx, p.RefreshToken)
+			require.ErrorIs(t, err, ErrInvalidToken, "another audience's issuer refuses the refresh token")
+			require.ErrorIs(t, b.Revoke(ctx, p.RefreshToken), ErrInvalidToken)
+			for _, tok := range []string{p.RefreshToken, slowPathToken(t, b.keys.current, p.RefreshToken, true)} {
+				for _, checkExpiry := range []bool{true, false} {
+					_, err := b.parseRefresh(tok, checkExpiry)
+					require.ErrorIs(t, err, ErrInvalidToken)
+				}
+			}
+
+			p2, err := same.Refresh(ctx, p.RefreshToken)
+			require.NoError(t, err, "an issuer with the same audience (another process) rotates it")
+			_, err = a.Refresh(ctx, p2.RefreshToken)
+			require.NoError(t, err)
+		})
+	}
+}
+
+// mustAudience returns the aud claim of a decoded payload as strings.
+func mustAudience(t *testing.T, c jwt.MapClaims) []string {
+	t.Helper()
+	aud, err := c.GetAudience()
+	require.NoError(t, err)
+	if len(aud) == 0 {
+		return nil
+	}
+	return aud
+}
+
+func TestSignatureOnlyIdentificationIsBounded(t *testing.T) {
+	ctx := context.Background()
+	clock := &fastClock{t: time.Unix(1_800_000_000, 0)}
+	isss := audienceIssuers(t, clock, []string{"api"}, []string{"admin"})
+	api, admin := isss[0], isss[1]
+	a, err := NewHTTP(api, WithMode(BearerMode))
+	require.NoError(t, err)
+	p, err := api.Issue(ctx, "alice")
+	require.NoError(t, err)
+	foreign, err := admin.Issue(ctx, "alice")
+	require.NoError(t, err)
+
+	_, err = a.accessIdentity(foreign.AccessToken)
+	require.ErrorIs(t, err, ErrInvalidToken, "an access token for another audience")
+	_, err = a.accessIdentity(slowPathToken(t, api.keys.current, foreign.AccessToken, false))
+	require.ErrorIs(t, err, ErrInvalidToken, "an access token for another audience")
+
+	// Logout in bearer mode with only an access token of the other
+	// audience leaves the session alone.
+	logout := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/logout", nil)
+	req.Header.Set("Authorization", "Bearer "+foreign.AccessToken)
+	a.LogoutHandler(nil).ServeHTTP(logout, req)
+	_, err = admin.Refresh(ctx, foreign.RefreshToken)
+	require.NoError(t, err, "the other audience's session survives")
+
+	clock.t = clock.t.Add(DefaultAccessTTL + time.Hour)
+	id, err := a.accessIdentity(p.AccessToken)
+	require.NoError(t, err, "an expired access token still names its session")
+	require.Equal(t, p.SessionID, id.sessionID)
+	_, err = api.parseRefresh(p.RefreshToken, false)
+	require.NoError(t, err)
+
+	clock.t = time.Unix(p.AccessExpiresAt.Unix(), 0).Add(DefaultMaxSessionAge + time.Second)
+	_, err = a.accessIdentity(p.AccessToken)
+	require.ErrorIs(t, err, ErrInvalidToken, "exp older than MaxSessionAge")
+	clock.t = time.Unix(p.RefreshExpiresAt.Unix(), 0).Add(DefaultMaxSessionAge + time.Second)
+	_, err = api.parseRefresh(p.RefreshToken, false)
+	require.ErrorIs(t, err, ErrInvalidToken, "exp older than MaxSessionAge")
+}
+
+func TestMintRefreshWithAudienceMatchesJSONMarshal(t *testing.T) {
+	for _, single := range []bool{true, false} {
+		saved := jwt.MarshalSingleStringAsArray
+		jwt.MarshalSingleStringAsArray = single
+		for _, aud := range []jwt.ClaimStrings{nil, {}, {"api"}, {"api", "https://a.example/<x>"}, {"ü"}} {
+			rp := refreshPayload{Issuer: "iss", Subject: "alice", Audience: aud, ExpiresAt: 1 << 40, IssuedAt: 7, ID: "j", SessionID: "s", Generation: 3}
+			want, err := json.Marshal(rp)
+			require.NoError(t, err)
+			require.Equal(t, string(want), string(rp.appendJSON(nil)))
+		}
+		jwt.MarshalSingleStringAsArray = saved
 	}
 }

@@ -206,15 +206,18 @@ type accessPayload struct {
 	SessionID string           `json:"sid"`
 }
 
-// refreshPayload is a refresh token's payload as minted.
+// refreshPayload is a refresh token's payload as minted. Audience is the
+// issuer's [Config.Audience]: a refresh token is only redeemed by an
+// issuer configured for the audience it was issued for.
 type refreshPayload struct {
-	Issuer     string `json:"iss,omitempty"`
-	Subject    string `json:"sub"`
-	ExpiresAt  int64  `json:"exp"`
-	IssuedAt   int64  `json:"iat"`
-	ID         string `json:"jti"`
-	SessionID  string `json:"sid"`
-	Generation uint64 `json:"gen"`
+	Issuer     string           `json:"iss,omitempty"`
+	Subject    string           `json:"sub"`
+	Audience   jwt.ClaimStrings `json:"aud,omitempty"`
+	ExpiresAt  int64            `json:"exp"`
+	IssuedAt   int64            `json:"iat"`
+	ID         string           `json:"jti"`
+	SessionID  string           `json:"sid"`
+	Generation uint64           `json:"gen"`
 }
 
 // mintAccess signs an access token. extra holds the already-encoded extra
@@ -232,10 +235,11 @@ func (kr *keyRing) mintAccess(p accessPayload, extra []byte) (string, error) {
 // mintRefresh signs a refresh token for the current generation of rec. The
 // result depends only on rec, so re-signing the same generation (a grace
 // retry) yields the same token.
-func (kr *keyRing) mintRefresh(issuer string, rec *SessionRecord) (string, error) {
+func (kr *keyRing) mintRefresh(issuer string, aud jwt.ClaimStrings, rec *SessionRecord) (string, error) {
 	p := refreshPayload{
 		Issuer:     issuer,
 		Subject:    rec.Subject,
+		Audience:   aud,
 		ExpiresAt:  rec.ExpiresAt().Unix(),
 		IssuedAt:   rec.RotatedAt.Unix(),
 		ID:         rec.Current,
@@ -288,6 +292,10 @@ func (p *refreshPayload) appendJSON(b []byte) []byte {
 	}
 	b = append(b, `"sub":`...)
 	b = appendJSONString(b, p.Subject)
+	if len(p.Audience) > 0 {
+		b = append(b, `,"aud":`...)
+		b = appendAudience(b, p.Audience)
+	}
 	b = appendDatesAndIDs(b, p.ExpiresAt, p.IssuedAt, p.ID, p.SessionID)
 	b = append(b, `,"gen":`...)
 	b = strconv.AppendUint(b, p.Generation, 10)
@@ -488,20 +496,25 @@ func sharedMember(k, v string, rc *jwt.RegisteredClaims, sid *string, exp, iat *
 }
 
 // decode fills m from a refresh payload in rtr's form: the members iss,
-// sub, exp, iat, jti, sid, gen, each at most once, strings of printable
-// ASCII without escapes, dates and gen plain integers.
+// sub, aud, exp, iat, jti, sid, gen, each at most once, strings of
+// printable ASCII without escapes (aud a string or a non-empty array of
+// them), dates and gen plain integers.
 func (m *mintedRefresh) decode(p string) bool {
 	var seen memberSet
 	return scanObject(p, func(k, v string) bool {
 		if bit, ok, known := sharedMember(k, v, &m.claims.RegisteredClaims, &m.claims.SessionID, &m.exp, &m.iat); known {
 			return seen.mark(bit, ok)
 		}
-		if k != "gen" {
-			return false
-		}
 		var ok bool
-		m.claims.Generation, ok = plainUint(v, 20)
-		return seen.mark(1<<6, ok)
+		switch k {
+		case "gen":
+			m.claims.Generation, ok = plainUint(v, 20)
+			return seen.mark(1<<6, ok)
+		case "aud":
+			m.claims.Audience, ok = plainStrings(v)
+			return seen.mark(1<<7, ok)
+		}
+		return false
 	})
 }
 
