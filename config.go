@@ -77,8 +77,10 @@ type Config struct {
 	// ReuseGrace is the idempotent-retry window. When the refresh token that
 	// was rotated most recently is presented again less than ReuseGrace
 	// after its rotation, [Issuer.Refresh] answers with the current token
-	// again instead of revoking the session. The zero value is strict (every
-	// replay is theft); [RecommendedReuseGrace] is what we suggest.
+	// again instead of revoking the session. The zero value is strict: every
+	// replay is theft, two concurrent refreshes with one token included
+	// (even in one process, where the HTTP layer otherwise shares one
+	// rotation among them). [RecommendedReuseGrace] is what we suggest.
 	ReuseGrace time.Duration
 
 	// Claims returns extra access-token claims for a subject. It is called
