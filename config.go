@@ -81,6 +81,19 @@ type Config struct {
 	// replay is theft, two concurrent refreshes with one token included
 	// (even in one process, where the HTTP layer otherwise shares one
 	// rotation among them). [RecommendedReuseGrace] is what we suggest.
+	//
+	// The trade-off: inside the window a thief's replay cannot be told from
+	// the victim's retry. A thief holding the token that was current when
+	// it was stolen, and who learns when the victim rotates, can replay
+	// inside every window, receive the victim's new token each time and
+	// follow the session undetected. Keep the window short, and give no one
+	// that clock: [Session] reports times to the minute and no generation,
+	// but a client allowed to poll the device list can still see when
+	// LastUsedAt or ExpiresAt changes, so do not let a session list itself
+	// more often than a person would (rate-limit the endpoint), and never
+	// publish rotation times (events, logs) to clients. With a zero grace
+	// every replay is detected, at the cost of logging out honest clients
+	// that retry.
 	ReuseGrace time.Duration
 
 	// Claims returns extra access-token claims for a subject. It is called
