@@ -76,14 +76,11 @@ func (c *Claims) unmarshalPayload(v any) bool {
 	return err == nil && json.Unmarshal(b, v) == nil
 }
 
-// reservedClaims are set by rtr and cannot come from [Config.Claims].
-var reservedClaims = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "gen"}
+// reservedClaims are set by rtr and cannot come from [Config.Claims], nor
+// can any name that folds to one of them (see foldsToReserved).
+var reservedClaims = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "gen"}
 
 func isReservedClaim(name string) bool {
-	for _, r := range reservedClaims {
-		if r == name {
-			return true
-		}
-	}
-	return false
+	_, ok := foldsToReserved(name)
+	return ok
 }

@@ -60,8 +60,10 @@ type Config struct {
 	// Issuer is the "iss" claim; when set, it is checked on every verify.
 	Issuer string
 
-	// Audience is the "aud" claim of access tokens; when set, a verified
-	// access token must name at least one of these audiences.
+	// Audience is the "aud" claim of access and refresh tokens; when set, a
+	// verified access token must name at least one of these audiences. A
+	// refresh token is bound to the audience it was issued for: only an
+	// issuer whose Audience is the same set redeems or revokes it.
 	Audience []string
 
 	// AccessTTL is the lifetime of access tokens. Default [DefaultAccessTTL],
@@ -81,16 +83,31 @@ type Config struct {
 	// ReuseGrace is the idempotent-retry window. When the refresh token that
 	// was rotated most recently is presented again less than ReuseGrace
 	// after its rotation, [Issuer.Refresh] answers with the current token
-	// again instead of revoking the session. The zero value is strict (every
-	// replay is theft); [RecommendedReuseGrace] is what we suggest. Longer
-	// than AccessTTL is refused: the window is for honest replays seconds
-	// apart, and every second of it is one in which a thief's replay of a
-	// just-rotated token is answered instead of detected.
+	// again instead of revoking the session. The zero value is strict: every
+	// replay is theft, two concurrent refreshes with one token included
+	// (even in one process, where the HTTP layer otherwise shares one
+	// rotation among them). [RecommendedReuseGrace] is what we suggest.
+	// Longer than AccessTTL is refused: the window is for honest replays
+	// seconds apart.
+	//
+	// The trade-off: inside the window a thief's replay cannot be told from
+	// the victim's retry. A thief holding the token that was current when
+	// it was stolen, and who learns when the victim rotates, can replay
+	// inside every window, receive the victim's new token each time and
+	// follow the session undetected. Keep the window short, and give no one
+	// that clock: [Session] reports times to the minute and no generation,
+	// but a client allowed to poll the device list can still see when
+	// LastUsedAt or ExpiresAt changes, so do not let a session list itself
+	// more often than a person would (rate-limit the endpoint), and never
+	// publish rotation times (events, logs) to clients. With a zero grace
+	// every replay is detected, at the cost of logging out honest clients
+	// that retry.
 	ReuseGrace time.Duration
 
 	// Claims returns extra access-token claims for a subject. It is called
 	// at login and at every refresh, so changes (roles, say) take effect at
-	// the next refresh. Names rtr sets itself are refused with
+	// the next refresh. Names rtr sets itself, and names that equal one of
+	// them under [strings.EqualFold] ("SUB", "ſub"), are refused with
 	// [ErrReservedClaim]. Optional.
 	Claims func(ctx context.Context, subject string) (map[string]any, error)
 

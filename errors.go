@@ -41,6 +41,9 @@ var (
 	ErrInvalidSubject = errors.New("rtr: invalid subject")
 
 	// ErrReservedClaim is returned when [Config.Claims] returns a claim name
-	// that rtr sets itself (iss, sub, aud, exp, nbf, iat, jti, sid).
+	// that rtr sets itself (iss, sub, aud, exp, nbf, iat, jti, sid, gen) or
+	// that equals one of them under [strings.EqualFold] ("Sub", "SUB",
+	// "ſub"): encoding/json would decode such a name into the verified
+	// claim.
 	ErrReservedClaim = errors.New("rtr: reserved claim name")
 )

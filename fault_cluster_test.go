@@ -202,10 +202,10 @@ func TestFaultSlotMigration(t *testing.T) {
 	require.Positive(t, outcomes["ok"])
 	require.Zero(t, events.count(rtr.EventReuseDetected))
 
-	ss, err := iss.Sessions(ctx, subject)
+	ss, err := rtr.ListRecords(ctx, iss, subject)
 	require.NoError(t, err)
 	require.Len(t, ss, devices, "every session is alive")
-	byID := map[string]rtr.Session{}
+	byID := map[string]rtr.SessionRecord{}
 	for _, s := range ss {
 		byID[s.ID] = s
 	}

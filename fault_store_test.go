@@ -171,7 +171,7 @@ func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
 	// No session lost, none forked: each subject still has its devices,
 	// and each session's generation is the one of the device's token.
 	for _, subj := range []string{"user-0", "user-1"} {
-		ss, err := iss.Sessions(ctx, subj)
+		ss, err := rtr.ListRecords(ctx, iss, subj)
 		require.NoError(t, err)
 		require.Len(t, ss, devices/2, "sessions of %s after the outage", subj)
 		for _, d := range devs {
@@ -241,7 +241,7 @@ func TestFaultLostReply(t *testing.T) {
 		return p, err
 	}
 	sessionGen := func(t *testing.T, iss *rtr.Issuer, subject, sid string) (uint64, bool) {
-		ss, err := iss.Sessions(context.Background(), subject)
+		ss, err := rtr.ListRecords(context.Background(), iss, subject)
 		require.NoError(t, err)
 		for _, s := range ss {
 			if s.ID == sid {
@@ -464,7 +464,7 @@ func TestFaultScriptFlush(t *testing.T) {
 		{"Refresh", func() (err error) { p, err = iss.Refresh(ctx, p.RefreshToken); return err }},
 		{"Refresh again", func() (err error) { p, err = iss.Refresh(ctx, p.RefreshToken); return err }},
 		{"Sessions", func() error {
-			ss, err := iss.Sessions(ctx, "flushed")
+			ss, err := rtr.ListRecords(ctx, iss, "flushed")
 			if err == nil && (len(ss) != 1 || ss[0].Generation != 3) {
 				err = fmt.Errorf("want one session at generation 3, got %d sessions", len(ss))
 			}

@@ -246,6 +246,7 @@ func NewHTTP(iss *Issuer, opts ...HTTPOption) (*HTTPAuth, error) {
 		accessSigParser: jwt.NewParser(
 			jwt.WithValidMethods([]string{signingAlg}),
 			jwt.WithoutClaimsValidation(),
+			jwt.WithStrictDecoding(),
 		),
 	}
 	if a.cop == nil {
@@ -282,18 +283,22 @@ func (a *HTTPAuth) now() time.Time { return a.iss.cfg.Now() }
 // checked on signature only (expiry ignored).
 type identity struct{ subject, sessionID string }
 
-// accessIdentity checks an access token's signature, typ, alg, kid and
-// issuer but not its expiry, and returns whom it names.
+// accessIdentity checks an access token's signature, typ, alg, kid,
+// issuer and audience, and bounds its age (see checkSignatureOnly), but
+// does not check its expiry; it returns whom it names.
 func (a *HTTPAuth) accessIdentity(token string) (identity, error) {
 	if token == "" || tooLarge(token) {
 		return identity{}, ErrInvalidToken
+	}
+	if err := checkGeneralToken(token); err != nil {
+		return identity{}, err
 	}
 	var c Claims
 	if _, err := a.accessSigParser.ParseWithClaims(token, &c, a.iss.verifier.keyFn); err != nil {
 		return identity{}, mapParseError(err)
 	}
-	if a.iss.cfg.Issuer != "" && c.Issuer != a.iss.cfg.Issuer {
-		return identity{}, fmt.Errorf("%w: wrong issuer", ErrInvalidToken)
+	if err := a.iss.cfg.checkSignatureOnly(&c.RegisteredClaims, true); err != nil {
+		return identity{}, err
 	}
 	if c.Subject == "" || c.SessionID == "" {
 		return identity{}, fmt.Errorf("%w: missing sub or sid", ErrInvalidToken)

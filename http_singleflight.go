@@ -21,6 +21,7 @@ const refreshTimeout = 15 * time.Second
 // is in flight; a request arriving later rotates on its own and, within
 // [Config.ReuseGrace], gets the same current token from the store.
 // Entries are keyed by a SHA-256 of the token, never the token itself.
+// Strict mode (a zero grace) shares nothing (see HTTPAuth.refresh).
 type refreshGroup struct {
 	m sync.Map // [sha256.Size]byte -> *flight
 }
@@ -76,8 +77,14 @@ func (g *refreshGroup) do(ctx context.Context, token string, fn func(context.Con
 var errRefreshPanicked = errors.New("rtr: refresh panicked")
 
 // refresh rotates a refresh token, sharing the rotation with concurrent
-// requests that carry the same token.
+// requests that carry the same token. With a zero [Config.ReuseGrace]
+// (strict) nothing is shared: every presentation of a token is its own
+// store call, so of two concurrent requests with one token (a thief racing
+// the victim) one rotates and the other is reuse, which ends the session.
 func (a *HTTPAuth) refresh(ctx context.Context, token string) (Pair, error) {
+	if a.iss.cfg.ReuseGrace <= 0 {
+		return a.iss.Refresh(ctx, token)
+	}
 	return a.flights.do(ctx, token, func(ctx context.Context) (Pair, error) {
 		return a.iss.Refresh(ctx, token)
 	})

@@ -36,7 +36,7 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 	iss.verifier = newVerifier(&iss.cfg, &iss.keys)
 	iss.refreshParser = jwt.NewParser(parserOptions(&iss.cfg)...)
 	iss.refreshValidator = jwt.NewValidator(parserOptions(&iss.cfg)...)
-	iss.refreshSigParser = jwt.NewParser(jwt.WithValidMethods([]string{signingAlg}), jwt.WithoutClaimsValidation())
+	iss.refreshSigParser = sigOnlyParser()
 	iss.refreshKeyFn = func(t *jwt.Token) (any, error) {
 		if err := checkHeader(t, RefreshTokenType); err != nil {
 			return nil, err
@@ -54,8 +54,10 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 // and settings.
 func (iss *Issuer) Verifier() *Verifier { return iss.verifier }
 
-// parseRefresh verifies a refresh token. With checkExpiry false only the
-// signature, header and issuer are checked (for logout).
+// parseRefresh verifies a refresh token, which must name exactly this
+// issuer's audience. With checkExpiry false only the signature, header,
+// issuer, audience and a bound on the age are checked (for logout; see
+// checkSignatureOnly).
 func (iss *Issuer) parseRefresh(token string, checkExpiry bool) (*refreshClaims, error) {
 	if token == "" || tooLarge(token) {
 		return nil, ErrInvalidToken
@@ -68,13 +70,13 @@ func (iss *Issuer) parseRefresh(token string, checkExpiry bool) (*refreshClaims,
 		return nil, err
 	}
 	if !checkExpiry {
-		// Signature-only parsing skipped the claim checks expiry aside.
-		if c.ExpiresAt == nil {
-			return nil, fmt.Errorf("%w: missing exp", ErrInvalidToken)
+		// Signature-only parsing skipped the claim checks: bound them.
+		if err := iss.cfg.checkSignatureOnly(&c.RegisteredClaims, false); err != nil {
+			return nil, err
 		}
-		if iss.cfg.Issuer != "" && c.Issuer != iss.cfg.Issuer {
-			return nil, fmt.Errorf("%w: wrong issuer", ErrInvalidToken)
-		}
+	}
+	if !audienceEqual(c.Audience, iss.cfg.Audience) {
+		return nil, fmt.Errorf("%w: refresh token issued for another audience", ErrInvalidToken)
 	}
 	if c.Subject == "" || len(c.Subject) > MaxSubjectLen || c.SessionID == "" || c.ID == "" || c.Generation == 0 {
 		return nil, fmt.Errorf("%w: incomplete refresh token", ErrInvalidToken)
@@ -84,6 +86,9 @@ func (iss *Issuer) parseRefresh(token string, checkExpiry bool) (*refreshClaims,
 
 // parseRefreshJWT is the general path of parseRefresh: golang-jwt.
 func (iss *Issuer) parseRefreshJWT(token string, checkExpiry bool) (*refreshClaims, error) {
+	if err := checkGeneralToken(token); err != nil {
+		return nil, err
+	}
 	p := iss.refreshParser
 	if !checkExpiry {
 		p = iss.refreshSigParser
@@ -148,7 +153,7 @@ func (iss *Issuer) pair(rec *SessionRecord, extra []byte) (Pair, error) {
 	if err != nil {
 		return Pair{}, fmt.Errorf("rtr: minting access token: %w", err)
 	}
-	rt, err := iss.keys.mintRefresh(iss.cfg.Issuer, rec)
+	rt, err := iss.keys.mintRefresh(iss.cfg.Issuer, iss.cfg.Audience, rec)
 	if err != nil {
 		return Pair{}, fmt.Errorf("rtr: minting refresh token: %w", err)
 	}

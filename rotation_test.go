@@ -46,8 +46,11 @@ func TestIssueVerifyRefresh(t *testing.T) {
 		require.Len(t, sessions, 1)
 		require.Equal(t, p.SessionID, sessions[0].ID)
 		require.Equal(t, "test-browser", sessions[0].Meta["ua"])
-		require.Equal(t, uint64(2), sessions[0].Generation)
-		require.True(t, sessions[0].LastUsedAt.Equal(f.clock.Now()))
+		require.True(t, sessions[0].LastUsedAt.Equal(f.clock.Now().Truncate(time.Minute)))
+		recs, err := rtr.ListRecords(ctx, f.iss, "alice")
+		require.NoError(t, err)
+		require.Len(t, recs, 1)
+		require.Equal(t, uint64(2), recs[0].Generation)
 	})
 }
 

@@ -7,24 +7,30 @@ import (
 
 // Session describes one logged-in device of a subject, as returned by
 // [Issuer.Sessions].
+//
+// Its times are truncated to the minute, and it carries no generation
+// count: a device list is shown to users, and a thief who learns when a
+// session rotates can replay its stolen token inside every grace window
+// and follow the victim undetected (see [Config.ReuseGrace]).
 type Session struct {
 	ID         string
 	Subject    string
-	CreatedAt  time.Time         // login
-	LastUsedAt time.Time         // last rotation (login before the first)
-	ExpiresAt  time.Time         // when the session ends if not used again
-	Generation uint64            // how many refresh tokens the session has had
+	CreatedAt  time.Time         // login, to the minute
+	LastUsedAt time.Time         // last rotation (login before the first), to the minute
+	ExpiresAt  time.Time         // when the session ends if not used again, to the minute (rounded down)
 	Meta       map[string]string // as given with [WithMeta] at login
 }
+
+// SessionTimeResolution is the resolution of the times in a [Session].
+const SessionTimeResolution = time.Minute
 
 func sessionFromRecord(r SessionRecord) Session {
 	return Session{
 		ID:         r.ID,
 		Subject:    r.Subject,
-		CreatedAt:  r.CreatedAt,
-		LastUsedAt: r.RotatedAt,
-		ExpiresAt:  r.ExpiresAt(),
-		Generation: r.Generation,
+		CreatedAt:  r.CreatedAt.Truncate(SessionTimeResolution),
+		LastUsedAt: r.RotatedAt.Truncate(SessionTimeResolution),
+		ExpiresAt:  r.ExpiresAt().Truncate(SessionTimeResolution),
 		Meta:       r.Meta,
 	}
 }

@@ -149,11 +149,18 @@ func parserOptions(cfg *Config) []jwt.ParserOption {
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(cfg.Leeway),
 		jwt.WithTimeFunc(cfg.Now),
+		jwt.WithStrictDecoding(),
 	}
 	if cfg.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
 	}
 	return opts
+}
+
+// sigOnlyParser checks a token's signature, alg and header but none of
+// its claims; callers bound the claims themselves (checkSignatureOnly).
+func sigOnlyParser() *jwt.Parser {
+	return jwt.NewParser(jwt.WithValidMethods([]string{signingAlg}), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding())
 }
 
 // mapParseError turns a golang-jwt error into rtr's sentinels. Expiry is
@@ -199,15 +206,18 @@ type accessPayload struct {
 	SessionID string           `json:"sid"`
 }
 
-// refreshPayload is a refresh token's payload as minted.
+// refreshPayload is a refresh token's payload as minted. Audience is the
+// issuer's [Config.Audience]: a refresh token is only redeemed by an
+// issuer configured for the audience it was issued for.
 type refreshPayload struct {
-	Issuer     string `json:"iss,omitempty"`
-	Subject    string `json:"sub"`
-	ExpiresAt  int64  `json:"exp"`
-	IssuedAt   int64  `json:"iat"`
-	ID         string `json:"jti"`
-	SessionID  string `json:"sid"`
-	Generation uint64 `json:"gen"`
+	Issuer     string           `json:"iss,omitempty"`
+	Subject    string           `json:"sub"`
+	Audience   jwt.ClaimStrings `json:"aud,omitempty"`
+	ExpiresAt  int64            `json:"exp"`
+	IssuedAt   int64            `json:"iat"`
+	ID         string           `json:"jti"`
+	SessionID  string           `json:"sid"`
+	Generation uint64           `json:"gen"`
 }
 
 // mintAccess signs an access token. extra holds the already-encoded extra
@@ -225,10 +235,11 @@ func (kr *keyRing) mintAccess(p accessPayload, extra []byte) (string, error) {
 // mintRefresh signs a refresh token for the current generation of rec. The
 // result depends only on rec, so re-signing the same generation (a grace
 // retry) yields the same token.
-func (kr *keyRing) mintRefresh(issuer string, rec *SessionRecord) (string, error) {
+func (kr *keyRing) mintRefresh(issuer string, aud jwt.ClaimStrings, rec *SessionRecord) (string, error) {
 	p := refreshPayload{
 		Issuer:     issuer,
 		Subject:    rec.Subject,
+		Audience:   aud,
 		ExpiresAt:  rec.ExpiresAt().Unix(),
 		IssuedAt:   rec.RotatedAt.Unix(),
 		ID:         rec.Current,
@@ -281,6 +292,10 @@ func (p *refreshPayload) appendJSON(b []byte) []byte {
 	}
 	b = append(b, `"sub":`...)
 	b = appendJSONString(b, p.Subject)
+	if len(p.Audience) > 0 {
+		b = append(b, `,"aud":`...)
+		b = appendAudience(b, p.Audience)
+	}
 	b = appendDatesAndIDs(b, p.ExpiresAt, p.IssuedAt, p.ID, p.SessionID)
 	b = append(b, `,"gen":`...)
 	b = strconv.AppendUint(b, p.Generation, 10)
@@ -417,14 +432,15 @@ func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)
 // longer ones (large extra claims) take the general path.
 const maxFastPayload = 1536
 
-// decodeSegment decodes a base64url segment as golang-jwt does
-// (RawURLEncoding, not strict).
+// decodeSegment decodes a base64url segment as golang-jwt does with
+// strict decoding, and refuses the line breaks that decoders skip: only
+// the canonical spelling decodes (see canonicalSegment).
 func decodeSegment(seg string) (string, bool) {
 	var buf [maxFastPayload]byte
-	if base64.RawURLEncoding.DecodedLen(len(seg)) > len(buf) {
+	if base64.RawURLEncoding.DecodedLen(len(seg)) > len(buf) || strings.ContainsAny(seg, "\r\n") {
 		return "", false
 	}
-	n, err := base64.RawURLEncoding.Decode(buf[:], bytesOf(seg))
+	n, err := canonicalB64.Decode(buf[:], bytesOf(seg))
 	if err != nil {
 		return "", false
 	}
@@ -480,20 +496,25 @@ func sharedMember(k, v string, rc *jwt.RegisteredClaims, sid *string, exp, iat *
 }
 
 // decode fills m from a refresh payload in rtr's form: the members iss,
-// sub, exp, iat, jti, sid, gen, each at most once, strings of printable
-// ASCII without escapes, dates and gen plain integers.
+// sub, aud, exp, iat, jti, sid, gen, each at most once, strings of
+// printable ASCII without escapes (aud a string or a non-empty array of
+// them), dates and gen plain integers.
 func (m *mintedRefresh) decode(p string) bool {
 	var seen memberSet
 	return scanObject(p, func(k, v string) bool {
 		if bit, ok, known := sharedMember(k, v, &m.claims.RegisteredClaims, &m.claims.SessionID, &m.exp, &m.iat); known {
 			return seen.mark(bit, ok)
 		}
-		if k != "gen" {
-			return false
-		}
 		var ok bool
-		m.claims.Generation, ok = plainUint(v, 20)
-		return seen.mark(1<<6, ok)
+		switch k {
+		case "gen":
+			m.claims.Generation, ok = plainUint(v, 20)
+			return seen.mark(1<<6, ok)
+		case "aud":
+			m.claims.Audience, ok = plainStrings(v)
+			return seen.mark(1<<7, ok)
+		}
+		return false
 	})
 }
 
@@ -503,9 +524,10 @@ type mintedAccess struct {
 	exp, iat jwt.NumericDate
 }
 
-// accessFields are the JSON names of Claims' fields. A payload member whose
-// name matches one of them only case-insensitively would be decoded into it
-// by encoding/json, so the fast path leaves such payloads alone.
+// accessFields are the JSON names of Claims' fields, all of them reserved
+// claims. A payload member whose name matches one of them only after case
+// folding would be decoded into it by encoding/json, so the fast path
+// leaves such payloads alone.
 var accessFields = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid"}
 
 // decode fills m from an access payload in rtr's form: iss, sub, aud, exp,
@@ -523,32 +545,13 @@ func (m *mintedAccess) decode(p string) bool {
 			m.claims.Audience, ok = plainStrings(v)
 			return seen.mark(1<<6, ok)
 		}
-		for _, f := range accessFields {
-			if asciiEqualFold(k, f) {
-				return false
-			}
-		}
-		return true
+		// A name that folds to a reserved one (other than "gen", which
+		// access tokens do not use) would be decoded by encoding/json into
+		// a verified field, or is one rtr never writes: the general path,
+		// which refuses such payloads (checkMembers), gives the answer.
+		_, reserved := foldsToReserved(k)
+		return !reserved
 	})
-}
-
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // plainString returns the content of a JSON string of printable ASCII

@@ -183,20 +183,23 @@ func TestHostileTokens(t *testing.T) {
 			return forge(t, jwt.SigningMethodHS256, hdr(typ), c2, key)
 		}),
 	}
-	// Audience only applies to access tokens.
-	cases["WrongAudience"] = forged{access: forge(t, jwt.SigningMethodHS256, hdr(AccessTokenType), jwt.MapClaims{
-		"sub": "alice", "sid": ac["sid"], "exp": ac["exp"], "iss": "iss", "aud": "other",
-	}, ks.access)}
+	// Both kinds carry and check their audience.
+	cases["WrongAudience"] = forged{
+		access: forge(t, jwt.SigningMethodHS256, hdr(AccessTokenType), jwt.MapClaims{
+			"sub": "alice", "sid": ac["sid"], "exp": ac["exp"], "iss": "iss", "aud": "other",
+		}, ks.access),
+		refresh: forge(t, jwt.SigningMethodHS256, hdr(RefreshTokenType), jwt.MapClaims{
+			"sub": "alice", "sid": rc["sid"], "jti": rc["jti"], "gen": rc["gen"], "exp": rc["exp"], "iss": "iss", "aud": "other",
+		}, ks.refresh),
+	}
 
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			if name != "WrongAudience" {
-				_, err := iss.Refresh(ctx, c.refresh)
-				require.ErrorIs(t, err, ErrInvalidToken, "refresh")
-				requireNoEcho(t, err, c.refresh)
-				require.ErrorIs(t, iss.Revoke(ctx, c.refresh), ErrInvalidToken, "revoke")
-			}
-			_, err := iss.Verifier().Verify(ctx, c.access)
+			_, err := iss.Refresh(ctx, c.refresh)
+			require.ErrorIs(t, err, ErrInvalidToken, "refresh")
+			requireNoEcho(t, err, c.refresh)
+			require.ErrorIs(t, iss.Revoke(ctx, c.refresh), ErrInvalidToken, "revoke")
+			_, err = iss.Verifier().Verify(ctx, c.access)
 			require.ErrorIs(t, err, ErrInvalidToken, "verify")
 			requireNoEcho(t, err, c.access)
 		})

@@ -47,6 +47,9 @@ func (v *Verifier) Verify(ctx context.Context, accessToken string) (*Claims, err
 	}
 	c, err := v.verifyMinted(accessToken)
 	if c == nil && err == nil {
+		if err := checkGeneralToken(accessToken); err != nil {
+			return nil, err
+		}
 		c = new(Claims)
 		if _, err := v.parser.ParseWithClaims(accessToken, c, v.keyFn); err != nil {
 			return nil, mapParseError(err)

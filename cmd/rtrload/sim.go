@@ -274,12 +274,12 @@ func run(ctx context.Context, cfg config, store rtr.Store) (*report, error) {
 		users[d.user.name] = true
 	}
 	for u := range users {
-		ss, err := iss.Sessions(ctx, u)
+		ss, err := store.List(ctx, u, time.Now()) // records: a Session carries no generation
 		if err != nil {
 			return nil, fmt.Errorf("listing sessions of %s: %w", u, err)
 		}
-		for _, sess := range ss {
-			rep.checkStore(sess.ID, sess.Generation)
+		for _, rec := range ss {
+			rep.checkStore(rec.ID, rec.Generation)
 		}
 		// Leave nothing behind in a shared Redis.
 		if err := iss.RevokeAll(ctx, u); err != nil {

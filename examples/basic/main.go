@@ -138,8 +138,8 @@ func run(ctx context.Context) error {
 		return err
 	}
 	for _, s := range sessions {
-		fmt.Printf("   live session %s device=%s generation=%d expires %s\n",
-			short(s.ID), s.Meta["device"], s.Generation, s.ExpiresAt.Format(time.DateTime))
+		fmt.Printf("   live session %s device=%s last used %s expires %s\n",
+			short(s.ID), s.Meta["device"], s.LastUsedAt.Format(time.DateTime), s.ExpiresAt.Format(time.DateTime))
 	}
 
 	step(7, "alice logs out everywhere")

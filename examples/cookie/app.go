@@ -42,7 +42,7 @@ func newApp(o appOptions) (*app, error) {
 		a.log = slog.Default()
 	}
 	a.pages = template.Must(template.New("pages").Funcs(template.FuncMap{
-		"when": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
+		"when": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04") }, // sessions are to the minute
 	}).Parse(pagesHTML))
 
 	cfg := o.Config
