@@ -1,9 +1,12 @@
 package rtr
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -55,6 +58,13 @@ type HTTPAuth struct {
 	reuseStatus int
 	realm       string
 	flights     refreshGroup
+	clientAuth  ClientAuthenticator
+	log         *slog.Logger
+
+	// ambientSources: some token source is ambient (see [TokenSource]).
+	ambientSources bool
+	// plainHTTP warns once about Secure cookies set over plain HTTP.
+	plainHTTP sync.Once
 
 	// accessSigParser checks an access token's signature, alg, typ and kid
 	// but not its dates: to match an expired access token against a
@@ -75,6 +85,8 @@ type httpSettings struct {
 	onError       ErrorHandler
 	reuseStatus   int
 	realm         string
+	clientAuth    ClientAuthenticator
+	log           *slog.Logger
 }
 
 // WithMode selects [CookieMode] (the default) or [BearerMode].
@@ -200,6 +212,44 @@ func WithRealm(realm string) HTTPOption {
 	}
 }
 
+// ClientAuthenticator authenticates the OAuth 2.0 client of a request to
+// the refresh or revocation endpoint; see [WithClientAuthenticator].
+// clientID and secret come from HTTP Basic (RFC 6749 §2.3.1) or from
+// client_id and client_secret in the body; both are "" when the request
+// names no client, and the function decides whether public clients are
+// allowed. A non-nil error refuses the request with 401 invalid_client
+// (an error wrapping [ErrStoreUnavailable] is 503 instead). The secret
+// must be compared in constant time and never logged.
+type ClientAuthenticator func(ctx context.Context, clientID, secret string) error
+
+// WithClientAuthenticator makes the refresh and revocation endpoints
+// authenticate the client with f before looking at the token. Without it,
+// client credentials a client sends are ignored, so a public client's
+// refresh works whatever its library sends.
+func WithClientAuthenticator(f ClientAuthenticator) HTTPOption {
+	return func(s *httpSettings) error {
+		if f == nil {
+			return fmt.Errorf("%w: nil ClientAuthenticator", ErrInvalidConfig)
+		}
+		s.clientAuth = f
+		return nil
+	}
+}
+
+// WithLogger sets where the HTTP layer reports problems of the
+// deployment it can detect but not answer, such as Secure cookies set on
+// a plain-HTTP request that the browser will drop. It never logs a token
+// or a cookie value. The default is [slog.Default]().
+func WithLogger(l *slog.Logger) HTTPOption {
+	return func(s *httpSettings) error {
+		if l == nil {
+			return fmt.Errorf("%w: nil Logger", ErrInvalidConfig)
+		}
+		s.log = l
+		return nil
+	}
+}
+
 // NewHTTP returns the HTTP layer for iss.
 //
 // [CookieMode] requires a non-zero [Config.ReuseGrace]
@@ -243,6 +293,8 @@ func NewHTTP(iss *Issuer, opts ...HTTPOption) (*HTTPAuth, error) {
 		onError:     s.onError,
 		reuseStatus: s.reuseStatus,
 		realm:       s.realm,
+		clientAuth:  s.clientAuth,
+		log:         s.log,
 		accessSigParser: jwt.NewParser(
 			jwt.WithValidMethods([]string{signingAlg}),
 			jwt.WithoutClaimsValidation(),
@@ -254,11 +306,17 @@ func NewHTTP(iss *Issuer, opts ...HTTPOption) (*HTTPAuth, error) {
 	if a.onError == nil {
 		a.onError = DefaultErrorHandler
 	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
 	switch {
 	case s.mode == CookieMode:
 		a.sources = append([]TokenSource{FromCookie(jar.access.name)}, s.sources...)
 	case a.sources == nil:
 		a.sources = []TokenSource{FromAuthorization()}
+	}
+	for _, src := range a.sources {
+		a.ambientSources = a.ambientSources || src.ambient
 	}
 	return a, nil
 }

@@ -1,16 +1,10 @@
 package rtr
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"math"
 	"net/http"
 	"strings"
 )
-
-// maxRefreshBody caps the JSON body of refresh and logout requests.
-const maxRefreshBody = MaxTokenLen + 1024
 
 // challenge builds the WWW-Authenticate value of a bearer-mode 401
 // (RFC 6750 §3): no error code when the request had no token,
@@ -57,34 +51,4 @@ func (a *HTTPAuth) writeTokens(w http.ResponseWriter, p *Pair, inCookie bool) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	writeJSON(w, http.StatusOK, resp)
-}
-
-// refreshRequest is the JSON body accepted by the refresh and logout
-// handlers.
-type refreshRequest struct {
-	GrantType    string `json:"grant_type"`
-	RefreshToken string `json:"refresh_token"`
-}
-
-// readRefreshBody reads an optional JSON body {"refresh_token": "..."}.
-// An empty body is no token, not an error.
-func readRefreshBody(w http.ResponseWriter, r *http.Request) (refreshRequest, error) {
-	var req refreshRequest
-	if r.Body == nil || r.Body == http.NoBody {
-		return req, nil
-	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRefreshBody))
-	if err != nil { // too large, or the client went away
-		return req, errBadRequest
-	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		return req, nil
-	}
-	if err := json.Unmarshal(b, &req); err != nil {
-		return req, errBadRequest
-	}
-	if req.GrantType != "" && req.GrantType != "refresh_token" {
-		return req, errGrantType
-	}
-	return req, nil
 }
