@@ -64,6 +64,7 @@ func (a *app) routes() http.Handler {
 	mux.Handle("GET /api/me", a.auth.Require(http.HandlerFunc(a.me)))
 	mux.Handle("GET /api/sessions", a.auth.Require(http.HandlerFunc(a.sessions)))
 	mux.Handle("POST /token/refresh", a.auth.RefreshHandler())
+	mux.Handle("POST /token/revoke", a.auth.RevokeHandler())
 	mux.Handle("POST /logout", a.auth.LogoutHandler(nil))
 	mux.Handle("POST /logout-all", a.auth.LogoutAllHandler(nil))
 	return mux
