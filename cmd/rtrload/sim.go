@@ -95,6 +95,7 @@ type record struct {
 	start    time.Time
 	end      time.Time
 	status   int
+	code     string // error of an error response
 	desc     string // error_description of an error response
 
 	presented   tok  // refresh token sent (zero: none)
@@ -325,10 +326,11 @@ func (s *sim) send(rec record, method, path string, cookies map[string]string, b
 		}
 		if rec.status >= 400 {
 			var e struct {
+				Code string `json:"error"`
 				Desc string `json:"error_description"`
 			}
 			_ = json.Unmarshal(rb, &e)
-			rec.desc = e.Desc
+			rec.code, rec.desc = e.Code, e.Desc
 		}
 	}
 	rec.end = time.Now()

@@ -242,7 +242,7 @@ func TestBearerModeOnEveryRouter(t *testing.T) {
 			require.Equal(t, http.StatusNoContent, status)
 			status, _, _ = send(t, c, "POST", srv.URL+"/token/refresh",
 				strings.NewReader(`{"refresh_token":"`+next.RefreshToken+`"}`))
-			require.Equal(t, http.StatusUnauthorized, status)
+			require.Equal(t, http.StatusBadRequest, status)
 		})
 	}
 }
