@@ -50,13 +50,12 @@ func fNewWeb(t *testing.T, store rtr.Store, mode rtr.Mode, grace time.Duration, 
 		_, _ = io.WriteString(rw, "hello "+c.Subject)
 	})))
 	mux.HandleFunc("POST /login", func(rw http.ResponseWriter, r *http.Request) {
-		if _, err := w.auth.Login(rw, r, r.URL.Query().Get("user")); err != nil {
+		p, err := w.auth.Login(rw, r, r.URL.Query().Get("user"))
+		if err != nil {
 			w.auth.WriteError(rw, r, err)
 			return
 		}
-		if w.auth.Mode() == rtr.CookieMode {
-			rw.WriteHeader(http.StatusNoContent)
-		}
+		w.auth.WriteTokenResponse(rw, p)
 	})
 	mux.Handle("POST /auth/refresh", w.auth.RefreshHandler())
 	mux.Handle("POST /auth/logout", w.auth.LogoutHandler(nil))

@@ -8,14 +8,14 @@ import (
 )
 
 // Login starts a session for subject, whom the application has just
-// authenticated (password, passkey, OAuth …), and delivers the tokens:
-//
-//   - [CookieMode]: it sets both cookies (and Cache-Control: no-store,
-//     Vary: Cookie) and writes nothing else; the caller then redirects or
-//     writes its own response;
-//   - [BearerMode]: it writes the whole response, 200 with a
-//     [TokenResponse] (the refresh token in its cookie instead of the body
-//     with [WithRefreshCookie]).
+// authenticated (password, passkey, OAuth …), and delivers the tokens
+// that travel in cookies: both cookies in [CookieMode], the refresh
+// cookie in [BearerMode] with [WithRefreshCookie], with Cache-Control:
+// no-store (and Vary: Cookie in cookie mode). It writes no status and no
+// body, in either mode: the caller answers, with
+// [HTTPAuth.WriteTokenResponse] (200 and the token JSON in bearer mode,
+// 204 in cookie mode), or with a redirect or a page of its own. The
+// returned [Pair] holds both tokens: never log it.
 //
 // The session records the request's User-Agent and remote address as
 // metadata for [Issuer.Sessions] ("user_agent", "ip"); opts are applied
@@ -26,11 +26,10 @@ import (
 //
 // When a cookie is to be set, a cross-origin unsafe request is refused with
 // [ErrCrossOrigin] (login CSRF). On error nothing has been written: pass
-// the error to [HTTPAuth.WriteError] or answer it yourself. Login returns
-// the new session's id.
-func (a *HTTPAuth) Login(w http.ResponseWriter, r *http.Request, subject string, opts ...IssueOption) (string, error) {
+// the error to [HTTPAuth.WriteError] or answer it yourself.
+func (a *HTTPAuth) Login(w http.ResponseWriter, r *http.Request, subject string, opts ...IssueOption) (Pair, error) {
 	if err := a.checkOrigin(r, sessionEndpoint); err != nil {
-		return "", err
+		return Pair{}, err
 	}
 	var meta []IssueOption
 	if ua := r.UserAgent(); ua != "" {
@@ -42,13 +41,13 @@ func (a *HTTPAuth) Login(w http.ResponseWriter, r *http.Request, subject string,
 	ctx := r.Context()
 	p, err := a.iss.Issue(ctx, subject, append(meta, opts...)...)
 	if err != nil {
-		return "", err
+		return Pair{}, err
 	}
 	if !a.cookies.access.fits(p.AccessToken) || !a.cookies.refresh.fits(p.RefreshToken) {
 		// The browser would drop the cookie silently and every request
 		// would refresh. Fail loudly instead, and leave no session behind.
 		_ = a.iss.RevokeSession(ctx, subject, p.SessionID)
-		return "", fmt.Errorf("rtr: a %d-byte access token does not fit in a cookie (browsers keep about %d bytes): make Config.Claims smaller", len(p.AccessToken), maxCookieBytes)
+		return Pair{}, fmt.Errorf("rtr: a %d-byte access token does not fit in a cookie (browsers keep about %d bytes): make Config.Claims smaller", len(p.AccessToken), maxCookieBytes)
 	}
 	if old := a.cookies.refresh.read(r); old != "" {
 		if id, err := a.refreshIdentity(old); err == nil && id.sessionID != p.SessionID {
@@ -58,11 +57,9 @@ func (a *HTTPAuth) Login(w http.ResponseWriter, r *http.Request, subject string,
 	a.warnPlainHTTP(r)
 	if a.mode == CookieMode {
 		addVary(w.Header(), "Cookie")
-		a.setPairCookies(w, &p)
-	} else {
-		a.writeTokens(w, &p, a.cookies.refresh.name != "")
 	}
-	return p.SessionID, nil
+	a.setPairCookies(w, &p)
+	return p, nil
 }
 
 // RefreshHandler returns the refresh endpoint (mount it for POST).

@@ -207,13 +207,12 @@ func run(ctx context.Context, cfg config, store rtr.Store) (*report, error) {
 			_, _ = io.WriteString(w, c.Subject+" "+c.SessionID)
 		})))
 		mux.HandleFunc("POST "+p+"/login", func(w http.ResponseWriter, r *http.Request) {
-			if _, err := a.Login(w, r, r.URL.Query().Get("user")); err != nil {
+			p, err := a.Login(w, r, r.URL.Query().Get("user"))
+			if err != nil {
 				a.WriteError(w, r, err)
 				return
 			}
-			if m == rtr.CookieMode {
-				w.WriteHeader(http.StatusNoContent)
-			}
+			a.WriteTokenResponse(w, p)
 		})
 		mux.Handle("POST "+p+"/auth/refresh", a.RefreshHandler())
 		mux.Handle("POST "+p+"/auth/logout", a.LogoutHandler(nil))

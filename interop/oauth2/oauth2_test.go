@@ -84,9 +84,12 @@ func newServer(t *testing.T, accessTTL time.Duration, confidential bool) *server
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := auth.Login(w, r, r.URL.Query().Get("user")); err != nil {
+		p, err := auth.Login(w, r, r.URL.Query().Get("user"))
+		if err != nil {
 			auth.WriteError(w, r, err)
+			return
 		}
+		auth.WriteTokenResponse(w, p)
 	})
 	mux.Handle("GET /api/me", auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := rtr.ClaimsFromContext(r.Context())
