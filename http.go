@@ -45,8 +45,9 @@ func (m Mode) String() string {
 }
 
 // HTTPAuth applies an [Issuer]'s sessions to net/http: the [HTTPAuth.Require]
-// and [HTTPAuth.Optional] middleware, the [HTTPAuth.Login] helper, and the
-// refresh and logout handlers. Create it with [NewHTTP]; it is safe for
+// and [HTTPAuth.Optional] middleware, the [HTTPAuth.Login] and
+// [HTTPAuth.WriteTokenResponse] helpers, and the refresh, revocation and
+// logout handlers. Create it with [NewHTTP]; it is safe for
 // concurrent use.
 type HTTPAuth struct {
 	iss         *Issuer
@@ -125,8 +126,11 @@ func WithInsecureCookies() HTTPOption {
 // JavaScript never sees it (the access token stays in the client's memory
 // and goes in the Authorization header). path must cover the routes of
 // [HTTPAuth.RefreshHandler] and [HTTPAuth.LogoutHandler], for example
-// "/auth/" for "/auth/refresh" and "/auth/logout". Requests that carry the
-// cookie are checked with [http.CrossOriginProtection]. Not valid in
+// "/auth/" for "/auth/refresh" and "/auth/logout". Unsafe requests to
+// [HTTPAuth.Login] and to the refresh, logout, logout-everywhere and
+// revocation handlers are then checked with [http.CrossOriginProtection],
+// whatever their body holds, since these handlers read or delete the
+// cookie. Not valid in
 // [CookieMode], whose refresh cookie is always scoped to "/".
 func WithRefreshCookie(path string) HTTPOption {
 	return func(s *httpSettings) error {
@@ -186,8 +190,10 @@ func WithErrorHandler(h ErrorHandler) HTTPOption {
 }
 
 // WithReuseStatus sets the status answered when refresh-token reuse (theft)
-// is detected: [http.StatusUnauthorized] (the default) or
-// [http.StatusForbidden].
+// is detected in [CookieMode], by the middleware and the refresh endpoint:
+// [http.StatusUnauthorized] (the default) or [http.StatusForbidden]. The
+// bearer-mode refresh endpoint is an OAuth 2.0 token endpoint and always
+// answers reuse with 400 invalid_grant (RFC 6749 §5.2).
 func WithReuseStatus(status int) HTTPOption {
 	return func(s *httpSettings) error {
 		if status != http.StatusUnauthorized && status != http.StatusForbidden {
@@ -199,7 +205,9 @@ func WithReuseStatus(status int) HTTPOption {
 }
 
 // WithRealm sets the realm of the WWW-Authenticate: Bearer challenge
-// (RFC 6750 §3). Default: no realm.
+// (RFC 6750 §3), and of the Basic challenge of an invalid_client answer
+// ([WithClientAuthenticator]). Default: no realm in the Bearer challenge,
+// "rtr" in the Basic one, where RFC 7617 requires a realm.
 func WithRealm(realm string) HTTPOption {
 	return func(s *httpSettings) error {
 		for _, c := range realm {
