@@ -12,12 +12,6 @@ import (
 // [http.CrossOriginProtection]. It is answered with 403.
 var ErrCrossOrigin = errors.New("rtr: cross-origin request refused")
 
-// ErrInvalidClient means the [ClientAuthenticator] given with
-// [WithClientAuthenticator] refused the client of a refresh or revocation
-// request. It is answered with 401 invalid_client and a
-// WWW-Authenticate: Basic challenge (RFC 6749 §5.2).
-var ErrInvalidClient = errors.New("rtr: client authentication failed")
-
 // errNoToken: the request carries no token where one is needed.
 var errNoToken = errors.New("rtr: no token")
 
