@@ -193,7 +193,7 @@ func (a *HTTPAuth) authenticateClient(r *http.Request, req *tokenRequest) error 
 	if a.clientAuth == nil {
 		return nil
 	}
-	id, secret, _, err := clientCredentials(r, req)
+	id, secret, err := clientCredentials(r, req)
 	if err != nil {
 		return err
 	}

@@ -97,24 +97,21 @@ func (req *tokenRequest) checkRefreshGrant() error {
 // clientCredentials returns the client credentials of a request: HTTP
 // Basic (RFC 6749 §2.3.1, with the form-urlencoding of id and secret
 // undone) or client_id/client_secret in the body. Both at once is
-// [errBadRequest] (one method per request). ok is false when the request
+// [errBadRequest] (one method per request). Both are "" when the request
 // names no client.
-func clientCredentials(r *http.Request, req *tokenRequest) (id, secret string, ok bool, err error) {
+func clientCredentials(r *http.Request, req *tokenRequest) (id, secret string, err error) {
 	bid, bsecret, basic := r.BasicAuth()
-	if basic {
-		if req.ClientID != "" || req.ClientSecret != "" {
-			return "", "", false, errBadRequest
-		}
-		if id, err = url.QueryUnescape(bid); err != nil {
-			return "", "", false, errBadRequest
-		}
-		if secret, err = url.QueryUnescape(bsecret); err != nil {
-			return "", "", false, errBadRequest
-		}
-		return id, secret, true, nil
+	if !basic {
+		return req.ClientID, req.ClientSecret, nil
 	}
-	if req.ClientID == "" && req.ClientSecret == "" {
-		return "", "", false, nil
+	if req.ClientID != "" || req.ClientSecret != "" {
+		return "", "", errBadRequest
 	}
-	return req.ClientID, req.ClientSecret, true, nil
+	if id, err = url.QueryUnescape(bid); err != nil {
+		return "", "", errBadRequest
+	}
+	if secret, err = url.QueryUnescape(bsecret); err != nil {
+		return "", "", errBadRequest
+	}
+	return id, secret, nil
 }
