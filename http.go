@@ -230,10 +230,12 @@ func WithRealm(realm string) HTTPOption {
 // must be compared in constant time and never logged.
 type ClientAuthenticator func(ctx context.Context, clientID, secret string) error
 
-// WithClientAuthenticator makes the refresh and revocation endpoints
-// authenticate the client with f before looking at the token. Without it,
+// WithClientAuthenticator makes the bearer-mode refresh endpoint and the
+// revocation endpoint ([HTTPAuth.RevokeHandler]) authenticate the client
+// with f, on every request, before looking at the token. Without it,
 // client credentials a client sends are ignored, so a public client's
-// refresh works whatever its library sends.
+// refresh works whatever its library sends. The cookie-mode refresh
+// endpoint serves browsers and never asks for client credentials.
 func WithClientAuthenticator(f ClientAuthenticator) HTTPOption {
 	return func(s *httpSettings) error {
 		if f == nil {
