@@ -47,3 +47,9 @@ var (
 	// claim.
 	ErrReservedClaim = errors.New("rtr: reserved claim name")
 )
+
+// ErrInvalidClient means the [ClientAuthenticator] given with
+// [WithClientAuthenticator] refused the client of a refresh or revocation
+// request. It is answered with 401 invalid_client and a
+// WWW-Authenticate: Basic challenge (RFC 6749 §5.2).
+var ErrInvalidClient = errors.New("rtr: client authentication failed")

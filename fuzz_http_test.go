@@ -29,6 +29,7 @@ package rtr_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -404,7 +405,7 @@ func TestFuzzHTTPSeedOutcomes(t *testing.T) {
 		{"body dup keys, last wins", "body", `{"refresh_token":"$MREFRESH","refresh_token":"$REFRESH"}`, "", 200, "alice"},
 		{"body trailing data", "body", `{"refresh_token":"$REFRESH"}{"refresh_token":"$MREFRESH"}`, "", 400, ""},
 		{"body wrong grant", "body", `{"grant_type":"password","refresh_token":"$REFRESH"}`, "", 400, ""},
-		{"body access as refresh", "body", `{"refresh_token":"$ACCESS"}`, "", 401, ""},
+		{"body access as refresh", "body", `{"refresh_token":"$ACCESS"}`, "", 400, ""},
 		{"body 1 MiB", "body", `{"refresh_token":"` + big + `"}`, "", 400, ""},
 		{"cookie on refresh path", "body", ``, "__Secure-rtr_refresh=$REFRESH", 200, "alice"},
 	}
@@ -451,4 +452,72 @@ func TestFuzzHTTPSeedOutcomes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzHTTPTokenRequest: the body, Content-Type and Authorization header of
+// a bearer-mode request to the refresh endpoint (RFC 6749 §6, form or
+// JSON) and to the revocation endpoint (RFC 7009), with a client
+// authenticator that accepts the client "app" with the secret "s3cret"
+// and public clients.
+func FuzzHTTPTokenRequest(f *testing.F) {
+	const form = "application/x-www-form-urlencoded"
+	f.Add("grant_type=refresh_token&refresh_token=$REFRESH", form, "")
+	f.Add("grant_type=refresh_token&refresh_token=$REFRESH&client_id=app&client_secret=s3cret", form, "")
+	f.Add("grant_type=refresh_token&refresh_token=$MREFRESH", form+"; charset=utf-8", "Basic YXBwOnMzY3JldA==")
+	f.Add("grant_type=refresh_token&refresh_token=$REFRESH&refresh_token=$MREFRESH", form, "")
+	f.Add("refresh_token=$REFRESH", form, "")
+	f.Add("grant_type=password&username=alice", form, "")
+	f.Add("token=$REFRESH&token_type_hint=refresh_token", form, "")
+	f.Add(`{"grant_type":"refresh_token","refresh_token":"$REFRESH"}`, "application/json", "Bearer $EXPIRED")
+	f.Add(`{"refresh_token":"$OLDREFRESH","client_id":"app"}`, "", "")
+	f.Fuzz(func(t *testing.T, body, contentType, authz string) {
+		w := fzNewWorld(t, rtr.WithMode(rtr.BearerMode), rtr.WithClientAuthenticator(
+			func(_ context.Context, id, secret string) error {
+				if (id == "app" && secret == "s3cret") || secret == "" {
+					return nil
+				}
+				return errors.New("unknown client")
+			}))
+		inBody, inAuthz := w.expand(body), w.expand(authz)
+		for _, target := range []string{"refresh", "revoke"} {
+			r := httptest.NewRequest("POST", "/token", strings.NewReader(inBody))
+			r.Header["Content-Type"] = []string{contentType}
+			if inAuthz != "" {
+				r.Header["Authorization"] = []string{inAuthz}
+			}
+			h := w.auth.RefreshHandler()
+			if target == "revoke" {
+				h = w.auth.RevokeHandler()
+			}
+			resp, rb := fzServe(h, r)
+			var who string
+			if target == "refresh" && resp.StatusCode == http.StatusOK {
+				var tr rtr.TokenResponse
+				if err := json.Unmarshal([]byte(rb), &tr); err != nil {
+					t.Fatalf("200 without a token response: %v", err)
+				}
+				c, err := w.iss.Verifier().Verify(context.Background(), tr.AccessToken)
+				if err != nil || tr.RefreshToken == "" {
+					t.Fatalf("200 with an unusable token response (err %v)", err)
+				}
+				who = c.Subject
+				if resp.Header.Get("Pragma") != "no-cache" {
+					t.Fatal("token response without Pragma: no-cache")
+				}
+			}
+			w.check(t, inBody+"\n"+inAuthz, resp, rb, who, "")
+			switch resp.StatusCode {
+			case http.StatusOK, http.StatusBadRequest:
+			case http.StatusUnauthorized:
+				if !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
+					t.Fatal("401 without a Basic challenge")
+				}
+			default:
+				t.Fatalf("unexpected status %d (%s)", resp.StatusCode, target)
+			}
+			if resp.Header.Get("Cache-Control") != "no-store" {
+				t.Fatalf("%s answer without Cache-Control: no-store", target)
+			}
+		}
+	})
 }

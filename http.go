@@ -1,9 +1,12 @@
 package rtr
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -42,8 +45,9 @@ func (m Mode) String() string {
 }
 
 // HTTPAuth applies an [Issuer]'s sessions to net/http: the [HTTPAuth.Require]
-// and [HTTPAuth.Optional] middleware, the [HTTPAuth.Login] helper, and the
-// refresh and logout handlers. Create it with [NewHTTP]; it is safe for
+// and [HTTPAuth.Optional] middleware, the [HTTPAuth.Login] and
+// [HTTPAuth.WriteTokenResponse] helpers, and the refresh, revocation and
+// logout handlers. Create it with [NewHTTP]; it is safe for
 // concurrent use.
 type HTTPAuth struct {
 	iss         *Issuer
@@ -55,6 +59,13 @@ type HTTPAuth struct {
 	reuseStatus int
 	realm       string
 	flights     refreshGroup
+	clientAuth  ClientAuthenticator
+	log         *slog.Logger
+
+	// ambientSources: some token source is ambient (see [TokenSource]).
+	ambientSources bool
+	// plainHTTP warns once about Secure cookies set over plain HTTP.
+	plainHTTP sync.Once
 
 	// accessSigParser checks an access token's signature, alg, typ and kid
 	// but not its dates: to match an expired access token against a
@@ -75,6 +86,8 @@ type httpSettings struct {
 	onError       ErrorHandler
 	reuseStatus   int
 	realm         string
+	clientAuth    ClientAuthenticator
+	log           *slog.Logger
 }
 
 // WithMode selects [CookieMode] (the default) or [BearerMode].
@@ -113,8 +126,11 @@ func WithInsecureCookies() HTTPOption {
 // JavaScript never sees it (the access token stays in the client's memory
 // and goes in the Authorization header). path must cover the routes of
 // [HTTPAuth.RefreshHandler] and [HTTPAuth.LogoutHandler], for example
-// "/auth/" for "/auth/refresh" and "/auth/logout". Requests that carry the
-// cookie are checked with [http.CrossOriginProtection]. Not valid in
+// "/auth/" for "/auth/refresh" and "/auth/logout". Unsafe requests to
+// [HTTPAuth.Login] and to the refresh, logout, logout-everywhere and
+// revocation handlers are then checked with [http.CrossOriginProtection],
+// whatever their body holds, since these handlers read or delete the
+// cookie. Not valid in
 // [CookieMode], whose refresh cookie is always scoped to "/".
 func WithRefreshCookie(path string) HTTPOption {
 	return func(s *httpSettings) error {
@@ -174,8 +190,10 @@ func WithErrorHandler(h ErrorHandler) HTTPOption {
 }
 
 // WithReuseStatus sets the status answered when refresh-token reuse (theft)
-// is detected: [http.StatusUnauthorized] (the default) or
-// [http.StatusForbidden].
+// is detected in [CookieMode], by the middleware and the refresh endpoint:
+// [http.StatusUnauthorized] (the default) or [http.StatusForbidden]. The
+// bearer-mode refresh endpoint is an OAuth 2.0 token endpoint and always
+// answers reuse with 400 invalid_grant (RFC 6749 §5.2).
 func WithReuseStatus(status int) HTTPOption {
 	return func(s *httpSettings) error {
 		if status != http.StatusUnauthorized && status != http.StatusForbidden {
@@ -187,7 +205,9 @@ func WithReuseStatus(status int) HTTPOption {
 }
 
 // WithRealm sets the realm of the WWW-Authenticate: Bearer challenge
-// (RFC 6750 §3). Default: no realm.
+// (RFC 6750 §3), and of the Basic challenge of an invalid_client answer
+// ([WithClientAuthenticator]). Default: no realm in the Bearer challenge,
+// "rtr" in the Basic one, where RFC 7617 requires a realm.
 func WithRealm(realm string) HTTPOption {
 	return func(s *httpSettings) error {
 		for _, c := range realm {
@@ -196,6 +216,46 @@ func WithRealm(realm string) HTTPOption {
 			}
 		}
 		s.realm = realm
+		return nil
+	}
+}
+
+// ClientAuthenticator authenticates the OAuth 2.0 client of a request to
+// the refresh or revocation endpoint; see [WithClientAuthenticator].
+// clientID and secret come from HTTP Basic (RFC 6749 §2.3.1) or from
+// client_id and client_secret in the body; both are "" when the request
+// names no client, and the function decides whether public clients are
+// allowed. A non-nil error refuses the request with 401 invalid_client
+// (an error wrapping [ErrStoreUnavailable] is 503 instead). The secret
+// must be compared in constant time and never logged.
+type ClientAuthenticator func(ctx context.Context, clientID, secret string) error
+
+// WithClientAuthenticator makes the bearer-mode refresh endpoint and the
+// revocation endpoint ([HTTPAuth.RevokeHandler]) authenticate the client
+// with f, on every request, before looking at the token. Without it,
+// client credentials a client sends are ignored, so a public client's
+// refresh works whatever its library sends. The cookie-mode refresh
+// endpoint serves browsers and never asks for client credentials.
+func WithClientAuthenticator(f ClientAuthenticator) HTTPOption {
+	return func(s *httpSettings) error {
+		if f == nil {
+			return fmt.Errorf("%w: nil ClientAuthenticator", ErrInvalidConfig)
+		}
+		s.clientAuth = f
+		return nil
+	}
+}
+
+// WithLogger sets where the HTTP layer reports problems of the
+// deployment it can detect but not answer, such as Secure cookies set on
+// a plain-HTTP request that the browser will drop. It never logs a token
+// or a cookie value. The default is [slog.Default]().
+func WithLogger(l *slog.Logger) HTTPOption {
+	return func(s *httpSettings) error {
+		if l == nil {
+			return fmt.Errorf("%w: nil Logger", ErrInvalidConfig)
+		}
+		s.log = l
 		return nil
 	}
 }
@@ -243,6 +303,8 @@ func NewHTTP(iss *Issuer, opts ...HTTPOption) (*HTTPAuth, error) {
 		onError:     s.onError,
 		reuseStatus: s.reuseStatus,
 		realm:       s.realm,
+		clientAuth:  s.clientAuth,
+		log:         s.log,
 		accessSigParser: jwt.NewParser(
 			jwt.WithValidMethods([]string{signingAlg}),
 			jwt.WithoutClaimsValidation(),
@@ -255,11 +317,17 @@ func NewHTTP(iss *Issuer, opts ...HTTPOption) (*HTTPAuth, error) {
 	if a.onError == nil {
 		a.onError = DefaultErrorHandler
 	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
 	switch {
 	case s.mode == CookieMode:
 		a.sources = append([]TokenSource{FromCookie(jar.access.name)}, s.sources...)
 	case a.sources == nil:
 		a.sources = []TokenSource{FromAuthorization()}
+	}
+	for _, src := range a.sources {
+		a.ambientSources = a.ambientSources || src.ambient
 	}
 	return a, nil
 }

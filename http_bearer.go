@@ -1,16 +1,10 @@
 package rtr
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"math"
 	"net/http"
 	"strings"
 )
-
-// maxRefreshBody caps the JSON body of refresh and logout requests.
-const maxRefreshBody = MaxTokenLen + 1024
 
 // challenge builds the WWW-Authenticate value of a bearer-mode 401
 // (RFC 6750 §3): no error code when the request had no token,
@@ -39,52 +33,43 @@ type TokenResponse struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
+// WriteTokenResponse answers a successful [HTTPAuth.Login] the way
+// [HTTPAuth.RefreshHandler] answers a refresh in the same mode: in
+// [BearerMode], 200 with the RFC 6749 §5.1 [TokenResponse] (the refresh
+// token left out of the body with [WithRefreshCookie], where Login has
+// put it in its cookie), Cache-Control: no-store and Pragma: no-cache; in
+// [CookieMode], where tokens never appear in a body, 204 No Content.
+func (a *HTTPAuth) WriteTokenResponse(w http.ResponseWriter, p Pair) {
+	if a.mode == CookieMode {
+		noStore(w)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	a.writeTokenBody(w, &p, a.cookies.refresh.name != "")
+}
+
 // writeTokens delivers a pair in bearer mode: the refresh token in its
 // cookie when inCookie, otherwise in the body.
 func (a *HTTPAuth) writeTokens(w http.ResponseWriter, p *Pair, inCookie bool) {
-	now := a.now()
+	if inCookie {
+		a.cookies.refresh.set(w, p.RefreshToken, p.RefreshExpiresAt, a.now())
+	}
+	a.writeTokenBody(w, p, inCookie)
+}
+
+// writeTokenBody writes the token response; the refresh token is left out
+// when it travels in its cookie.
+func (a *HTTPAuth) writeTokenBody(w http.ResponseWriter, p *Pair, inCookie bool) {
 	resp := TokenResponse{
 		AccessToken: p.AccessToken,
 		TokenType:   "Bearer",
-		ExpiresIn:   max(1, int64(math.Ceil(p.AccessExpiresAt.Sub(now).Seconds()))),
+		ExpiresIn:   max(1, int64(math.Ceil(p.AccessExpiresAt.Sub(a.now()).Seconds()))),
 	}
-	if inCookie {
-		a.cookies.refresh.set(w, p.RefreshToken, p.RefreshExpiresAt, now)
-	} else {
+	if !inCookie {
 		resp.RefreshToken = p.RefreshToken
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	writeJSON(w, http.StatusOK, resp)
-}
-
-// refreshRequest is the JSON body accepted by the refresh and logout
-// handlers.
-type refreshRequest struct {
-	GrantType    string `json:"grant_type"`
-	RefreshToken string `json:"refresh_token"`
-}
-
-// readRefreshBody reads an optional JSON body {"refresh_token": "..."}.
-// An empty body is no token, not an error.
-func readRefreshBody(w http.ResponseWriter, r *http.Request) (refreshRequest, error) {
-	var req refreshRequest
-	if r.Body == nil || r.Body == http.NoBody {
-		return req, nil
-	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRefreshBody))
-	if err != nil { // too large, or the client went away
-		return req, errBadRequest
-	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		return req, nil
-	}
-	if err := json.Unmarshal(b, &req); err != nil {
-		return req, errBadRequest
-	}
-	if req.GrantType != "" && req.GrantType != "refresh_token" {
-		return req, errGrantType
-	}
-	return req, nil
 }

@@ -169,20 +169,20 @@ func TestBearerRefreshHandler(t *testing.T) {
 		{"access token of another session", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 			other := f.bearerLogin("alice")
 			return hBearer(hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken})), other.AccessToken)
-		}, 401, "invalid_grant", ""},
+		}, 400, "invalid_grant", ""},
 		{"access token of another user", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 			bob := f.bearerLogin("bob")
 			return hBearer(hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken})), bob.AccessToken)
-		}, 401, "invalid_grant", ""},
+		}, 400, "invalid_grant", ""},
 		{"tampered access token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 			return hBearer(hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken})), hTamper(t, tr.AccessToken))
-		}, 401, "invalid_grant", ""},
+		}, 400, "invalid_grant", ""},
 		{"no token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 			return hReq("POST", "/token", nil)
-		}, 401, "invalid_grant", ""},
+		}, 400, "invalid_request", ""},
 		{"empty JSON", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 			return hReq("POST", "/token", strings.NewReader(`{}`))
-		}, 401, "invalid_grant", ""},
+		}, 400, "invalid_request", ""},
 		{"malformed JSON", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 			return hReq("POST", "/token", strings.NewReader(`{"refresh_token":`))
 		}, 400, "invalid_request", ""},
@@ -194,18 +194,18 @@ func TestBearerRefreshHandler(t *testing.T) {
 		}, 400, "unsupported_grant_type", ""},
 		{"tampered refresh token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": hTamper(t, tr.RefreshToken)}))
-		}, 401, "invalid_grant", ""},
+		}, 400, "invalid_grant", ""},
 		{"access token as refresh token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.AccessToken}))
-		}, 401, "invalid_grant", ""},
+		}, 400, "invalid_grant", ""},
 		{"expired refresh token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 			f.clock.Advance(hRefreshTTL + time.Second)
 			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken}))
-		}, 401, "invalid_grant", ""},
+		}, 400, "invalid_grant", ""},
 		{"logged out", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 			require.NoError(t, f.iss.Revoke(t.Context(), tr.RefreshToken))
 			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken}))
-		}, 401, "invalid_grant", ""},
+		}, 400, "invalid_grant", ""},
 		{"grace retry", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 			_, err := f.iss.Refresh(t.Context(), tr.RefreshToken)
 			require.NoError(t, err)
@@ -217,13 +217,13 @@ func TestBearerRefreshHandler(t *testing.T) {
 			require.NoError(t, err)
 			f.clock.Advance(hGrace + time.Second)
 			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken}))
-		}, 401, "invalid_grant", rtr.EventReuseDetected},
-		{"reuse, 403 configured", []rtr.HTTPOption{rtr.WithReuseStatus(403)}, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
+		}, 400, "invalid_grant", rtr.EventReuseDetected},
+		{"reuse, 403 configured for the middleware", []rtr.HTTPOption{rtr.WithReuseStatus(403)}, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 			_, err := f.iss.Refresh(t.Context(), tr.RefreshToken)
 			require.NoError(t, err)
 			f.clock.Advance(hGrace + time.Second)
 			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken}))
-		}, 403, "invalid_grant", rtr.EventReuseDetected},
+		}, 400, "invalid_grant", rtr.EventReuseDetected},
 		{"store outage", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 			f.store.down.Store(true)
 			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken}))
@@ -324,7 +324,7 @@ func TestBearerRefreshCookie(t *testing.T) {
 		require.NoError(t, err)
 		f.clock.Advance(hGrace + time.Second)
 		resp := hServe(f.auth.RefreshHandler(), hReq("POST", "/auth/refresh", nil, c))
-		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 		nc := hCookies(resp)[name]
 		require.NotNil(t, nc)
 		assert.Negative(t, nc.MaxAge)

@@ -15,7 +15,8 @@ var ErrCrossOrigin = errors.New("rtr: cross-origin request refused")
 // errNoToken: the request carries no token where one is needed.
 var errNoToken = errors.New("rtr: no token")
 
-// errBadRequest: a request body that could not be read as the expected JSON.
+// errBadRequest: a request body that could not be read as the expected
+// form or JSON, or a missing or repeated parameter.
 var errBadRequest = errors.New("rtr: malformed request body")
 
 // errGrantType: a refresh request naming a grant_type other than
@@ -34,7 +35,8 @@ type HTTPError struct {
 	// Code is a short machine-readable code, OAuth style: "unauthorized"
 	// (no credentials), "invalid_token" (the middleware refused a token),
 	// "invalid_grant" (the refresh endpoint refused a refresh token),
-	// "invalid_request", "unsupported_grant_type", "cross_origin",
+	// "invalid_request", "unsupported_grant_type", "invalid_client"
+	// ([ErrInvalidClient]), "cross_origin",
 	// "temporarily_unavailable" (store outage) or "server_error".
 	Code string
 
@@ -115,24 +117,37 @@ func (a *HTTPAuth) resourceError(err error) *HTTPError {
 	return e
 }
 
-// grantError maps an error met at the refresh endpoint to an OAuth token
-// endpoint error (RFC 6749 §5.2). Refused grants are 401, not 400, like
-// every other "log in again" answer of rtr.
+// grantError maps an error met at the refresh endpoint. In [BearerMode]
+// the endpoint is an OAuth 2.0 token endpoint and answers as RFC 6749
+// §5.2 says: a refused grant (invalid, expired, reused or mismatched
+// token, ended session) is 400 invalid_grant, a missing or malformed
+// parameter 400 invalid_request, another grant type 400
+// unsupported_grant_type, a refused client 401 invalid_client. In
+// [CookieMode] the endpoint serves browsers and answers a refused grant
+// as the middleware does: 401, or [WithReuseStatus] for reuse.
 func (a *HTTPAuth) grantError(err error) *HTTPError {
 	e := commonError(err)
 	if e != nil {
 		return e
 	}
-	e = &HTTPError{Status: http.StatusUnauthorized, Code: "invalid_grant", Err: err}
+	refused, reuse := http.StatusUnauthorized, a.reuseStatus
+	if a.mode == BearerMode {
+		refused, reuse = http.StatusBadRequest, http.StatusBadRequest
+	}
+	e = &HTTPError{Status: refused, Code: "invalid_grant", Err: err}
 	switch {
+	case errors.Is(err, ErrInvalidClient):
+		e.Status, e.Code, e.Description = http.StatusUnauthorized, "invalid_client", "client authentication failed"
 	case errors.Is(err, errBadRequest):
-		e.Status, e.Code, e.Description = http.StatusBadRequest, "invalid_request", "the request body must be JSON with a refresh_token"
+		e.Status, e.Code, e.Description = http.StatusBadRequest, "invalid_request", "the body must be a form or JSON with grant_type=refresh_token and refresh_token"
 	case errors.Is(err, errGrantType):
 		e.Status, e.Code, e.Description = http.StatusBadRequest, "unsupported_grant_type", "grant_type must be refresh_token"
+	case errors.Is(err, errNoToken) && a.mode == BearerMode:
+		e.Status, e.Code, e.Description = http.StatusBadRequest, "invalid_request", "no refresh token"
 	case errors.Is(err, errNoToken):
 		e.Description = "no refresh token"
 	case errors.Is(err, ErrTokenReused):
-		e.Status, e.Description = a.reuseStatus, "refresh token reuse detected; the session was revoked"
+		e.Status, e.Description = reuse, "refresh token reuse detected; the session was revoked"
 	case errors.Is(err, ErrTokenExpired):
 		e.Description = "the refresh token expired"
 	case errors.Is(err, ErrSessionNotFound):

@@ -87,11 +87,13 @@ func ExampleNewHTTP_bearer() {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		// ... check the user's password first, then (Login writes the
-		// token response):
-		if _, err := auth.Login(w, r, "alice"); err != nil {
+		// ... check the user's password first, then:
+		p, err := auth.Login(w, r, "alice")
+		if err != nil {
 			auth.WriteError(w, r, err)
+			return
 		}
+		auth.WriteTokenResponse(w, p) // 200 {"access_token", "token_type", "expires_in", "refresh_token"}
 	})
 	mux.Handle("GET /api/me", auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		claims, _ := rtr.ClaimsFromContext(r.Context())

@@ -8,14 +8,14 @@ import (
 )
 
 // Login starts a session for subject, whom the application has just
-// authenticated (password, passkey, OAuth …), and delivers the tokens:
-//
-//   - [CookieMode]: it sets both cookies (and Cache-Control: no-store,
-//     Vary: Cookie) and writes nothing else; the caller then redirects or
-//     writes its own response;
-//   - [BearerMode]: it writes the whole response, 200 with a
-//     [TokenResponse] (the refresh token in its cookie instead of the body
-//     with [WithRefreshCookie]).
+// authenticated (password, passkey, OAuth …), and delivers the tokens
+// that travel in cookies: both cookies in [CookieMode], the refresh
+// cookie in [BearerMode] with [WithRefreshCookie], with Cache-Control:
+// no-store (and Vary: Cookie in cookie mode). It writes no status and no
+// body, in either mode: the caller answers, with
+// [HTTPAuth.WriteTokenResponse] (200 and the token JSON in bearer mode,
+// 204 in cookie mode), or with a redirect or a page of its own. The
+// returned [Pair] holds both tokens: never log it.
 //
 // The session records the request's User-Agent and remote address as
 // metadata for [Issuer.Sessions] ("user_agent", "ip"); opts are applied
@@ -26,14 +26,10 @@ import (
 //
 // When a cookie is to be set, a cross-origin unsafe request is refused with
 // [ErrCrossOrigin] (login CSRF). On error nothing has been written: pass
-// the error to [HTTPAuth.WriteError] or answer it yourself. Login returns
-// the new session's id.
-func (a *HTTPAuth) Login(w http.ResponseWriter, r *http.Request, subject string, opts ...IssueOption) (string, error) {
-	usesCookies := a.mode == CookieMode || a.cookies.refresh.name != ""
-	if usesCookies {
-		if err := a.cop.Check(r); err != nil {
-			return "", errors.Join(ErrCrossOrigin, err)
-		}
+// the error to [HTTPAuth.WriteError] or answer it yourself.
+func (a *HTTPAuth) Login(w http.ResponseWriter, r *http.Request, subject string, opts ...IssueOption) (Pair, error) {
+	if err := a.checkOrigin(r, sessionEndpoint); err != nil {
+		return Pair{}, err
 	}
 	var meta []IssueOption
 	if ua := r.UserAgent(); ua != "" {
@@ -45,26 +41,25 @@ func (a *HTTPAuth) Login(w http.ResponseWriter, r *http.Request, subject string,
 	ctx := r.Context()
 	p, err := a.iss.Issue(ctx, subject, append(meta, opts...)...)
 	if err != nil {
-		return "", err
+		return Pair{}, err
 	}
 	if !a.cookies.access.fits(p.AccessToken) || !a.cookies.refresh.fits(p.RefreshToken) {
 		// The browser would drop the cookie silently and every request
 		// would refresh. Fail loudly instead, and leave no session behind.
 		_ = a.iss.RevokeSession(ctx, subject, p.SessionID)
-		return "", fmt.Errorf("rtr: a %d-byte access token does not fit in a cookie (browsers keep about %d bytes): make Config.Claims smaller", len(p.AccessToken), maxCookieBytes)
+		return Pair{}, fmt.Errorf("rtr: a %d-byte access token does not fit in a cookie (browsers keep about %d bytes): make Config.Claims smaller", len(p.AccessToken), maxCookieBytes)
 	}
 	if old := a.cookies.refresh.read(r); old != "" {
 		if id, err := a.refreshIdentity(old); err == nil && id.sessionID != p.SessionID {
 			_ = a.iss.RevokeSession(ctx, id.subject, id.sessionID) // best effort
 		}
 	}
+	a.warnPlainHTTP(r)
 	if a.mode == CookieMode {
 		addVary(w.Header(), "Cookie")
-		a.setPairCookies(w, &p)
-	} else {
-		a.writeTokens(w, &p, a.cookies.refresh.name != "")
 	}
-	return p.SessionID, nil
+	a.setPairCookies(w, &p)
+	return p, nil
 }
 
 // RefreshHandler returns the refresh endpoint (mount it for POST).
@@ -73,21 +68,33 @@ func (a *HTTPAuth) Login(w http.ResponseWriter, r *http.Request, subject string,
 // answers 204; the middleware does the same transparently, so the
 // endpoint is only for clients that want to refresh ahead of time.
 //
-// In [BearerMode] it takes the refresh token from the JSON body
-// {"refresh_token": "..."} or, failing that, from the refresh cookie
-// ([WithRefreshCookie]), and answers 200 with a [TokenResponse] and
-// Cache-Control: no-store. A token that came in the body goes back in the
-// body; one that came in the cookie goes back in the cookie only.
+// In [BearerMode] it is an OAuth 2.0 token endpoint for the refresh_token
+// grant (RFC 6749 §6), so standard client libraries work unchanged. It
+// takes the refresh token from the body, an
+// application/x-www-form-urlencoded form with grant_type=refresh_token
+// and refresh_token, or JSON {"refresh_token": "..."} (grant_type may be
+// left out of JSON), or, failing that, from the refresh cookie
+// ([WithRefreshCookie]). It answers 200 with a [TokenResponse],
+// Cache-Control: no-store and Pragma: no-cache. A token that came in the
+// body goes back in the body; one that came in the cookie goes back in the
+// cookie only. Client credentials (HTTP Basic, or client_id and
+// client_secret in the body) are ignored unless [WithClientAuthenticator]
+// is given.
 //
 // If the request also carries an access token (an Authorization header,
 // or the access cookie), it must name the same subject and session as the
 // refresh token; it is checked on its signature, not its expiry.
 //
-// Errors are OAuth-style (see [HTTPError]): 400 invalid_request for a
-// malformed body, 401 invalid_grant for a missing, invalid, expired or
-// mismatched token or an ended session (refresh cookie deleted), 401 or 403
-// invalid_grant for reuse (cookie deleted), 403 for cross-origin requests
-// that carry a cookie, 503 when the store is unavailable (nothing deleted).
+// Errors are OAuth-style (see [HTTPError]). Bearer mode answers as RFC 6749
+// §5.2 says: 400 invalid_request for a malformed body or no refresh token,
+// 400 unsupported_grant_type for another grant, 400 invalid_grant for an
+// invalid, expired, reused or mismatched token or an ended session (the
+// refresh cookie deleted), 401 invalid_client with WWW-Authenticate: Basic
+// when the [ClientAuthenticator] refuses the client. Cookie mode answers a
+// refused grant 401 invalid_grant (reuse: 401 or 403, see
+// [WithReuseStatus]) with both cookies deleted. In both modes a
+// cross-origin request that would use a cookie is 403, and a store
+// outage 503 with nothing deleted.
 func (a *HTTPAuth) RefreshHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !requirePOST(a, w, r) {
@@ -96,24 +103,22 @@ func (a *HTTPAuth) RefreshHandler() http.Handler {
 		if a.mode == CookieMode {
 			addVary(w.Header(), "Cookie")
 		}
-		rt, fromCookie, err := a.presentedRefreshToken(w, r)
+		if err := a.checkOrigin(r, sessionEndpoint); err != nil {
+			a.failGrant(w, r, a.grantError(err), clearNone)
+			return
+		}
+		rt, fromCookie, err := a.presentedRefreshToken(w, r, true)
 		if err != nil {
-			a.fail(w, r, a.grantError(err), clearNone)
+			a.failGrant(w, r, a.grantError(err), clearNone)
 			return
 		}
 		clear := clearNone
 		if fromCookie {
 			clear = clearBoth
 		}
-		if at, ambient := a.accessToken(r); at != "" {
-			if ambient {
-				if err := a.cop.Check(r); err != nil {
-					a.fail(w, r, a.grantError(errors.Join(ErrCrossOrigin, err)), clearNone)
-					return
-				}
-			}
+		if at, _ := a.accessToken(r); at != "" {
 			if err := a.matchTokens(at, rt); err != nil {
-				a.fail(w, r, a.grantError(err), clear)
+				a.failGrant(w, r, a.grantError(err), clear)
 				return
 			}
 		}
@@ -123,54 +128,91 @@ func (a *HTTPAuth) RefreshHandler() http.Handler {
 			if res.clear == clearNone {
 				clear = clearNone
 			}
-			a.fail(w, r, res.err, clear)
+			a.failGrant(w, r, res.err, clear)
 			return
 		}
 		if a.mode == CookieMode {
+			a.warnPlainHTTP(r)
 			a.setPairCookies(w, &p)
 			w.WriteHeader(http.StatusNoContent)
 			return
+		}
+		if fromCookie {
+			a.warnPlainHTTP(r)
 		}
 		a.writeTokens(w, &p, fromCookie)
 	})
 }
 
+// failGrant answers a refused token-endpoint request; a refused client
+// gets the WWW-Authenticate: Basic challenge RFC 6749 §5.2 asks for.
+func (a *HTTPAuth) failGrant(w http.ResponseWriter, r *http.Request, e *HTTPError, clear clearWhat) {
+	if e.Code == "invalid_client" {
+		realm := a.realm
+		if realm == "" {
+			realm = "rtr"
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="`+realm+`"`)
+	}
+	a.fail(w, r, e, clear)
+}
+
 // presentedRefreshToken finds the refresh token of a refresh or logout
-// request: the cookie in cookie mode; the JSON body, then the cookie, in
-// bearer mode. Requests that carry the cookie must pass the cross-origin
+// request: the cookie in cookie mode; the body, then the cookie, in
+// bearer mode. For a refresh (grant), the body must be a valid
+// refresh_token grant and the client is authenticated when
+// [WithClientAuthenticator] is set. The caller has made the cross-origin
 // check.
-func (a *HTTPAuth) presentedRefreshToken(w http.ResponseWriter, r *http.Request) (token string, fromCookie bool, err error) {
+func (a *HTTPAuth) presentedRefreshToken(w http.ResponseWriter, r *http.Request, grant bool) (token string, fromCookie bool, err error) {
 	if a.mode == BearerMode {
-		body, err := readRefreshBody(w, r)
+		req, err := readTokenRequest(w, r)
 		if err != nil {
 			return "", false, err
 		}
-		if body.RefreshToken != "" {
-			return body.RefreshToken, false, nil
-		}
-	}
-	rt := a.cookies.refresh.read(r)
-	if rt == "" {
-		if a.mode == CookieMode {
-			// No token to protect, but a cross-origin POST is refused all
-			// the same, as the middleware does.
-			if err := a.cop.Check(r); err != nil {
-				return "", false, errors.Join(ErrCrossOrigin, err)
+		if grant {
+			if err := req.checkRefreshGrant(); err != nil {
+				return "", false, err
+			}
+			if err := a.authenticateClient(r, &req); err != nil {
+				return "", false, err
 			}
 		}
-		return "", false, errNoToken
+		if req.RefreshToken != "" {
+			return req.RefreshToken, false, nil
+		}
 	}
-	if err := a.cop.Check(r); err != nil {
-		return "", false, errors.Join(ErrCrossOrigin, err)
+	if rt := a.cookies.refresh.read(r); rt != "" {
+		return rt, true, nil
 	}
-	return rt, true, nil
+	return "", false, errNoToken
+}
+
+// authenticateClient runs the [ClientAuthenticator], if any, on the
+// request's client credentials.
+func (a *HTTPAuth) authenticateClient(r *http.Request, req *tokenRequest) error {
+	if a.clientAuth == nil {
+		return nil
+	}
+	id, secret, err := clientCredentials(r, req)
+	if err != nil {
+		return err
+	}
+	if err := a.clientAuth(r.Context(), id, secret); err != nil {
+		if errors.Is(err, ErrStoreUnavailable) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrInvalidClient, err)
+	}
+	return nil
 }
 
 // LogoutHandler returns the endpoint that ends the current session (mount
 // it for POST). It finds the session from the refresh token (the cookie,
-// or in [BearerMode] the JSON body {"refresh_token": "..."}) or, failing
+// or in [BearerMode] refresh_token in a form or JSON body) or, failing
 // that, from the access token, checked on signature only so that expired
-// tokens still log out. It revokes the session, deletes the token cookies
+// tokens still log out. When it will read or delete a cookie (cookie
+// mode, [WithRefreshCookie], an ambient token source) a cross-origin
+// request is refused with 403 first, whatever the body holds. It revokes the session, deletes the token cookies
 // and then calls next, or answers 204 when next is nil. Logout is
 // idempotent: no token, an invalid one or an ended session is success too.
 // When the store is unavailable it answers 503 and deletes nothing, so the
@@ -183,20 +225,18 @@ func (a *HTTPAuth) LogoutHandler(next http.Handler) http.Handler {
 		if a.mode == CookieMode {
 			addVary(w.Header(), "Cookie")
 		}
-		rt, _, err := a.presentedRefreshToken(w, r)
+		if err := a.checkOrigin(r, sessionEndpoint); err != nil {
+			a.fail(w, r, a.grantError(err), clearNone)
+			return
+		}
+		rt, _, err := a.presentedRefreshToken(w, r, false)
 		if err != nil && !errors.Is(err, errNoToken) {
 			a.fail(w, r, a.grantError(err), clearNone)
 			return
 		}
 		id, err := a.refreshIdentity(rt)
 		if err != nil {
-			at, ambient := a.accessToken(r)
-			if ambient {
-				if err := a.cop.Check(r); err != nil {
-					a.fail(w, r, a.grantError(errors.Join(ErrCrossOrigin, err)), clearNone)
-					return
-				}
-			}
+			at, _ := a.accessToken(r)
 			id, err = a.accessIdentity(at)
 		}
 		if err == nil {
@@ -225,7 +265,7 @@ func (a *HTTPAuth) LogoutAllHandler(next http.Handler) http.Handler {
 		if a.mode == CookieMode {
 			addVary(w.Header(), "Cookie")
 		}
-		res := a.authenticate(r)
+		res := a.authenticate(r, sessionEndpoint)
 		if res.err != nil {
 			if a.mode == BearerMode && res.err.Status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", a.challenge(res.err))

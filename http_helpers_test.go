@@ -132,13 +132,12 @@ var hWhoami = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 // hLoginHandler logs in the subject named by the "user" query parameter.
 func (f *hFix) loginHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := f.auth.Login(w, r, r.URL.Query().Get("user")); err != nil {
+		p, err := f.auth.Login(w, r, r.URL.Query().Get("user"))
+		if err != nil {
 			f.auth.WriteError(w, r, err)
 			return
 		}
-		if f.auth.Mode() == rtr.CookieMode {
-			w.WriteHeader(http.StatusNoContent)
-		}
+		f.auth.WriteTokenResponse(w, p)
 	})
 }
 

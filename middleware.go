@@ -84,8 +84,9 @@ func (a *HTTPAuth) middleware(next http.Handler, optional bool) http.Handler {
 		if a.mode == CookieMode {
 			addVary(w.Header(), "Cookie")
 		}
-		res := a.authenticate(r)
+		res := a.authenticate(r, resourceEndpoint)
 		if res.pair != nil {
+			a.warnPlainHTTP(r)
 			a.setPairCookies(w, res.pair)
 		}
 		if res.err != nil {
@@ -116,14 +117,12 @@ type authResult struct {
 
 // authenticate finds and checks the request's identity, rotating in
 // cookie mode when needed. It writes nothing.
-func (a *HTTPAuth) authenticate(r *http.Request) authResult {
+func (a *HTTPAuth) authenticate(r *http.Request, kind endpointKind) authResult {
 	ctx := r.Context()
-	tok, ambient := a.accessToken(r)
-	if a.mode == CookieMode || ambient {
-		if err := a.cop.Check(r); err != nil {
-			return authResult{err: a.resourceError(errors.Join(ErrCrossOrigin, err))}
-		}
+	if err := a.checkOrigin(r, kind); err != nil {
+		return authResult{err: a.resourceError(err)}
 	}
+	tok, _ := a.accessToken(r)
 	if tok != "" {
 		c, err := a.iss.verifier.Verify(ctx, tok)
 		if err == nil {

@@ -158,7 +158,7 @@ func analyze(recs []record, cfg config, elapsed time.Duration) *report {
 		case r.start.Sub(w.hi) >= cfg.Grace+margin:
 			rep.ReplaysOutside++
 			switch {
-			case r.status == http.StatusUnauthorized || r.status == http.StatusForbidden:
+			case r.refused():
 				rep.Detected++
 				if t, seen := refusedAt[r.presented.SID]; !seen || r.end.Before(t) {
 					refusedAt[r.presented.SID] = r.end
@@ -237,10 +237,10 @@ func analyze(recs []record, cfg config, elapsed time.Duration) *report {
 	}
 	for i := range recs {
 		r := &recs[i]
-		if r.attacker || r.status != http.StatusUnauthorized || r.kind == kLogin {
+		if r.attacker || !r.refused() || r.kind == kLogin {
 			continue
 		}
-		if r.mode == rtr.BearerMode && strings.Contains(r.desc, "the token expired") {
+		if r.mode == rtr.BearerMode && r.status == http.StatusUnauthorized && strings.Contains(r.desc, "the token expired") {
 			continue // an expired access token: the client refreshes
 		}
 		attributed := false
@@ -351,4 +351,17 @@ func (rep *report) print(w io.Writer) {
 		}
 		fmt.Fprintln(w, "FAIL")
 	}
+}
+
+// refused reports whether a response told the client to log in again:
+// 401 or 403, or 400 invalid_grant from a bearer-mode token endpoint
+// (RFC 6749 §5.2).
+func (r *record) refused() bool {
+	switch r.status {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return true
+	case http.StatusBadRequest:
+		return r.code == "invalid_grant"
+	}
+	return false
 }

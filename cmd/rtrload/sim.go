@@ -95,6 +95,7 @@ type record struct {
 	start    time.Time
 	end      time.Time
 	status   int
+	code     string // error of an error response
 	desc     string // error_description of an error response
 
 	presented   tok  // refresh token sent (zero: none)
@@ -206,13 +207,12 @@ func run(ctx context.Context, cfg config, store rtr.Store) (*report, error) {
 			_, _ = io.WriteString(w, c.Subject+" "+c.SessionID)
 		})))
 		mux.HandleFunc("POST "+p+"/login", func(w http.ResponseWriter, r *http.Request) {
-			if _, err := a.Login(w, r, r.URL.Query().Get("user")); err != nil {
+			p, err := a.Login(w, r, r.URL.Query().Get("user"))
+			if err != nil {
 				a.WriteError(w, r, err)
 				return
 			}
-			if m == rtr.CookieMode {
-				w.WriteHeader(http.StatusNoContent)
-			}
+			a.WriteTokenResponse(w, p)
 		})
 		mux.Handle("POST "+p+"/auth/refresh", a.RefreshHandler())
 		mux.Handle("POST "+p+"/auth/logout", a.LogoutHandler(nil))
@@ -325,10 +325,11 @@ func (s *sim) send(rec record, method, path string, cookies map[string]string, b
 		}
 		if rec.status >= 400 {
 			var e struct {
+				Code string `json:"error"`
 				Desc string `json:"error_description"`
 			}
 			_ = json.Unmarshal(rb, &e)
-			rec.desc = e.Desc
+			rec.code, rec.desc = e.Code, e.Desc
 		}
 	}
 	rec.end = time.Now()

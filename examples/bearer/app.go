@@ -64,6 +64,7 @@ func (a *app) routes() http.Handler {
 	mux.Handle("GET /api/me", a.auth.Require(http.HandlerFunc(a.me)))
 	mux.Handle("GET /api/sessions", a.auth.Require(http.HandlerFunc(a.sessions)))
 	mux.Handle("POST /token/refresh", a.auth.RefreshHandler())
+	mux.Handle("POST /token/revoke", a.auth.RevokeHandler())
 	mux.Handle("POST /logout", a.auth.LogoutHandler(nil))
 	mux.Handle("POST /logout-all", a.auth.LogoutAllHandler(nil))
 	return mux
@@ -88,11 +89,14 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 			"error": "invalid_grant", "error_description": "wrong username or password"})
 		return
 	}
-	// Login writes the whole 200 response: {"access_token", "token_type",
-	// "expires_in", "refresh_token"} with Cache-Control: no-store.
-	if _, err := a.auth.Login(w, r, req.Username); err != nil {
+	p, err := a.auth.Login(w, r, req.Username)
+	if err != nil {
 		a.auth.WriteError(w, r, err)
+		return
 	}
+	// 200 {"access_token", "token_type", "expires_in", "refresh_token"}
+	// with Cache-Control: no-store, as the refresh endpoint answers.
+	a.auth.WriteTokenResponse(w, p)
 }
 
 func (a *app) me(w http.ResponseWriter, r *http.Request) {

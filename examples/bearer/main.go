@@ -14,7 +14,8 @@
 //	POST /login          {"username","password"} -> {"access_token","token_type","expires_in","refresh_token"}
 //	GET  /api/me         Authorization: Bearer -> {"subject","session_id"}
 //	GET  /api/sessions   Authorization: Bearer -> the user's active sessions
-//	POST /token/refresh  {"refresh_token"} -> a new token response
+//	POST /token/refresh  grant_type=refresh_token&refresh_token=... (RFC 6749 §6 form) or {"refresh_token"} -> a new token response
+//	POST /token/revoke   token=... (RFC 7009 form) -> 200, a refresh token's session ends
 //	POST /logout         {"refresh_token"} -> 204, the session ends
 //	POST /logout-all     Authorization: Bearer -> 204, every session of the user ends
 //
@@ -27,6 +28,8 @@
 //	curl -s -X POST localhost:8080/login -d '{"username":"alice","password":"password"}'
 //	curl -s localhost:8080/api/me -H "Authorization: Bearer $ACCESS"
 //	curl -s -X POST localhost:8080/token/refresh -d "{\"refresh_token\":\"$REFRESH\"}"
+//	curl -s -X POST localhost:8080/token/refresh -d grant_type=refresh_token --data-urlencode "refresh_token=$REFRESH"
+//	curl -s -X POST localhost:8080/token/revoke --data-urlencode "token=$REFRESH"
 package main
 
 import (

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -116,10 +117,10 @@ func TestBearerExampleFlow(t *testing.T) {
 	// The old token after the grace: theft, the session is gone.
 	clk.Advance(rtr.RecommendedReuseGrace + time.Second)
 	r = call(t, c, "POST", srv.URL+"/token/refresh", map[string]string{"refresh_token": refresh}, "")
-	require.Equal(t, http.StatusUnauthorized, r.status)
+	require.Equal(t, http.StatusBadRequest, r.status)
 	assert.Equal(t, "invalid_grant", str(r, "error"))
 	r = call(t, c, "POST", srv.URL+"/token/refresh", map[string]string{"refresh_token": str(fresh, "refresh_token")}, "")
-	require.Equal(t, http.StatusUnauthorized, r.status)
+	require.Equal(t, http.StatusBadRequest, r.status)
 }
 
 func TestBearerExampleLogout(t *testing.T) {
@@ -132,12 +133,65 @@ func TestBearerExampleLogout(t *testing.T) {
 	r := call(t, c, "POST", srv.URL+"/logout", map[string]string{"refresh_token": str(one, "refresh_token")}, "")
 	require.Equal(t, http.StatusNoContent, r.status)
 	r = call(t, c, "POST", srv.URL+"/token/refresh", map[string]string{"refresh_token": str(one, "refresh_token")}, "")
-	require.Equal(t, http.StatusUnauthorized, r.status)
+	require.Equal(t, http.StatusBadRequest, r.status)
 
 	r = call(t, c, "POST", srv.URL+"/logout-all", nil, str(two, "access_token"))
 	require.Equal(t, http.StatusNoContent, r.status)
 	r = call(t, c, "POST", srv.URL+"/token/refresh", map[string]string{"refresh_token": str(three, "refresh_token")}, "")
-	require.Equal(t, http.StatusUnauthorized, r.status)
+	require.Equal(t, http.StatusBadRequest, r.status)
+}
+
+// form posts an application/x-www-form-urlencoded body.
+func form(t *testing.T, c *http.Client, u string, vals url.Values) reply {
+	t.Helper()
+	resp, err := c.PostForm(u, vals)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	out := reply{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	if len(raw) > 0 {
+		require.NoError(t, json.Unmarshal(raw, &out.body), "body %q", raw)
+	}
+	return out
+}
+
+func TestBearerExampleFormRefreshAndRevoke(t *testing.T) {
+	srv, _ := server(t, false)
+	c := srv.Client()
+	login := call(t, c, "POST", srv.URL+"/login", map[string]string{"username": "alice", "password": "password"}, "")
+	require.Equal(t, http.StatusOK, login.status)
+
+	fresh := form(t, c, srv.URL+"/token/refresh", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {str(login, "refresh_token")}})
+	require.Equal(t, http.StatusOK, fresh.status, fresh.raw)
+	assert.Equal(t, "no-store", fresh.header.Get("Cache-Control"))
+	assert.Equal(t, "no-cache", fresh.header.Get("Pragma"))
+	refresh := str(fresh, "refresh_token")
+	require.NotEmpty(t, refresh)
+
+	r := form(t, c, srv.URL+"/token/refresh", url.Values{"refresh_token": {refresh}})
+	require.Equal(t, http.StatusBadRequest, r.status)
+	assert.Equal(t, "invalid_request", str(r, "error"))
+	r = form(t, c, srv.URL+"/token/refresh", url.Values{"grant_type": {"password"}})
+	require.Equal(t, http.StatusBadRequest, r.status)
+	assert.Equal(t, "unsupported_grant_type", str(r, "error"))
+
+	// Revocation: an access token or garbage changes nothing, the refresh
+	// token ends the session.
+	for _, tok := range []string{str(fresh, "access_token"), "garbage"} {
+		r = form(t, c, srv.URL+"/token/revoke", url.Values{"token": {tok}})
+		require.Equal(t, http.StatusOK, r.status)
+	}
+	r = call(t, c, "GET", srv.URL+"/api/me", nil, str(fresh, "access_token"))
+	require.Equal(t, http.StatusOK, r.status)
+	r = form(t, c, srv.URL+"/token/revoke", url.Values{"token": {refresh}, "token_type_hint": {"refresh_token"}})
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Empty(t, r.raw)
+	r = form(t, c, srv.URL+"/token/refresh", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
+	require.Equal(t, http.StatusBadRequest, r.status)
+	assert.Equal(t, "invalid_grant", str(r, "error"))
+	r = form(t, c, srv.URL+"/token/revoke", url.Values{"token": {refresh}})
+	require.Equal(t, http.StatusOK, r.status, "revocation is idempotent")
 }
 
 func TestBearerExampleRefreshCookie(t *testing.T) {

@@ -36,13 +36,12 @@ type handlers struct {
 
 // login logs in the user named by the form field "user".
 func (h handlers) login(w http.ResponseWriter, r *http.Request) {
-	if _, err := h.auth.Login(w, r, r.FormValue("user")); err != nil {
+	p, err := h.auth.Login(w, r, r.FormValue("user"))
+	if err != nil {
 		h.auth.WriteError(w, r, err)
 		return
 	}
-	if h.auth.Mode() == rtr.CookieMode {
-		w.WriteHeader(http.StatusNoContent)
-	}
+	h.auth.WriteTokenResponse(w, p)
 }
 
 // item answers "subject:id", the id read by read (each router has its own
@@ -241,7 +240,7 @@ func TestBearerModeOnEveryRouter(t *testing.T) {
 			require.Equal(t, http.StatusNoContent, status)
 			status, _, _ = send(t, c, "POST", srv.URL+"/token/refresh",
 				strings.NewReader(`{"refresh_token":"`+next.RefreshToken+`"}`))
-			require.Equal(t, http.StatusUnauthorized, status)
+			require.Equal(t, http.StatusBadRequest, status)
 		})
 	}
 }
