@@ -57,7 +57,7 @@ func TestStrictModeNeverSharesRotations(t *testing.T) {
 					switch r.StatusCode {
 					case http.StatusOK:
 						ok++
-					case http.StatusUnauthorized:
+					case http.StatusBadRequest: // RFC 6749 §5.2: a refused grant
 						code, _ := hJSONError(t, r)
 						assert.Equal(t, "invalid_grant", code)
 						reused++

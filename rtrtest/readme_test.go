@@ -29,13 +29,12 @@ func routes(auth *rtr.HTTPAuth) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		// ... check the password first, then:
-		if _, err := auth.Login(w, r, r.FormValue("user")); err != nil {
+		p, err := auth.Login(w, r, r.FormValue("user"))
+		if err != nil {
 			auth.WriteError(w, r, err)
 			return
 		}
-		if auth.Mode() == rtr.CookieMode {
-			w.WriteHeader(http.StatusNoContent) // bearer mode: Login wrote the tokens
-		}
+		auth.WriteTokenResponse(w, p) // 204 in cookie mode, the token JSON in bearer mode
 	})
 	mux.Handle("GET /me", auth.Require(http.HandlerFunc(me)))
 	mux.Handle("GET /admin", auth.Require(http.HandlerFunc(adminOnly)))
