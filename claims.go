@@ -77,7 +77,7 @@ func (c *Claims) unmarshalPayload(v any) bool {
 }
 
 // reservedClaims are set by rtr and cannot come from [Config.Claims].
-var reservedClaims = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "gen"}
+var reservedClaims = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "gen", "client_id"}
 
 func isReservedClaim(name string) bool {
 	for _, r := range reservedClaims {

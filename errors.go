@@ -39,6 +39,14 @@ var (
 	ErrInvalidSubject = errors.New("rtr: invalid subject")
 
 	// ErrReservedClaim is returned when [Config.Claims] returns a claim name
-	// that rtr sets itself (iss, sub, aud, exp, nbf, iat, jti, sid).
+	// that rtr sets itself (iss, sub, aud, exp, nbf, iat, jti, sid, client_id).
 	ErrReservedClaim = errors.New("rtr: reserved claim name")
+
+	// ErrKeyUnavailable means a [Verifier] fed from a remote key set (a
+	// JWKS URL, see [NewVerifier]) met an access token whose key id it does
+	// not know while the set cannot be fetched. Like [ErrStoreUnavailable]
+	// it says "cannot tell now", never "invalid": answer 503, and the
+	// client keeps its token. Tokens under keys already known keep
+	// verifying during such an outage.
+	ErrKeyUnavailable = errors.New("rtr: verification key unavailable")
 )

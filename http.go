@@ -1,6 +1,7 @@
 package rtr
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -244,7 +245,7 @@ func NewHTTP(iss *Issuer, opts ...HTTPOption) (*HTTPAuth, error) {
 		reuseStatus: s.reuseStatus,
 		realm:       s.realm,
 		accessSigParser: jwt.NewParser(
-			jwt.WithValidMethods([]string{signingAlg}),
+			jwt.WithValidMethods(iss.verifier.methods),
 			jwt.WithoutClaimsValidation(),
 		),
 	}
@@ -289,7 +290,7 @@ func (a *HTTPAuth) accessIdentity(token string) (identity, error) {
 		return identity{}, ErrInvalidToken
 	}
 	var c Claims
-	if _, err := a.accessSigParser.ParseWithClaims(token, &c, a.iss.verifier.keyFn); err != nil {
+	if _, err := a.accessSigParser.ParseWithClaims(token, &c, a.iss.verifier.keyFunc(context.Background())); err != nil {
 		return identity{}, mapParseError(err)
 	}
 	if a.iss.cfg.Issuer != "" && c.Issuer != a.iss.cfg.Issuer {

@@ -133,6 +133,12 @@ func checkHeader(t *jwt.Token, typ string) error {
 	if t.Method != jwt.SigningMethodHS256 {
 		return errors.New("unexpected signing method")
 	}
+	return checkTypeAndCrit(t, typ)
+}
+
+// checkTypeAndCrit is checkHeader without the algorithm, which the key
+// pins for asymmetric tokens.
+func checkTypeAndCrit(t *jwt.Token, typ string) error {
 	if got, _ := t.Header["typ"].(string); got != typ {
 		return errors.New("unexpected token type")
 	}
