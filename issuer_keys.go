@@ -8,7 +8,7 @@ import (
 // setSigningKey sets up [Config.SigningKey] and [Config.PreviousPublicKeys]:
 // the signer, the verification keys (current first) and the JWKS
 // document. It returns nil keys for HS256.
-func (iss *Issuer) setSigningKey() (*publicKeys, error) {
+func (iss *Issuer) setSigningKey() (keySource, error) {
 	iss.jwks = []byte(`{"keys":[]}`)
 	if iss.cfg.SigningKey == nil {
 		return nil, nil
