@@ -250,7 +250,9 @@ func TestAlgorithmConfusionRefused(t *testing.T) {
 			p, err := f.iss.Issue(ctx, "alice")
 			require.NoError(t, err)
 			kid := tokenHeader(t, p.AccessToken)["kid"]
-			hdr := func(alg string) map[string]any { return map[string]any{"alg": alg, "kid": kid, "typ": rtr.AccessTokenType} }
+			hdr := func(alg string) map[string]any {
+				return map[string]any{"alg": alg, "kid": kid, "typ": rtr.AccessTokenType}
+			}
 			pubBytes := pubPEM
 			if alg == rtr.AlgEdDSA {
 				pubBytes = edKey.Public().(ed25519.PublicKey)
