@@ -66,6 +66,7 @@ func (a *app) routes() http.Handler {
 	mux.Handle("POST /token/refresh", a.auth.RefreshHandler())
 	mux.Handle("POST /logout", a.auth.LogoutHandler(nil))
 	mux.Handle("POST /logout-all", a.auth.LogoutAllHandler(nil))
+	mux.Handle("GET /.well-known/jwks.json", a.iss.JWKSHandler())
 	return mux
 }
 
