@@ -15,8 +15,8 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     apt-get install -y -qq nodejs npm >/dev/null
 fi
 major=$(node -p 'process.versions.node.split(".")[0]')
-if ((major < 20)); then
-    echo "25-interop-jose: jose needs Node.js 20 or newer, found $(node --version)" >&2
+if ((major < 18)); then
+    echo "25-interop-jose: jose needs Node.js 18 or newer, found $(node --version)" >&2
     exit 1
 fi
 
