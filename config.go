@@ -128,9 +128,12 @@ type Config struct {
 	// session ends.
 	SigningKey crypto.Signer
 
-	// PreviousPublicKeys are the public keys of earlier signing keys, for
-	// a key rotation: access tokens they signed still verify, and they are
-	// published by [Issuer.JWKSHandler] after the current key. Each must be
+	// PreviousPublicKeys are public keys verified and published besides
+	// SigningKey's, for a key rotation: those of earlier signing keys, so
+	// that the access tokens they signed still verify, and that of the next
+	// one, published ahead so that verifiers know it before it signs
+	// anything. [Issuer.JWKSHandler] lists them after the current key.
+	// Each must be
 	// an ed25519.PublicKey, an *ecdsa.PublicKey on P-256 or an
 	// *rsa.PublicKey of at least [MinRSABits] bits. Drop a key once
 	// AccessTTL has passed since it signed its last token. Requires

@@ -209,6 +209,11 @@ func TestKeyRotationPreviousKeyVerifies(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, keys[0]["kid"], tokenHeader(t, p2.AccessToken)["kid"])
 
+			// Published ahead: the old issuer already verifies the new key.
+			ahead := newFixture(t, rtr.NewMemoryStore(), withSigningKey(oldKey, newKey.Public()))
+			_, err = ahead.iss.Verifier().Verify(ctx, p2.AccessToken)
+			require.NoError(t, err)
+
 			// Without the previous key, the old token is refused.
 			dropped := newFixture(t, rtr.NewMemoryStore(), withSigningKey(newKey))
 			_, err = dropped.iss.Verifier().Verify(ctx, p.AccessToken)
