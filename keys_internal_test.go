@@ -33,7 +33,9 @@ func TestPublicFastPathMatchesJWT(t *testing.T) {
 		clock := &fastClock{t: time.Unix(1_800_000_000, 0)}
 		iss := newTestIssuer(t, func(c *Config) {
 			c.SigningKey, c.Now = key, clock.now
-			c.Claims = func(context.Context, string) (map[string]any, error) { return map[string]any{"roles": []string{"a"}}, nil }
+			c.Claims = func(context.Context, string) (map[string]any, error) {
+				return map[string]any{"roles": []string{"a"}}, nil
+			}
 		})
 		v := iss.Verifier()
 		p, err := iss.Issue(ctx, "alice", WithClientID("c"))
