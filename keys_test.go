@@ -348,3 +348,27 @@ func TestJWKSHandler(t *testing.T) {
 		require.Empty(t, rec.Body.String())
 	})
 }
+
+// The client id lives in the session record: every store gives it back on
+// rotation and on a grace retry.
+func TestClientIDSurvivesRefreshInEveryStore(t *testing.T) {
+	ctx := context.Background()
+	forEachStore(t, func(t *testing.T, store rtr.Store) {
+		f := newFixture(t, store, withSigningKey(testKeys()[rtr.AlgEdDSA][0]))
+		p, err := f.iss.Issue(ctx, "alice", rtr.WithClientID("cli"), rtr.WithMeta("ua", "test"))
+		require.NoError(t, err)
+		p2, err := f.iss.Refresh(ctx, p.RefreshToken)
+		require.NoError(t, err)
+		p3, err := f.iss.Refresh(ctx, p.RefreshToken) // grace retry
+		require.NoError(t, err)
+		for _, tok := range []string{p.AccessToken, p2.AccessToken, p3.AccessToken} {
+			c, err := f.iss.Verifier().Verify(ctx, tok)
+			require.NoError(t, err)
+			require.Equal(t, "cli", c.ClientID())
+		}
+		list, err := f.iss.Sessions(ctx, "alice")
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		require.Equal(t, "cli", list[0].Meta[rtr.MetaClientID])
+	})
+}

@@ -2,6 +2,7 @@ package rtr
 
 import (
 	"crypto"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -39,7 +40,8 @@ type VerifierConfig struct {
 	JWKSURL string
 
 	// HTTPClient fetches JWKSURL. Default: a client with a
-	// [DefaultJWKSFetchTimeout] timeout.
+	// [DefaultJWKSFetchTimeout] timeout that follows at most 3 redirects,
+	// none from https to http.
 	HTTPClient *http.Client
 
 	// JWKSCacheLifetime is how long a fetched key set is used before it is
@@ -126,7 +128,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		timeout:     DefaultJWKSFetchTimeout,
 	}
 	if rk.client == nil {
-		rk.client = &http.Client{Timeout: DefaultJWKSFetchTimeout}
+		rk.client = &http.Client{Timeout: DefaultJWKSFetchTimeout, CheckRedirect: noDowngrade}
 	}
 	if rk.lifetime == 0 {
 		rk.lifetime = JWKSCacheLifetime
@@ -154,4 +156,15 @@ func checkJWKSURL(raw string) error {
 		}
 	}
 	return fmt.Errorf("%w: JWKSURL must be https (http only on a loopback host)", ErrInvalidConfig)
+}
+
+// noDowngrade follows at most 3 redirects, and none from https to http.
+func noDowngrade(req *http.Request, via []*http.Request) error {
+	if len(via) >= 3 {
+		return errors.New("JWKS: too many redirects")
+	}
+	if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return errors.New("JWKS: redirect from https to http refused")
+	}
+	return nil
 }
