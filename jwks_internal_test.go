@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math/big"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -104,4 +105,13 @@ func FuzzParseJWKS(f *testing.F) {
 			require.JSONEq(t, string(b), string(a))
 		}
 	})
+}
+
+func TestJWKSClientRedirects(t *testing.T) {
+	req := func(u string) *http.Request { r, _ := http.NewRequest(http.MethodGet, u, nil); return r }
+	require.NoError(t, noDowngrade(req("https://b.example/jwks"), []*http.Request{req("https://a.example/jwks")}))
+	require.NoError(t, noDowngrade(req("http://127.0.0.1/jwks"), []*http.Request{req("http://localhost/jwks")}))
+	require.Error(t, noDowngrade(req("http://b.example/jwks"), []*http.Request{req("https://a.example/jwks")}))
+	three := []*http.Request{req("https://a.example/1"), req("https://a.example/2"), req("https://a.example/3")}
+	require.Error(t, noDowngrade(req("https://a.example/4"), three))
 }
