@@ -301,3 +301,19 @@ func TestNewVerifierConfigRefused(t *testing.T) {
 		require.NoError(t, err, u)
 	}
 }
+
+func TestNewVerifierLeeway(t *testing.T) {
+	ctx := context.Background()
+	key := testKeys()[rtr.AlgEdDSA][0]
+	f := newFixture(t, rtr.NewMemoryStore(), withSigningKey(key))
+	p, err := f.iss.Issue(ctx, "alice")
+	require.NoError(t, err)
+	v, err := rtr.NewVerifier(rtr.VerifierConfig{PublicKeys: []crypto.PublicKey{key.Public()}, Leeway: 10 * time.Second, Now: f.clock.Now})
+	require.NoError(t, err)
+	f.clock.Advance(5*time.Minute + 5*time.Second) // 5 s past exp
+	_, err = v.Verify(ctx, p.AccessToken)
+	require.NoError(t, err)
+	f.clock.Advance(10 * time.Second)
+	_, err = v.Verify(ctx, p.AccessToken)
+	require.ErrorIs(t, err, rtr.ErrTokenExpired)
+}
