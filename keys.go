@@ -249,40 +249,58 @@ func (s *publicKeys) lookup(_ context.Context, kid string) (*publicKey, error) {
 	return nil, errUnknownKey
 }
 
-// verifyMintedPublic is keyRing.verifyMinted for public keys: token must
-// carry, byte for byte, the header rtr mints under one of keys and a
-// canonical base64url signature. It returns the payload segment and true
-// when the signature verifies, an error when it does not, and false when
-// the token is not in that form (the caller then takes the golang-jwt
-// path).
-func verifyMintedPublic(keys []*publicKey, token string) (string, bool, error) {
+// maxSignatureLen bounds the signature segments the fast path decodes:
+// base64url of an RSA-8192 signature.
+const maxSignatureLen = 1366
+
+// mintedPublic is a token whose header is, byte for byte, the one rtr
+// mints under one of a verifier's public keys, with a canonical base64url
+// signature: what verifyMintedPublic found.
+type mintedPublic struct {
+	key     *publicKey
+	signing string // header.payload
+	payload string // the payload segment
+	sig     []byte
+}
+
+// verifyMintedPublic is keyRing.verifyMinted for public keys, in two
+// steps so that the payload is decoded before the signature is checked,
+// as golang-jwt does: find recognises the token's form (false: take the
+// golang-jwt path), and verify checks the signature.
+func (m *mintedPublic) find(keys []*publicKey, token string) bool {
 	h, rest, ok := strings.Cut(token, ".")
 	if !ok {
-		return "", false, nil
+		return false
 	}
 	payload, sig, ok := strings.Cut(rest, ".")
 	if !ok {
-		return "", false, nil
+		return false
 	}
-	var k *publicKey
 	for _, c := range keys {
 		if c.header == h {
-			k = c
+			m.key = c
 			break
 		}
 	}
-	var buf [1024]byte // RSA signatures up to 8192 bits
-	if k == nil || base64.RawURLEncoding.DecodedLen(len(sig)) > len(buf) {
-		return "", false, nil
+	if m.key == nil || len(sig) > maxSignatureLen {
+		return false
 	}
-	n, err := base64.RawURLEncoding.Strict().Decode(buf[:], bytesOf(sig))
+	m.sig = make([]byte, base64.RawURLEncoding.DecodedLen(len(sig)))
+	n, err := base64.RawURLEncoding.Strict().Decode(m.sig, bytesOf(sig))
 	if err != nil {
-		return "", false, nil
+		return false
 	}
-	if err := k.method.Verify(token[:len(h)+1+len(payload)], buf[:n], k.key); err != nil {
-		return "", false, mapParseError(fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err))
+	m.signing, m.payload, m.sig = token[:len(h)+1+len(payload)], payload, m.sig[:n]
+	return true
+}
+
+// verify checks the signature, with golang-jwt's signing method for the
+// key's algorithm, and returns the error golang-jwt would.
+func (m *mintedPublic) verify() error {
+	if err := m.key.method.Verify(m.signing, m.sig, m.key.key); err != nil {
+		return mapParseError(fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err))
 	}
-	return payload, true, nil
+	return nil
 }
 
 // jwkPublicKey decodes the public key of a JWK with rtr's key types and

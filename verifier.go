@@ -106,21 +106,22 @@ func mapVerifyError(err error) error {
 }
 
 // verifyMinted is the fast path of Verify, for tokens in the form rtr
-// mints (see keyRing.verifyMinted and verifyMintedPublic): the same answer
-// as the golang-jwt parser, or nil, nil when the token is not in that form.
+// mints (see keyRing.verifyMinted and mintedPublic): the same answer as
+// the golang-jwt parser, or nil, nil when the token is not in that form.
 func (v *Verifier) verifyMinted(token string) (*Claims, error) {
 	var payload string
-	var ok bool
+	var pub *mintedPublic
 	if v.pub != nil {
-		var err error
-		if payload, ok, err = verifyMintedPublic(v.pub.snapshot(), token); err != nil {
-			return nil, err
+		pub = new(mintedPublic)
+		if !pub.find(v.pub.snapshot(), token) {
+			return nil, nil
 		}
+		payload = pub.payload
 	} else {
-		payload, ok = v.keys.verifyMinted(token, false)
-	}
-	if !ok {
-		return nil, nil
+		var ok bool
+		if payload, ok = v.keys.verifyMinted(token, false); !ok {
+			return nil, nil
+		}
 	}
 	p, ok := decodeSegment(payload)
 	if !ok {
@@ -129,6 +130,11 @@ func (v *Verifier) verifyMinted(token string) (*Claims, error) {
 	m := new(mintedAccess)
 	if !m.decode(p) {
 		return nil, nil
+	}
+	if pub != nil {
+		if err := pub.verify(); err != nil {
+			return nil, err
+		}
 	}
 	if err := v.validator.Validate(&m.claims); err != nil {
 		// As jwt.Parser.ParseWithClaims wraps it.
