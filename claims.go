@@ -78,7 +78,7 @@ func (c *Claims) unmarshalPayload(v any) bool {
 
 // reservedClaims are set by rtr and cannot come from [Config.Claims], nor
 // can any name that folds to one of them (see foldsToReserved).
-var reservedClaims = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "gen"}
+var reservedClaims = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "gen", "client_id"}
 
 func isReservedClaim(name string) bool {
 	_, ok := foldsToReserved(name)

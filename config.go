@@ -2,6 +2,7 @@ package rtr
 
 import (
 	"context"
+	"crypto"
 	"crypto/subtle"
 	"fmt"
 	"time"
@@ -131,6 +132,39 @@ type Config struct {
 	// issuer and verifier usually share a clock, and a token past its exp
 	// is expired.
 	Leeway time.Duration
+
+	// SigningKey, when set, signs access tokens with a public-key
+	// algorithm instead of HS256, so that other services can verify them
+	// from the public key alone ([Issuer.JWKSHandler], [NewVerifier])
+	// without being able to mint any. The algorithm follows from the key,
+	// and only that algorithm is accepted for it:
+	//   - an Ed25519 key (ed25519.PrivateKey, or any crypto.Signer whose
+	//     public key is an ed25519.PublicKey) signs EdDSA;
+	//   - an *ecdsa.PrivateKey on P-256 signs ES256;
+	//   - an *rsa.PrivateKey of at least [MinRSABits] bits signs RS256.
+	// Any other key is refused by [NewIssuer]. The "kid" of the tokens is
+	// the key's RFC 7638 JWK thumbprint. Refresh tokens stay HMAC-SHA256
+	// under keys derived from Secret: only the issuer reads them. Nil (the
+	// default) signs access tokens with HS256 under a key derived from
+	// Secret, and every verifier holds that secret.
+	//
+	// Switching between HS256 and a signing key, or to a new signing key
+	// without listing the old one in PreviousPublicKeys, makes the access
+	// tokens already out fail verification: their holders refresh, and no
+	// session ends.
+	SigningKey crypto.Signer
+
+	// PreviousPublicKeys are public keys verified and published besides
+	// SigningKey's, for a key rotation: those of earlier signing keys, so
+	// that the access tokens they signed still verify, and that of the next
+	// one, published ahead so that verifiers know it before it signs
+	// anything. [Issuer.JWKSHandler] lists them after the current key.
+	// Each must be
+	// an ed25519.PublicKey, an *ecdsa.PublicKey on P-256 or an
+	// *rsa.PublicKey of at least [MinRSABits] bits. Drop a key once
+	// AccessTTL has passed since it signed its last token. Requires
+	// SigningKey.
+	PreviousPublicKeys []crypto.PublicKey
 }
 
 // withDefaults validates c and returns a copy with defaults filled in.
@@ -179,7 +213,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.SigningKey == nil && len(c.PreviousPublicKeys) > 0 {
+		return c, fmt.Errorf("%w: PreviousPublicKeys need a SigningKey", ErrInvalidConfig)
+	}
 	c.Audience = append([]string(nil), c.Audience...)
+	c.PreviousPublicKeys = append([]crypto.PublicKey(nil), c.PreviousPublicKeys...)
 	return c, nil
 }
 

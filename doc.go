@@ -10,9 +10,15 @@
 // [Config.AccessTTL], and a refresh token.
 //
 // Every request carries the access token; [Verifier.Verify] checks it with
-// no store I/O: signature, pinned algorithm (HS256), the "at+jwt" typ
-// header, key id, expiry, issuer and audience. The verified [Claims] hold
-// the subject, the session id and any extra claims from [Config.Claims].
+// no store I/O: signature, pinned algorithm, the "at+jwt" typ header, key
+// id, expiry, issuer and audience. The verified [Claims] hold the subject,
+// the session id and any extra claims from [Config.Claims].
+//
+// Access tokens are HS256 under a key derived from [Config.Secret] unless
+// [Config.SigningKey] is set (EdDSA, ES256 or RS256): then other services
+// verify them from the public keys alone, published by
+// [Issuer.JWKSHandler] and read by [NewVerifier] or any JOSE library, and
+// protect their routes with [NewBearerMiddleware].
 //
 // When the access token expires the client presents its refresh token to
 // [Issuer.Refresh]. In one atomic store operation rtr decides:

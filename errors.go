@@ -41,11 +41,19 @@ var (
 	ErrInvalidSubject = errors.New("rtr: invalid subject")
 
 	// ErrReservedClaim is returned when [Config.Claims] returns a claim name
-	// that rtr sets itself (iss, sub, aud, exp, nbf, iat, jti, sid, gen) or
+	// that rtr sets itself (iss, sub, aud, exp, nbf, iat, jti, sid, gen, client_id) or
 	// that equals one of them under [strings.EqualFold] ("Sub", "SUB",
 	// "ſub"): encoding/json would decode such a name into the verified
 	// claim.
 	ErrReservedClaim = errors.New("rtr: reserved claim name")
+
+	// ErrKeyUnavailable means a [Verifier] fed from a remote key set (a
+	// JWKS URL, see [NewVerifier]) met an access token whose key id it does
+	// not know while the set cannot be fetched. Like [ErrStoreUnavailable]
+	// it says "cannot tell now", never "invalid": answer 503, and the
+	// client keeps its token. Tokens under keys already known keep
+	// verifying during such an outage.
+	ErrKeyUnavailable = errors.New("rtr: verification key unavailable")
 )
 
 // ErrInvalidClient means the [ClientAuthenticator] given with

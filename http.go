@@ -306,7 +306,7 @@ func NewHTTP(iss *Issuer, opts ...HTTPOption) (*HTTPAuth, error) {
 		clientAuth:  s.clientAuth,
 		log:         s.log,
 		accessSigParser: jwt.NewParser(
-			jwt.WithValidMethods([]string{signingAlg}),
+			jwt.WithValidMethods(iss.verifier.methods),
 			jwt.WithoutClaimsValidation(),
 			jwt.WithStrictDecoding(),
 		),
@@ -362,7 +362,7 @@ func (a *HTTPAuth) accessIdentity(token string) (identity, error) {
 		return identity{}, err
 	}
 	var c Claims
-	if _, err := a.accessSigParser.ParseWithClaims(token, &c, a.iss.verifier.keyFn); err != nil {
+	if _, err := a.accessSigParser.ParseWithClaims(token, &c, a.iss.verifier.keyFunc(context.Background())); err != nil {
 		return identity{}, mapParseError(err)
 	}
 	if err := a.iss.cfg.checkSignatureOnly(&c.RegisteredClaims, true); err != nil {

@@ -13,6 +13,8 @@ import (
 type Issuer struct {
 	cfg      Config
 	keys     keyRing
+	signer   *accessSigner // nil: access tokens are HS256 under keys
+	jwks     []byte        // the JWKS document JWKSHandler serves
 	verifier *Verifier
 
 	refreshParser    *jwt.Parser    // full validation
@@ -26,14 +28,19 @@ type Issuer struct {
 // safely: no store; a secret shorter than [MinSecretLen] bytes or clearly
 // not random; a previous secret equal to the current one; a negative
 // duration; lifetimes that do not nest (ReuseGrace <= AccessTTL <=
-// RefreshTTL <= MaxSessionAge, see [Config]).
+// RefreshTTL <= MaxSessionAge, see [Config]); a [Config.SigningKey] or
+// [Config.PreviousPublicKeys] entry rtr does not sign or verify with.
 func NewIssuer(cfg Config) (*Issuer, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
 	iss := &Issuer{cfg: cfg, keys: newKeyRing(cfg.Secret, cfg.PreviousSecrets)}
-	iss.verifier = newVerifier(&iss.cfg, &iss.keys)
+	pub, err := iss.setSigningKey()
+	if err != nil {
+		return nil, err
+	}
+	iss.verifier = newVerifier(&iss.cfg, &iss.keys, pub)
 	iss.refreshParser = jwt.NewParser(parserOptions(&iss.cfg)...)
 	iss.refreshValidator = jwt.NewValidator(parserOptions(&iss.cfg)...)
 	iss.refreshSigParser = sigOnlyParser()
@@ -141,7 +148,8 @@ func (iss *Issuer) extraClaims(ctx context.Context, subject string) ([]byte, err
 func (iss *Issuer) pair(rec *SessionRecord, extra []byte) (Pair, error) {
 	now := iss.cfg.Now()
 	exp := unixTime(now.Add(iss.cfg.AccessTTL))
-	at, err := iss.keys.mintAccess(accessPayload{
+	extra = withClientID(extra, rec.Meta)
+	at, err := iss.mintAccess(accessPayload{
 		Issuer:    iss.cfg.Issuer,
 		Subject:   rec.Subject,
 		Audience:  iss.cfg.Audience,

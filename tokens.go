@@ -133,6 +133,12 @@ func checkHeader(t *jwt.Token, typ string) error {
 	if t.Method != jwt.SigningMethodHS256 {
 		return errors.New("unexpected signing method")
 	}
+	return checkTypeAndCrit(t, typ)
+}
+
+// checkTypeAndCrit is checkHeader without the algorithm, which the key
+// pins for asymmetric tokens.
+func checkTypeAndCrit(t *jwt.Token, typ string) error {
 	if got, _ := t.Header["typ"].(string); got != typ {
 		return errors.New("unexpected token type")
 	}
@@ -536,7 +542,15 @@ var accessFields = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", 
 // JSON and are left for Claims.Get to decode.
 func (m *mintedAccess) decode(p string) bool {
 	var seen memberSet
+	var clientID bool
 	return scanObject(p, func(k, v string) bool {
+		if k == "client_id" {
+			// rtr's own RFC 9068 claim, kept with the extra claims; at
+			// most once, like every reserved name.
+			ok := !clientID
+			clientID = true
+			return ok
+		}
 		if bit, ok, known := sharedMember(k, v, &m.claims.RegisteredClaims, &m.claims.SessionID, &m.exp, &m.iat); known {
 			return seen.mark(bit, ok)
 		}

@@ -2,6 +2,7 @@ package rtr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -9,20 +10,29 @@ import (
 
 // Verifier checks access tokens statelessly: signature, algorithm, typ,
 // key id, expiry, issuer and audience, with no store I/O. Get one from
-// [Issuer.Verifier]; it is safe for concurrent use.
+// [Issuer.Verifier], or from [NewVerifier] in a service that only
+// verifies; it is safe for concurrent use.
 type Verifier struct {
-	keys      *keyRing
+	keys      *keyRing  // HS256: the keys derived from the secrets; nil with pub
+	pub       keySource // asymmetric keys; nil for HS256
+	methods   []string  // the algorithms the parser accepts at all
 	parser    *jwt.Parser
 	validator *jwt.Validator // parser's claim checks, for the fast path
-	keyFn     jwt.Keyfunc
+	keyFn     jwt.Keyfunc    // HS256 only; see keyFunc
 }
 
-func newVerifier(cfg *Config, keys *keyRing) *Verifier {
-	opts := parserOptions(cfg)
+// newVerifier builds a verifier for the settings in cfg (Issuer, Audience,
+// Leeway, Now) with either the HS256 keys or a source of public keys.
+func newVerifier(cfg *Config, keys *keyRing, pub keySource) *Verifier {
+	v := &Verifier{keys: keys, pub: pub, methods: []string{signingAlg}}
+	if pub != nil {
+		v.keys, v.methods = nil, publicAlgs
+	}
+	opts := append(parserOptions(cfg), jwt.WithValidMethods(v.methods)) // the last one wins
 	if len(cfg.Audience) > 0 {
 		opts = append(opts, jwt.WithAudience(cfg.Audience...))
 	}
-	v := &Verifier{keys: keys, parser: jwt.NewParser(opts...), validator: jwt.NewValidator(opts...)}
+	v.parser, v.validator = jwt.NewParser(opts...), jwt.NewValidator(opts...)
 	v.keyFn = func(t *jwt.Token) (any, error) {
 		if err := checkHeader(t, AccessTokenType); err != nil {
 			return nil, err
@@ -36,11 +46,35 @@ func newVerifier(cfg *Config, keys *keyRing) *Verifier {
 	return v
 }
 
+// keyFunc returns the golang-jwt key function for one parse. With public
+// keys the key named by the token's kid pins the algorithm: a token whose
+// header names another one is refused, whatever its signature.
+func (v *Verifier) keyFunc(ctx context.Context) jwt.Keyfunc {
+	if v.pub == nil {
+		return v.keyFn
+	}
+	return func(t *jwt.Token) (any, error) {
+		if err := checkTypeAndCrit(t, AccessTokenType); err != nil {
+			return nil, err
+		}
+		kid, _ := t.Header["kid"].(string)
+		k, err := v.pub.lookup(ctx, kid)
+		if err != nil {
+			return nil, err
+		}
+		if t.Method.Alg() != k.method.Alg() {
+			return nil, errors.New("algorithm does not match the key")
+		}
+		return k.key, nil
+	}
+}
+
 // Verify checks an access token and returns its claims. A malformed,
 // oversized, badly signed or wrongly typed token (a refresh token, say) is
 // [ErrInvalidToken]; a correctly signed one past its expiry is
-// [ErrTokenExpired]. The context is accepted for symmetry and future use;
-// Verify does no I/O.
+// [ErrTokenExpired]. A verifier fed from a JWKS URL may fetch the key set
+// (bounded by ctx) and answers [ErrKeyUnavailable] for a key id it cannot
+// look up now; other verifiers do no I/O.
 func (v *Verifier) Verify(ctx context.Context, accessToken string) (*Claims, error) {
 	if accessToken == "" || tooLarge(accessToken) {
 		return nil, ErrInvalidToken
@@ -51,8 +85,8 @@ func (v *Verifier) Verify(ctx context.Context, accessToken string) (*Claims, err
 			return nil, err
 		}
 		c = new(Claims)
-		if _, err := v.parser.ParseWithClaims(accessToken, c, v.keyFn); err != nil {
-			return nil, mapParseError(err)
+		if _, err := v.parser.ParseWithClaims(accessToken, c, v.keyFunc(ctx)); err != nil {
+			return nil, mapVerifyError(err)
 		}
 	}
 	if err != nil {
@@ -65,13 +99,32 @@ func (v *Verifier) Verify(ctx context.Context, accessToken string) (*Claims, err
 	return c, nil
 }
 
+// mapVerifyError is mapParseError, except that a key set that cannot be
+// fetched stays "cannot tell now".
+func mapVerifyError(err error) error {
+	if errors.Is(err, ErrKeyUnavailable) {
+		return ErrKeyUnavailable
+	}
+	return mapParseError(err)
+}
+
 // verifyMinted is the fast path of Verify, for tokens in the form rtr
-// mints (see keyRing.verifyMinted): the same answer as the golang-jwt
-// parser, or nil, nil when the token is not in that form.
+// mints (see keyRing.verifyMinted and mintedPublic): the same answer as
+// the golang-jwt parser, or nil, nil when the token is not in that form.
 func (v *Verifier) verifyMinted(token string) (*Claims, error) {
-	payload, ok := v.keys.verifyMinted(token, false)
-	if !ok {
-		return nil, nil
+	var payload string
+	var pub *mintedPublic
+	if v.pub != nil {
+		pub = new(mintedPublic)
+		if !pub.find(v.pub.snapshot(), token) {
+			return nil, nil
+		}
+		payload = pub.payload
+	} else {
+		var ok bool
+		if payload, ok = v.keys.verifyMinted(token, false); !ok {
+			return nil, nil
+		}
 	}
 	p, ok := decodeSegment(payload)
 	if !ok {
@@ -80,6 +133,11 @@ func (v *Verifier) verifyMinted(token string) (*Claims, error) {
 	m := new(mintedAccess)
 	if !m.decode(p) {
 		return nil, nil
+	}
+	if pub != nil {
+		if err := pub.verify(); err != nil {
+			return nil, err
+		}
 	}
 	if err := v.validator.Validate(&m.claims); err != nil {
 		// As jwt.Parser.ParseWithClaims wraps it.

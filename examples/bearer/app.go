@@ -67,6 +67,7 @@ func (a *app) routes() http.Handler {
 	mux.Handle("POST /token/revoke", a.auth.RevokeHandler())
 	mux.Handle("POST /logout", a.auth.LogoutHandler(nil))
 	mux.Handle("POST /logout-all", a.auth.LogoutAllHandler(nil))
+	mux.Handle("GET /.well-known/jwks.json", a.iss.JWKSHandler())
 	return mux
 }
 

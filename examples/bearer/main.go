@@ -18,10 +18,14 @@
 //	POST /token/revoke   token=... (RFC 7009 form) -> 200, a refresh token's session ends
 //	POST /logout         {"refresh_token"} -> 204, the session ends
 //	POST /logout-all     Authorization: Bearer -> 204, every session of the user ends
+//	GET  /.well-known/jwks.json  the public keys that verify the access tokens (empty with HS256)
 //
-// Flags: -addr, -access-ttl, -refresh-ttl, -grace, -insecure-cookies, and
+// Flags: -addr, -access-ttl, -refresh-ttl, -grace, -insecure-cookies,
 // -refresh-cookie to deliver the refresh token in an HttpOnly cookie
-// instead of the JSON body.
+// instead of the JSON body, and -alg HS256|EdDSA|ES256|RS256 (default
+// HS256) with -key FILE.pem to sign access tokens with a private key (one
+// is generated at start-up without -key), so that other services verify
+// them from the JWKS.
 //
 // Try it:
 //
@@ -30,6 +34,12 @@
 //	curl -s -X POST localhost:8080/token/refresh -d "{\"refresh_token\":\"$REFRESH\"}"
 //	curl -s -X POST localhost:8080/token/refresh -d grant_type=refresh_token --data-urlencode "refresh_token=$REFRESH"
 //	curl -s -X POST localhost:8080/token/revoke --data-urlencode "token=$REFRESH"
+//
+// With -alg EdDSA (or ES256, RS256), other services verify the access
+// tokens from the published keys alone:
+//
+//	go run ./examples/bearer -alg EdDSA
+//	curl -s localhost:8080/.well-known/jwks.json
 package main
 
 import (
@@ -46,6 +56,7 @@ func main() { demo.Main("bearer", run) }
 // prints "listening on http://ADDR" once the server accepts connections.
 func run(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
 	var refreshCookie bool
+	var alg, keyFile string
 	env, err := demo.Start(ctx, demo.Command{
 		Name: "bearer",
 		GraceUsage: "reuse grace: for how long a just-rotated refresh token is answered with the current one " +
@@ -55,12 +66,19 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		Flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&refreshCookie, "refresh-cookie", false,
 				"deliver the refresh token in an HttpOnly cookie instead of the JSON body")
+			fs.StringVar(&alg, "alg", "HS256",
+				"access-token algorithm: HS256 (key derived from the secret), EdDSA, ES256 or RS256 (public keys at /.well-known/jwks.json)")
+			fs.StringVar(&keyFile, "key", "",
+				"with -alg EdDSA|ES256|RS256: PEM file of the private signing key (default: a key generated at start-up)")
 		},
 	}, args, stdout, getenv)
 	if env == nil {
 		return err // nil after -h: the help is printed
 	}
 	defer env.Close()
+	if env.Config.SigningKey, err = demo.SigningKey(alg, keyFile, env.Log); err != nil {
+		return err
+	}
 	a, err := newApp(appOptions{
 		Config:          env.Config,
 		RefreshCookie:   refreshCookie,

@@ -1,0 +1,147 @@
+package rtr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// remoteKeys is a JWKS fetched from a URL and cached.
+//
+// A fetched set is used for its cache lifetime; the first verification
+// after that fetches it again (the others go on with the old keys). A
+// token naming a kid that is not in the set triggers a fetch too, but at
+// most one per minimum interval, so that a flood of made-up kids cannot
+// turn a verifier into a load generator against the issuer. A failed
+// fetch keeps the keys fetched before: known kids still verify, and an
+// unknown kid is [ErrKeyUnavailable] until a fetch succeeds.
+type remoteKeys struct {
+	url         string
+	client      *http.Client
+	now         func() time.Time
+	lifetime    time.Duration
+	minInterval time.Duration
+	timeout     time.Duration
+
+	keys        atomic.Pointer[[]*publicKey] // nil until the first successful fetch
+	nextRefresh atomic.Int64                 // unix ns: when refreshIfStale fetches again
+
+	mu      sync.Mutex // serialises fetches; guards the fields below
+	triedAt time.Time  // last attempt, successful or not
+	failed  bool       // the last attempt failed
+}
+
+func (s *remoteKeys) snapshot() []*publicKey {
+	keys := s.keys.Load()
+	if keys == nil {
+		return nil
+	}
+	s.refreshIfStale()
+	return *keys
+}
+
+// refreshIfStale fetches the set again in the background when its cache
+// lifetime is over and no fetch is under way. Until then it costs a clock
+// reading and an atomic load.
+func (s *remoteKeys) refreshIfStale() {
+	if s.now().UnixNano() < s.nextRefresh.Load() || !s.mu.TryLock() {
+		return
+	}
+	if s.now().UnixNano() < s.nextRefresh.Load() { // another one just finished
+		s.mu.Unlock()
+		return
+	}
+	go func() {
+		defer s.mu.Unlock()
+		s.fetchLocked(context.Background())
+	}()
+}
+
+func (s *remoteKeys) lookup(ctx context.Context, kid string) (*publicKey, error) {
+	if k := s.find(kid); k != nil {
+		s.refreshIfStale()
+		return k, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k := s.find(kid); k != nil { // fetched while we waited
+		return k, nil
+	}
+	if s.triedAt.IsZero() || s.now().Sub(s.triedAt) >= s.minInterval {
+		s.fetchLocked(ctx)
+		if k := s.find(kid); k != nil {
+			return k, nil
+		}
+	}
+	if s.failed {
+		return nil, fmt.Errorf("%w: key id not in the cached key set, which cannot be fetched now", ErrKeyUnavailable)
+	}
+	return nil, errUnknownKey
+}
+
+func (s *remoteKeys) find(kid string) *publicKey {
+	keys := s.keys.Load()
+	if keys == nil {
+		return nil
+	}
+	for _, k := range *keys {
+		if k.kid == kid {
+			return k
+		}
+	}
+	return nil
+}
+
+// fetchLocked fetches the set and, when it is usable, replaces the cached
+// keys. s.mu is held. The fetch is bounded by the timeout and not by the
+// caller's cancellation: a client going away must not leave every other
+// request without keys until the next attempt.
+func (s *remoteKeys) fetchLocked(ctx context.Context) {
+	s.triedAt = s.now()
+	keys, err := s.fetch(ctx)
+	if err != nil {
+		s.failed = true
+		s.nextRefresh.Store(s.now().Add(s.minInterval).UnixNano())
+		return
+	}
+	s.keys.Store(&keys)
+	s.failed = false
+	s.nextRefresh.Store(s.now().Add(s.lifetime).UnixNano())
+}
+
+func (s *remoteKeys) fetch(ctx context.Context) ([]*publicKey, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json, application/jwk-set+json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		return nil, fmt.Errorf("JWKS: status %d", resp.StatusCode)
+	}
+	if resp.ContentLength > MaxJWKSBytes {
+		return nil, errJWKSTooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxJWKSBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > MaxJWKSBytes {
+		return nil, errJWKSTooLarge
+	}
+	return parseJWKS(body)
+}
+
+var errJWKSTooLarge = errors.New("rtr: JWKS document too large")
