@@ -3,6 +3,7 @@ package rtr
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -15,6 +16,9 @@ type Verifier struct {
 	parser    *jwt.Parser
 	validator *jwt.Validator // parser's claim checks, for the fast path
 	keyFn     jwt.Keyfunc
+
+	rev       *revocations // nil unless following a revocation feed
+	closeOnce sync.Once
 }
 
 func newVerifier(cfg *Config, keys *keyRing) *Verifier {
@@ -39,8 +43,11 @@ func newVerifier(cfg *Config, keys *keyRing) *Verifier {
 // Verify checks an access token and returns its claims. A malformed,
 // oversized, badly signed or wrongly typed token (a refresh token, say) is
 // [ErrInvalidToken]; a correctly signed one past its expiry is
-// [ErrTokenExpired]. The context is accepted for symmetry and future use;
-// Verify does no I/O.
+// [ErrTokenExpired]. With [Config.InstantRevocation], a token of an ended
+// session is [ErrTokenRevoked], and [ErrStoreUnavailable] means the
+// verifier cannot tell now (see [Config.RevocationFailClosed] and
+// [Config.RevocationMaxEntries]). The context is accepted for symmetry and
+// future use; Verify does no I/O.
 func (v *Verifier) Verify(ctx context.Context, accessToken string) (*Claims, error) {
 	if accessToken == "" || tooLarge(accessToken) {
 		return nil, ErrInvalidToken
@@ -57,6 +64,11 @@ func (v *Verifier) Verify(ctx context.Context, accessToken string) (*Claims, err
 	}
 	if c.Subject == "" || c.SessionID == "" {
 		return nil, fmt.Errorf("%w: missing sub or sid", ErrInvalidToken)
+	}
+	if v.rev != nil {
+		if err := v.rev.check(c.Subject, c.SessionID); err != nil {
+			return nil, err
+		}
 	}
 	c.payload = payloadSegment(accessToken)
 	return c, nil
