@@ -85,8 +85,9 @@ func parseRevMember(m string) (subject, sid string, ok bool) {
 	if i <= 0 || i > 3 {
 		return "", "", false
 	}
-	n, err := strconv.Atoi(m[:i])
-	if err != nil || n <= 0 || n > MaxSubjectLen || len(m)-i-1 <= n {
+	n64, ok := plainDecimal(m[:i])
+	n := int(n64)
+	if !ok || n <= 0 || n > MaxSubjectLen || len(m)-i-1 <= n {
 		return "", "", false
 	}
 	subject, sid = m[i+1:i+1+n], m[i+1+n:]
@@ -110,8 +111,8 @@ func parseRevMessage(msg string) ([]Revocation, bool) {
 		if sp <= 0 || sp > 19 {
 			return out, false
 		}
-		until, err := strconv.ParseInt(msg[:sp], 10, 64)
-		if err != nil {
+		until, ok := plainDecimal(msg[:sp])
+		if !ok {
 			return out, false
 		}
 		msg = msg[sp+1:]
@@ -119,10 +120,11 @@ func parseRevMessage(msg string) ([]Revocation, bool) {
 		if c <= 0 || c > 4 {
 			return out, false
 		}
-		n, err := strconv.Atoi(msg[:c])
-		if err != nil || n < 0 || n > len(msg)-c-1 {
+		n64, ok := plainDecimal(msg[:c])
+		if !ok || n64 > int64(len(msg)-c-1) {
 			return out, false
 		}
+		n := int(n64)
 		subject, sid, ok := parseRevMember(msg[c+1 : c+1+n])
 		if !ok {
 			return out, false
@@ -131,6 +133,22 @@ func parseRevMessage(msg string) ([]Revocation, bool) {
 		msg = msg[c+1+n:]
 	}
 	return out, true
+}
+
+// plainDecimal parses a non-negative decimal number in its one spelling
+// (digits only, no leading zero), of at most 18 digits.
+func plainDecimal(s string) (int64, bool) {
+	if s == "" || len(s) > 18 || (s[0] == '0' && len(s) > 1) {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(s[i]-'0')
+	}
+	return n, true
 }
 
 // PublishRevocations implements [RevocationFeed]: one script, one round

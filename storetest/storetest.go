@@ -56,6 +56,11 @@ func Run(t *testing.T, newStore func(t *testing.T) rtr.Store) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
+	if _, ok := newStore(t).(rtr.RevocationFeed); ok {
+		t.Run("RevocationFeed", func(t *testing.T) {
+			testFeed(t, func(t *testing.T) rtr.RevocationFeed { return newStore(t).(rtr.RevocationFeed) })
+		})
+	}
 }
 
 // now is a wall-clock time, so stores that hand expiry to a server (Redis
