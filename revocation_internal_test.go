@@ -155,3 +155,25 @@ func FuzzRevMessage(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRevocationsCheck is Verify's added cost with InstantRevocation:
+// the look-up alone, in an empty set and in one of 100,000 entries.
+func BenchmarkRevocationsCheck(b *testing.B) {
+	for _, n := range []int{0, 100_000} {
+		clock := &revTestClock{t: time.Now()}
+		var events []EventType
+		r := newTestRevocations(clock, DefaultRevocationMaxEntries, &events)
+		revs := make([]Revocation, n)
+		for i := range revs {
+			revs[i] = Revocation{Subject: fmt.Sprint("user", i), SessionID: fmt.Sprint("s", i), Until: clock.now().Add(time.Hour)}
+		}
+		r.Revoked(revs)
+		b.Run(fmt.Sprint("entries=", n), func(b *testing.B) {
+			for b.Loop() {
+				if err := r.check("alice@example.com", "AAAAAAAAAAAAAAAAAAAAAA"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
