@@ -259,9 +259,9 @@ func (r *revocations) Revoked(revs []Revocation) {
 				}
 			}
 			if r.overflowed.CompareAndSwap(false, true) {
-				sh.mu.Unlock()
-				r.emit(EventRevocationOverflow)
-				continue
+				// Not from here: the feed may be holding a lock of the
+				// store, and the callback may call the store.
+				go r.emit(EventRevocationOverflow)
 			}
 		}
 		sh.mu.Unlock()
