@@ -113,7 +113,10 @@ type Config struct {
 	// [RevocationFeed], and every issuer's [Verifier] on the store follows
 	// the feed and refuses those tokens with [ErrTokenRevoked]. Verify
 	// still does no I/O: it looks the session up in memory. The store must
-	// implement [RevocationFeed] ([MemoryStore] and [RedisStore] do). Call
+	// implement [RevocationFeed] ([MemoryStore] and [RedisStore] do). A
+	// revocation is kept for the revoking issuer's AccessTTL + Leeway +
+	// [RevocationMargin], so every process on the store should use the same
+	// AccessTTL and Leeway (or the revoking one the longest). Call
 	// [Issuer.Close] when done with the issuer. Default off.
 	InstantRevocation bool
 
