@@ -186,3 +186,42 @@ func TestFaultRevocationFeedDownPastBound(t *testing.T) {
 		})
 	}
 }
+
+// TestFaultRevocationFeedShardRestart: on a three-master cluster of the
+// test's own, the node that holds the feed's slot (record and sharded
+// channel) restarts without persistence. Followers' sharded subscriptions
+// reconnect by themselves; what they held stays refused; later
+// revocations propagate again.
+func TestFaultRevocationFeedShardRestart(t *testing.T) {
+	bin := fRequire(t)
+	ctx := context.Background()
+	tc := fStartCluster(t, bin)
+	newClient := func() *redis.ClusterClient {
+		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: tc.addrs()})
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	ca, cb := newClient(), newClient()
+	a := fRevIssuer(t, rtr.NewRedisStore(ca), nil)
+	b := fRevIssuer(t, rtr.NewRedisStore(cb), nil)
+
+	old := fRevLogins(t, a, "alice", 1)
+	require.NoError(t, a.Revoke(ctx, old[0].RefreshToken))
+	revRefused(t, b.Verifier(), old[0].AccessToken)
+
+	slot, err := ca.ClusterKeySlot(ctx, rtr.DefaultRedisKeyPrefix+"{:revocations}").Result()
+	require.NoError(t, err)
+	tc.nodes[tc.ownerOf(t, int(slot))].Restart()
+	require.Eventually(t, tc.ok, 30*time.Second, 100*time.Millisecond, "cluster did not recover")
+	_, err = b.Verifier().Verify(ctx, old[0].AccessToken)
+	require.ErrorIs(t, err, rtr.ErrTokenRevoked, "held in memory across the restart")
+
+	// The restarted node may take a moment to serve its slot again; the
+	// revoking call says so rather than claiming success.
+	fresh := fRevLogins(t, a, "bob", 1)
+	require.Eventually(t, func() bool { return a.Revoke(ctx, fresh[0].RefreshToken) == nil }, 30*time.Second, 50*time.Millisecond)
+	revRefused(t, b.Verifier(), fresh[0].AccessToken)
+	revWaitInSync(t, b.Verifier())
+	_, err = b.Verifier().Verify(ctx, old[0].AccessToken)
+	require.ErrorIs(t, err, rtr.ErrTokenRevoked)
+}
