@@ -330,3 +330,28 @@ func TestInstantRevocationFailClosed(t *testing.T) {
 		})
 	}
 }
+
+// With InstantRevocation, an access token dies with its session: here in
+// the same process; on a Redis store, in every process on it.
+func ExampleConfig_instantRevocation() {
+	ctx := context.Background()
+	iss, err := rtr.NewIssuer(rtr.Config{
+		Store:             rtr.NewMemoryStore(),
+		Secret:            []byte("an example secret of at least 32 bytes"),
+		InstantRevocation: true,
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer iss.Close()
+
+	p, _ := iss.Issue(ctx, "alice")
+	_, err = iss.Verifier().Verify(ctx, p.AccessToken)
+	fmt.Println("before logout:", err)
+	_ = iss.Revoke(ctx, p.RefreshToken)
+	_, err = iss.Verifier().Verify(ctx, p.AccessToken)
+	fmt.Println("after logout:", errors.Is(err, rtr.ErrTokenRevoked))
+	// Output:
+	// before logout: <nil>
+	// after logout: true
+}

@@ -6,7 +6,10 @@
 //	}
 //
 // The factory is called once per subtest. Stores may be shared between
-// subtests: every subtest uses its own random subjects.
+// subtests: every subtest uses its own random subjects. A store that also
+// implements [rtr.RevocationFeed] gets the feed's subtests too
+// (RevocationFeed/...): pushes, the catch-up of a follower that starts
+// later, expiry, and the later Until winning.
 package storetest
 
 import (
