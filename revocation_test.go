@@ -355,3 +355,27 @@ func ExampleConfig_instantRevocation() {
 	// before logout: <nil>
 	// after logout: true
 }
+
+// TestInstantRevocationLongCatchUp: a catch-up of more revocations than
+// one page, many of them with the same Until (a RevokeAll), delivers each.
+func TestInstantRevocationLongCatchUp(t *testing.T) {
+	ctx := context.Background()
+	for _, sp := range revStorePairs[1:3] { // Miniredis, RealRedis
+		t.Run(sp.name, func(t *testing.T) {
+			s1, s2 := sp.new(t)
+			feed := s1.(rtr.RevocationFeed)
+			now := time.Now()
+			var revs []rtr.Revocation
+			for i := range 12_000 {
+				until := now.Add(time.Hour)
+				if i%3 == 0 {
+					until = until.Add(time.Duration(i) * time.Millisecond)
+				}
+				revs = append(revs, rtr.Revocation{Subject: "bulk", SessionID: fmt.Sprint("s", i), Until: until})
+			}
+			require.NoError(t, feed.PublishRevocations(ctx, now, revs))
+			iss := revIssuer(t, s2)
+			require.Equal(t, len(revs), iss.Verifier().RevocationStatus().Entries)
+		})
+	}
+}

@@ -151,12 +151,23 @@ func plainDecimal(s string) (int64, bool) {
 	return n, true
 }
 
-// PublishRevocations implements [RevocationFeed]: one script, one round
-// trip, records and pushes.
+// redisFeedBatch is the most revocations one publish script carries.
+const redisFeedBatch = 1000
+
+// PublishRevocations implements [RevocationFeed]: one script (one round
+// trip) per batch of up to 1,000 revocations records them and pushes them.
 func (s *RedisStore) PublishRevocations(ctx context.Context, now time.Time, revs []Revocation) error {
-	if len(revs) == 0 {
-		return nil
+	for len(revs) > 0 {
+		n := min(len(revs), redisFeedBatch)
+		if err := s.publishBatch(ctx, now, revs[:n]); err != nil {
+			return err
+		}
+		revs = revs[n:]
 	}
+	return nil
+}
+
+func (s *RedisStore) publishBatch(ctx context.Context, now time.Time, revs []Revocation) error {
 	sharded := "0"
 	if s.sharded() {
 		sharded = "1"

@@ -111,7 +111,7 @@ func testFeed(t *testing.T, newFeed func(t *testing.T) rtr.RevocationFeed) {
 		feed := newFeed(t)
 		f := follow(t, feed)
 		subj := subject(t)
-		revs := make([]rtr.Revocation, 200)
+		revs := make([]rtr.Revocation, 2500)
 		for i := range revs {
 			revs[i] = rtr.Revocation{Subject: subj, SessionID: id(), Until: now().Add(time.Minute)}
 		}
