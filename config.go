@@ -165,6 +165,43 @@ type Config struct {
 	// AccessTTL has passed since it signed its last token. Requires
 	// SigningKey.
 	PreviousPublicKeys []crypto.PublicKey
+
+	// InstantRevocation makes ended sessions' access tokens invalid at
+	// once, in every process on the store: a session that ends by
+	// [Issuer.Revoke], [Issuer.RevokeSession], [Issuer.RevokeAll], reuse
+	// detection or a session-cap eviction is published on the store's
+	// [RevocationFeed], and every issuer's [Verifier] on the store follows
+	// the feed and refuses those tokens with [ErrTokenRevoked]. Verify
+	// still does no I/O: it looks the session up in memory. The store must
+	// implement [RevocationFeed] ([MemoryStore] and [RedisStore] do). A
+	// revocation is kept for the revoking issuer's AccessTTL + Leeway +
+	// [RevocationMargin], so every process on the store should use the same
+	// AccessTTL and Leeway (or the revoking one the longest). Call
+	// [Issuer.Close] when done with the issuer. Default off.
+	InstantRevocation bool
+
+	// RevocationMaxLag bounds how long the revocation feed may be out of
+	// sync (Redis unreachable, say) before it is reported with
+	// [EventFeedLagging] and, with RevocationFailClosed, before Verify
+	// refuses. Default [DefaultRevocationMaxLag].
+	RevocationMaxLag time.Duration
+
+	// RevocationFailClosed chooses what Verify does once the feed has been
+	// out of sync for longer than RevocationMaxLag. False (the default):
+	// it keeps verifying from what it holds (revocations received earlier
+	// are still refused; newer ones are not known) and the lag is
+	// reported. True: every access token is refused with
+	// [ErrStoreUnavailable] (503, nothing cleared) until the feed is back
+	// in sync.
+	RevocationFailClosed bool
+
+	// RevocationMaxEntries bounds the revocations a verifier keeps in
+	// memory (each lives AccessTTL + Leeway + [RevocationMargin]). Beyond
+	// it nothing is forgotten: every access token is refused with
+	// [ErrStoreUnavailable] until the excess has expired, and an
+	// [EventRevocationOverflow] is emitted. Default
+	// [DefaultRevocationMaxEntries].
+	RevocationMaxEntries int
 }
 
 // withDefaults validates c and returns a copy with defaults filled in.
@@ -190,7 +227,7 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("%w: PreviousSecrets[%d] is the same as Secret; list only secrets that were replaced", ErrInvalidConfig, i)
 		}
 	}
-	for _, d := range []time.Duration{c.AccessTTL, c.RefreshTTL, c.MaxSessionAge, c.ReuseGrace, c.Leeway, c.StoreTimeout} {
+	for _, d := range []time.Duration{c.AccessTTL, c.RefreshTTL, c.MaxSessionAge, c.ReuseGrace, c.Leeway, c.StoreTimeout, c.RevocationMaxLag} {
 		if d < 0 {
 			return c, fmt.Errorf("%w: durations must not be negative", ErrInvalidConfig)
 		}
@@ -215,6 +252,20 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.SigningKey == nil && len(c.PreviousPublicKeys) > 0 {
 		return c, fmt.Errorf("%w: PreviousPublicKeys need a SigningKey", ErrInvalidConfig)
+	}
+	if c.InstantRevocation {
+		if _, ok := c.Store.(RevocationFeed); !ok {
+			return c, fmt.Errorf("%w: InstantRevocation needs a Store that implements RevocationFeed", ErrInvalidConfig)
+		}
+	}
+	if c.RevocationMaxLag == 0 {
+		c.RevocationMaxLag = DefaultRevocationMaxLag
+	}
+	if c.RevocationMaxEntries < 0 {
+		return c, fmt.Errorf("%w: RevocationMaxEntries must not be negative", ErrInvalidConfig)
+	}
+	if c.RevocationMaxEntries == 0 {
+		c.RevocationMaxEntries = DefaultRevocationMaxEntries
 	}
 	c.Audience = append([]string(nil), c.Audience...)
 	c.PreviousPublicKeys = append([]crypto.PublicKey(nil), c.PreviousPublicKeys...)

@@ -24,6 +24,13 @@ var (
 	// or it never existed.
 	ErrSessionNotFound = errors.New("rtr: session not found")
 
+	// ErrTokenRevoked means a correctly signed, unexpired access token
+	// belongs to a session that has ended (logout, [Issuer.RevokeAll],
+	// reuse detection, a session-cap eviction), as learned from the
+	// store's revocation feed; see [Config.InstantRevocation]. Treat it
+	// like an ended session: 401, and no refresh attempt.
+	ErrTokenRevoked = errors.New("rtr: token revoked: its session has ended")
+
 	// ErrStoreUnavailable means the store could not give an answer: a
 	// transport failure, or a deadline or cancellation hit during a store
 	// call. It says "cannot tell now", never "invalid": callers should

@@ -21,6 +21,22 @@ const (
 	// EventRevoked: a session was ended by [Issuer.Revoke] or
 	// [Issuer.RevokeAll] (one event per session).
 	EventRevoked EventType = "revoked"
+
+	// EventFeedLagging: the revocation feed (see [Config.InstantRevocation])
+	// has been out of sync for longer than [Config.RevocationMaxLag]: a
+	// session ended elsewhere since then may still be accepted here (or,
+	// with [Config.RevocationFailClosed], every token is refused with
+	// [ErrStoreUnavailable]). Subject and SessionID are empty. Emitted
+	// once per outage.
+	EventFeedLagging EventType = "feed_lagging"
+	// EventFeedRecovered: after an [EventFeedLagging], the feed is in sync
+	// again and every revocation missed meanwhile has been received.
+	EventFeedRecovered EventType = "feed_recovered"
+	// EventRevocationOverflow: more revocations are in force than
+	// [Config.RevocationMaxEntries]; every access token is refused with
+	// [ErrStoreUnavailable] until the excess expires. Emitted once per
+	// overflow.
+	EventRevocationOverflow EventType = "revocation_overflow"
 )
 
 // Event describes something that happened to a session. It never carries a

@@ -107,7 +107,7 @@ func (a *HTTPAuth) resourceError(err error) *HTTPError {
 		e.Status, e.Description = a.reuseStatus, "refresh token reuse detected; the session was revoked"
 	case errors.Is(err, ErrTokenExpired):
 		e.Description = "the token expired"
-	case errors.Is(err, ErrSessionNotFound):
+	case errors.Is(err, ErrSessionNotFound), errors.Is(err, ErrTokenRevoked):
 		e.Description = "the session has ended"
 	case errors.Is(err, ErrInvalidToken), errors.Is(err, errTokenMismatch):
 		e.Description = "the token is invalid"

@@ -21,6 +21,8 @@ type Issuer struct {
 	refreshSigParser *jwt.Parser    // signature only, for logout with an expired token
 	refreshValidator *jwt.Validator // refreshParser's claim checks, for the fast path
 	refreshKeyFn     jwt.Keyfunc
+
+	feed RevocationFeed // the store's, when InstantRevocation is on
 }
 
 // NewIssuer checks cfg, fills in defaults and derives the keys. It fails
@@ -41,6 +43,13 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 		return nil, err
 	}
 	iss.verifier = newVerifier(&iss.cfg, &iss.keys, pub)
+	if cfg.InstantRevocation {
+		iss.feed = cfg.Store.(RevocationFeed)
+		iss.verifier.followRevocations(iss.feed, revocationOptions{
+			now: iss.cfg.Now, maxLag: iss.cfg.RevocationMaxLag, failClosed: iss.cfg.RevocationFailClosed,
+			maxEntries: iss.cfg.RevocationMaxEntries, emit: iss.emitFeed,
+		})
+	}
 	iss.refreshParser = jwt.NewParser(parserOptions(&iss.cfg)...)
 	iss.refreshValidator = jwt.NewValidator(parserOptions(&iss.cfg)...)
 	iss.refreshSigParser = sigOnlyParser()
@@ -179,3 +188,6 @@ func (iss *Issuer) emit(ctx context.Context, t EventType, subject, sid string, g
 		iss.cfg.OnEvent(ctx, Event{Type: t, Subject: subject, SessionID: sid, Generation: gen, Time: iss.cfg.Now()})
 	}
 }
+
+// emitFeed reports a revocation-feed event (no subject, no session).
+func (iss *Issuer) emitFeed(t EventType) { iss.emit(context.Background(), t, "", "", 0) }

@@ -131,6 +131,12 @@ func (a *HTTPAuth) authenticate(r *http.Request, kind endpointKind) authResult {
 		if a.mode == BearerMode {
 			return authResult{err: a.resourceError(err)}
 		}
+		switch {
+		case errors.Is(err, ErrStoreUnavailable): // cannot tell now: keep everything
+			return authResult{err: a.resourceError(err)}
+		case errors.Is(err, ErrTokenRevoked): // the session ended: no refresh
+			return authResult{err: a.resourceError(err), clear: clearBoth, anonymous: true}
+		}
 		if !errors.Is(err, ErrTokenExpired) {
 			// Tampered, wrongly typed, signed with an unknown key: refuse at
 			// once and drop the bad cookie; never refresh on its account.
@@ -158,6 +164,9 @@ func (a *HTTPAuth) authenticate(r *http.Request, kind endpointKind) authResult {
 		return a.refreshFailed(a.resourceError(err), err)
 	}
 	c, err := a.iss.verifier.Verify(ctx, p.AccessToken)
+	if errors.Is(err, ErrStoreUnavailable) { // the revocation feed cannot tell now
+		return authResult{err: a.resourceError(err), pair: &p}
+	}
 	if err != nil { // a token we just minted must verify
 		return authResult{err: serverError(err)}
 	}

@@ -107,6 +107,11 @@ func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (Pair, erro
 		return p, nil
 	case OutcomeReused:
 		iss.emit(ctx, EventReuseDetected, rc.Subject, rc.SessionID, rc.Generation)
+		if err := iss.publishEnded(ctx, rc.Subject, rc.SessionID); err != nil {
+			// The theft answer stands; the caller can also tell that other
+			// processes may not have learned of it.
+			return Pair{}, fmt.Errorf("%w (revocation not published: %w)", ErrTokenReused, err)
+		}
 		return Pair{}, ErrTokenReused
 	default:
 		return Pair{}, fmt.Errorf("%w: store returned outcome %d", ErrStoreUnavailable, res.Outcome)
@@ -117,6 +122,13 @@ func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (Pair, erro
 // device). It is idempotent: revoking an ended session returns nil. Any
 // correctly signed refresh token of the session will do, even an expired
 // or already rotated one; a token that is not genuine is [ErrInvalidToken].
+//
+// With [Config.InstantRevocation] the end is published on the store's
+// revocation feed before Revoke returns; when that fails Revoke returns
+// [ErrStoreUnavailable] although the session may already be deleted (its
+// refresh tokens are dead, its access tokens are refused by this process
+// but perhaps not by others). Calling Revoke again publishes again, also
+// when the session is already gone, so retrying until nil is enough.
 func (iss *Issuer) Revoke(ctx context.Context, refreshToken string) error {
 	rc, err := iss.parseRefresh(refreshToken, false)
 	if err != nil {
@@ -126,7 +138,9 @@ func (iss *Issuer) Revoke(ctx context.Context, refreshToken string) error {
 }
 
 // RevokeSession ends one session of subject by its id, as listed by
-// [Issuer.Sessions] ("log out that device"). Idempotent.
+// [Issuer.Sessions] ("log out that device"). Idempotent, and published as
+// [Issuer.Revoke] describes (a revocation names the subject too, so an id
+// of another subject's session revokes nothing).
 func (iss *Issuer) RevokeSession(ctx context.Context, subject, sessionID string) error {
 	if subject == "" || len(subject) > MaxSubjectLen {
 		return ErrInvalidSubject
@@ -143,11 +157,19 @@ func (iss *Issuer) RevokeSession(ctx context.Context, subject, sessionID string)
 	if ok {
 		iss.emit(ctx, EventRevoked, subject, sessionID, 0)
 	}
-	return nil
+	// Published even when the store no longer had the session: this may be
+	// the retry of a call whose publishing failed.
+	return iss.publishEnded(ctx, subject, sessionID)
 }
 
 // RevokeAll ends every session of subject (logout everywhere). Access
-// tokens already handed out stay valid until they expire.
+// tokens already handed out stay valid until they expire, unless
+// [Config.InstantRevocation] is on: then every ended session is published
+// on the store's revocation feed before RevokeAll returns. When that fails
+// RevokeAll returns [ErrStoreUnavailable] after the sessions were deleted;
+// this process refuses their access tokens, but a retry cannot publish
+// them again (the store no longer lists them), so other processes may
+// accept them until they expire (at most AccessTTL).
 func (iss *Issuer) RevokeAll(ctx context.Context, subject string) error {
 	if subject == "" || len(subject) > MaxSubjectLen {
 		return ErrInvalidSubject
@@ -161,7 +183,7 @@ func (iss *Issuer) RevokeAll(ctx context.Context, subject string) error {
 	for _, id := range ids {
 		iss.emit(ctx, EventRevoked, subject, id, 0)
 	}
-	return nil
+	return iss.publishEnded(ctx, subject, ids...)
 }
 
 // Sessions lists the live sessions of subject, oldest first, for a device

@@ -31,6 +31,7 @@ type MemoryStore struct {
 	seed        maphash.Seed
 	maxPerShard int
 	shards      [memShardCount]memShard
+	feed        memFeed // the revocation feed (store_memory_feed.go)
 }
 
 // A shard keeps its sessions where the garbage collector has nothing to

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -19,6 +20,9 @@ type Verifier struct {
 	parser    *jwt.Parser
 	validator *jwt.Validator // parser's claim checks, for the fast path
 	keyFn     jwt.Keyfunc    // HS256 only; see keyFunc
+
+	rev       *revocations // nil unless following a revocation feed
+	closeOnce sync.Once
 }
 
 // newVerifier builds a verifier for the settings in cfg (Issuer, Audience,
@@ -74,7 +78,11 @@ func (v *Verifier) keyFunc(ctx context.Context) jwt.Keyfunc {
 // [ErrInvalidToken]; a correctly signed one past its expiry is
 // [ErrTokenExpired]. A verifier fed from a JWKS URL may fetch the key set
 // (bounded by ctx) and answers [ErrKeyUnavailable] for a key id it cannot
-// look up now; other verifiers do no I/O.
+// look up now; other verifiers do no I/O. With
+// [Config.InstantRevocation], a token of an ended session is
+// [ErrTokenRevoked], and [ErrStoreUnavailable] means the verifier cannot
+// tell now (see [Config.RevocationFailClosed] and
+// [Config.RevocationMaxEntries]).
 func (v *Verifier) Verify(ctx context.Context, accessToken string) (*Claims, error) {
 	if accessToken == "" || tooLarge(accessToken) {
 		return nil, ErrInvalidToken
@@ -94,6 +102,11 @@ func (v *Verifier) Verify(ctx context.Context, accessToken string) (*Claims, err
 	}
 	if c.Subject == "" || c.SessionID == "" {
 		return nil, fmt.Errorf("%w: missing sub or sid", ErrInvalidToken)
+	}
+	if v.rev != nil {
+		if err := v.rev.check(c.Subject, c.SessionID); err != nil {
+			return nil, err
+		}
 	}
 	c.payload = payloadSegment(accessToken)
 	return c, nil

@@ -1,6 +1,7 @@
 package rtr
 
 import (
+	"context"
 	"crypto"
 	"errors"
 	"fmt"
@@ -73,6 +74,21 @@ type VerifierConfig struct {
 	Audience []string
 	Leeway   time.Duration
 	Now      func() time.Time
+
+	// RevocationFeed, when set, is the revocation feed of the issuers'
+	// store (a [MemoryStore] or [RedisStore] they share, say): the
+	// verifier follows it as an issuer with [Config.InstantRevocation]
+	// does, and refuses the access tokens of ended sessions with
+	// [ErrTokenRevoked], with no I/O per Verify. RevocationMaxLag,
+	// RevocationFailClosed and RevocationMaxEntries are as in [Config];
+	// OnEvent receives the feed's health events ([EventFeedLagging],
+	// [EventFeedRecovered], [EventRevocationOverflow]). Call
+	// [Verifier.Close] to stop following.
+	RevocationFeed       RevocationFeed
+	RevocationMaxLag     time.Duration
+	RevocationFailClosed bool
+	RevocationMaxEntries int
+	OnEvent              func(ctx context.Context, e Event)
 }
 
 // NewVerifier returns a [Verifier] for a verify-only service. It fails
@@ -91,7 +107,10 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if sources != 1 {
 		return nil, fmt.Errorf("%w: set exactly one of JWKSURL, PublicKeys and Secret", ErrInvalidConfig)
 	}
-	for _, d := range []time.Duration{cfg.Leeway, cfg.JWKSCacheLifetime, cfg.JWKSMinRefreshInterval} {
+	if cfg.RevocationMaxEntries < 0 {
+		return nil, fmt.Errorf("%w: RevocationMaxEntries must not be negative", ErrInvalidConfig)
+	}
+	for _, d := range []time.Duration{cfg.Leeway, cfg.JWKSCacheLifetime, cfg.JWKSMinRefreshInterval, cfg.RevocationMaxLag} {
 		if d < 0 {
 			return nil, fmt.Errorf("%w: durations must not be negative", ErrInvalidConfig)
 		}
@@ -108,13 +127,13 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 			}
 		}
 		kr := newKeyRing(cfg.Secret, cfg.PreviousSecrets)
-		return newVerifier(&c, &kr, nil), nil
+		return cfg.follow(newVerifier(&c, &kr, nil), c.Now), nil
 	case len(cfg.PublicKeys) > 0:
 		keys, err := newPublicKeys(cfg.PublicKeys)
 		if err != nil {
 			return nil, fmt.Errorf("%w: PublicKeys: %w", ErrInvalidConfig, err)
 		}
-		return newVerifier(&c, nil, keys), nil
+		return cfg.follow(newVerifier(&c, nil, keys), c.Now), nil
 	}
 	if err := checkJWKSURL(cfg.JWKSURL); err != nil {
 		return nil, err
@@ -136,7 +155,31 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if rk.minInterval == 0 {
 		rk.minInterval = DefaultJWKSMinRefreshInterval
 	}
-	return newVerifier(&c, nil, rk), nil
+	return cfg.follow(newVerifier(&c, nil, rk), c.Now), nil
+}
+
+// follow makes v follow cfg.RevocationFeed, when one is set.
+func (cfg *VerifierConfig) follow(v *Verifier, now func() time.Time) *Verifier {
+	if cfg.RevocationFeed == nil {
+		return v
+	}
+	o := revocationOptions{
+		now:        now,
+		maxLag:     cfg.RevocationMaxLag,
+		failClosed: cfg.RevocationFailClosed,
+		maxEntries: cfg.RevocationMaxEntries,
+	}
+	if o.maxLag == 0 {
+		o.maxLag = DefaultRevocationMaxLag
+	}
+	if o.maxEntries == 0 {
+		o.maxEntries = DefaultRevocationMaxEntries
+	}
+	if onEvent := cfg.OnEvent; onEvent != nil {
+		o.emit = func(t EventType) { onEvent(context.Background(), Event{Type: t, Time: now()}) }
+	}
+	v.followRevocations(cfg.RevocationFeed, o)
+	return v
 }
 
 // checkJWKSURL accepts absolute https URLs, and http ones on a loopback

@@ -6,7 +6,10 @@
 //	}
 //
 // The factory is called once per subtest. Stores may be shared between
-// subtests: every subtest uses its own random subjects.
+// subtests: every subtest uses its own random subjects. A store that also
+// implements [rtr.RevocationFeed] gets the feed's subtests too
+// (RevocationFeed/...): pushes, the catch-up of a follower that starts
+// later, expiry, and the later Until winning.
 package storetest
 
 import (
@@ -55,6 +58,11 @@ func Run(t *testing.T, newStore func(t *testing.T) rtr.Store) {
 		{"ConcurrentRotationGrace", func(t *testing.T, s rtr.Store) { testConcurrentRotation(t, s, grace) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+	}
+	if _, ok := newStore(t).(rtr.RevocationFeed); ok {
+		t.Run("RevocationFeed", func(t *testing.T) {
+			testFeed(t, func(t *testing.T) rtr.RevocationFeed { return newStore(t).(rtr.RevocationFeed) })
+		})
 	}
 }
 

@@ -9,7 +9,10 @@
 #    standalone Redis, cookie and bearer mode at once, then for
 #    RTR_LOAD_CLUSTER_DURATION (default 10s) on the shared Redis Cluster.
 #    Each run uses a key prefix of its own and prints the request rate and
-#    the oracle's counts; a wrong count fails the step.
+#    the oracle's counts; a wrong count fails the step. Both runs have
+#    -instant-revocation: pages are served by a second issuer on its own
+#    client, and the oracle also checks that no page is served for a
+#    session ended more than -revocation-bound (1s) earlier.
 #
 # A long run: go run ./cmd/rtrload -redis HOST:PORT -duration 10m -users 500
 set -euo pipefail
@@ -27,9 +30,9 @@ trap 'rm -f "$bin"' EXIT
 go build -o "$bin" ./cmd/rtrload
 
 echo "60-load: standalone Redis $RTR_REDIS_ADDR, $duration"
-"$bin" -redis "$RTR_REDIS_ADDR" -duration "$duration"
+"$bin" -redis "$RTR_REDIS_ADDR" -duration "$duration" -instant-revocation
 
 if [ -n "${RTR_REDIS_CLUSTER_ADDRS:-}" ] && [ "$cluster_duration" != 0 ]; then
     echo "60-load: Redis Cluster $RTR_REDIS_CLUSTER_ADDRS, $cluster_duration"
-    "$bin" -cluster "$RTR_REDIS_CLUSTER_ADDRS" -duration "$cluster_duration"
+    "$bin" -cluster "$RTR_REDIS_CLUSTER_ADDRS" -duration "$cluster_duration" -instant-revocation
 fi

@@ -50,6 +50,9 @@ func main() {
 	flag.Float64Var(&cfg.VictimShare, "victims", cfg.VictimShare, "share of devices the attacker steals from")
 	flag.DurationVar(&cfg.StealEvery, "steal-every", cfg.StealEvery, "how often the attacker steals a refresh token")
 	flag.Int64Var(&cfg.Seed, "seed", cfg.Seed, "random seed (0: from the clock)")
+	flag.BoolVar(&cfg.InstantRevocation, "instant-revocation", false,
+		"turn Config.InstantRevocation on and serve pages from a second issuer on its own client; the oracle checks that no page is served for a session ended more than -revocation-bound earlier")
+	flag.DurationVar(&cfg.RevocationBound, "revocation-bound", cfg.RevocationBound, "with -instant-revocation: how long after its end a session may still be served")
 	flag.Parse()
 
 	var client redis.UniversalClient
@@ -73,7 +76,18 @@ func main() {
 		os.Exit(2)
 	}
 
-	rep, err := run(context.Background(), cfg, redisStore(&cfg, client))
+	store := redisStore(&cfg, client)
+	if cfg.InstantRevocation {
+		var pages redis.UniversalClient
+		if *clusterAddrs != "" {
+			pages = redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(*clusterAddrs, ","), ContextTimeoutEnabled: true, PoolSize: 64})
+		} else {
+			pages = redis.NewClient(&redis.Options{Addr: *redisAddr, ContextTimeoutEnabled: true, PoolSize: 64})
+		}
+		defer pages.Close()
+		cfg.PageStore = redisStore(&cfg, pages)
+	}
+	rep, err := run(context.Background(), cfg, store)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "rtrload: %v\n", err)
 		os.Exit(2)

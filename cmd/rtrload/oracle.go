@@ -31,6 +31,8 @@ type report struct {
 	Missed              int // ... answered with tokens
 	NotRevoked          int // a session still rotated after a refused replay
 	Revived             int // a session still rotated after a successful logout
+	ServedAfterEnd      int // with InstantRevocation: a page served for a session ended more than RevocationBound earlier
+	PagesAfterEnd       int // ... pages of ended sessions refused or served within the bound (for the report)
 	InsideGrace         int // presentations of a rotated token inside the grace
 	Ambiguous           int // too close to the grace boundary to judge from the client
 	FalseLogouts        int
@@ -222,6 +224,30 @@ func analyze(recs []record, cfg config, elapsed time.Duration) *report {
 		}
 	}
 
+	// Instant revocation: no page is served for a session that ended
+	// (logout, logout everywhere, a refused replay) more than the bound
+	// before the request started.
+	if cfg.InstantRevocation {
+		for sid, t := range refusedAt {
+			endedAt[sid] = minTime(endedAt[sid], t)
+		}
+		for i := range recs {
+			r := &recs[i]
+			if r.kind != kPage || r.wantSID == "" {
+				continue
+			}
+			t, ended := endedAt[r.wantSID]
+			if !ended || !r.start.After(t) {
+				continue
+			}
+			rep.PagesAfterEnd++
+			if r.status == http.StatusOK && r.start.Sub(t) > cfg.RevocationBound {
+				rep.ServedAfterEnd++
+				rep.violate("%s: page served %v after its session ended", who(r), r.start.Sub(t).Round(time.Millisecond))
+			}
+		}
+	}
+
 	// False logouts: a legitimate client told "log in again" when neither
 	// the attacker nor a logout everywhere touched its session.
 	var attacks []*record
@@ -305,7 +331,7 @@ func (rep *report) checkStore(sid string, gen uint64) {
 
 func (rep *report) ok() bool {
 	return rep.ReplaysOutside > 0 && rep.Detected == rep.ReplaysOutside &&
-		rep.Missed == 0 && rep.NotRevoked == 0 && rep.Revived == 0 &&
+		rep.Missed == 0 && rep.NotRevoked == 0 && rep.Revived == 0 && rep.ServedAfterEnd == 0 &&
 		rep.FalseLogouts == 0 && rep.Forks == 0 && rep.StoreMismatch == 0 &&
 		rep.WrongSubject == 0 && rep.WrongOutcome == 0 && rep.ServerErrors == 0 &&
 		rep.UnknownSIDsInStore == 0
@@ -336,6 +362,10 @@ func (rep *report) print(w io.Writer) {
 	fmt.Fprintf(w, "    forks                      %d (store disagreements %d, wrong generations %d)\n", rep.Forks, rep.StoreMismatch, rep.WrongOutcome)
 	fmt.Fprintf(w, "    wrong subject              %d\n", rep.WrongSubject)
 	fmt.Fprintf(w, "    ended sessions revived     %d\n", rep.Revived)
+	if c.InstantRevocation {
+		fmt.Fprintf(w, "    served after session end   %d (more than %v after; %d page requests of ended sessions seen)\n",
+			rep.ServedAfterEnd, c.RevocationBound, rep.PagesAfterEnd)
+	}
 	fmt.Fprintf(w, "    server errors (5xx)        %d\n", rep.ServerErrors)
 	for _, e := range rep.falseLogoutExamples {
 		fmt.Fprintf(w, "    false logout: %s\n", e)

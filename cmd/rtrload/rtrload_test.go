@@ -174,3 +174,61 @@ func TestSimulatorCatchesBrokenStores(t *testing.T) {
 		})
 	}
 }
+
+// TestOracleServedAfterEnd: with InstantRevocation, a page served for a
+// session that ended more than the bound earlier is a violation; within
+// the bound, or refused, it is not.
+func TestOracleServedAfterEnd(t *testing.T) {
+	t0 := tok{Sub: "u", SID: "s1", JTI: "j0", Gen: 1}
+	login := record{device: 0, mode: rtr.BearerMode, kind: kLogin, start: at(0), end: at(1), status: 200, got: t0, wantSub: "u", wantSID: "s1"}
+	logout := record{device: 0, mode: rtr.BearerMode, kind: kLogout, start: at(100), end: at(110), status: 204, wantSub: "u", wantSID: "s1"}
+	page := func(s, status int) record {
+		r := record{device: 1, mode: rtr.BearerMode, kind: kPage, start: at(s), end: at(s + 5), status: status, wantSub: "u", wantSID: "s1"}
+		if status == 200 {
+			r.authSub, r.authSID = "u", "s1"
+		} else {
+			r.desc = "the session has ended"
+		}
+		return r
+	}
+	for _, c := range []struct {
+		name string
+		on   bool
+		recs []record
+		want int
+	}{
+		{"served within the bound", true, []record{login, logout, page(500, 200)}, 0},
+		{"served past the bound", true, []record{login, logout, page(1200, 200)}, 1},
+		{"refused past the bound", true, []record{login, logout, page(1200, 401)}, 0},
+		{"feature off: not checked", false, []record{login, logout, page(1200, 200)}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := config{Grace: time.Second, InstantRevocation: c.on, RevocationBound: time.Second}
+			rep := analyze(append([]record(nil), c.recs...), cfg, time.Second)
+			require.Equal(t, c.want, rep.ServedAfterEnd)
+		})
+	}
+}
+
+// TestSimInstantRevocation runs the simulator with InstantRevocation on a
+// memory store: the oracle finds no page served after its session ended.
+func TestSimInstantRevocation(t *testing.T) {
+	if os.Getenv("RTR_LOAD") != "1" {
+		t.Skip("runs the simulator for about 3 s; set RTR_LOAD=1 (CI: .ci/steps/60-load.sh)")
+	}
+	cfg := defaultConfig()
+	cfg.Duration = 3 * time.Second
+	cfg.Users, cfg.Devices = 16, 2
+	cfg.AccessTTL, cfg.Grace = time.Second, time.Second
+	cfg.StealEvery = 20 * time.Millisecond
+	cfg.VictimShare = 0.3
+	cfg.Backend = "memory"
+	cfg.InstantRevocation, cfg.RevocationBound = true, 100*time.Millisecond
+	rep, err := run(context.Background(), cfg, rtr.NewMemoryStore())
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	rep.print(&buf)
+	t.Log("\n" + buf.String())
+	require.True(t, rep.ok())
+	require.Positive(t, rep.PagesAfterEnd)
+}

@@ -32,6 +32,14 @@ type config struct {
 	Seed        int64
 	Backend     string // for the report
 	KeyPrefix   string // Redis key prefix; default unique per run
+
+	// InstantRevocation turns Config.InstantRevocation on, and serves the
+	// pages from a second issuer on PageStore (another client: another
+	// process), so revocations cross processes; RevocationBound is how
+	// long after a session ended a page may still be served with it.
+	InstantRevocation bool
+	RevocationBound   time.Duration
+	PageStore         rtr.Store
 }
 
 func defaultConfig() config {
@@ -44,6 +52,8 @@ func defaultConfig() config {
 		Grace:       2 * time.Second,
 		VictimShare: 0.2,
 		StealEvery:  40 * time.Millisecond,
+
+		RevocationBound: time.Second,
 	}
 }
 
@@ -186,12 +196,34 @@ func run(ctx context.Context, cfg config, store rtr.Store) (*report, error) {
 	if cfg.Seed == 0 {
 		cfg.Seed = time.Now().UnixNano()
 	}
-	iss, err := rtr.NewIssuer(rtr.Config{
-		Store: store, Secret: []byte("rtrload-secret-rtrload-secret-0123456789"),
-		Issuer: "rtrload", AccessTTL: cfg.AccessTTL, ReuseGrace: cfg.Grace,
-	})
+	newIssuer := func(store rtr.Store) (*rtr.Issuer, error) {
+		return rtr.NewIssuer(rtr.Config{
+			Store: store, Secret: []byte("rtrload-secret-rtrload-secret-0123456789"),
+			Issuer: "rtrload", AccessTTL: cfg.AccessTTL, ReuseGrace: cfg.Grace,
+			InstantRevocation: cfg.InstantRevocation,
+		})
+	}
+	iss, err := newIssuer(store)
 	if err != nil {
 		return nil, err
+	}
+	defer iss.Close()
+	pageIss := iss
+	if cfg.InstantRevocation && cfg.PageStore != nil {
+		if pageIss, err = newIssuer(cfg.PageStore); err != nil {
+			return nil, err
+		}
+		defer pageIss.Close()
+	}
+	if cfg.InstantRevocation {
+		for _, i := range []*rtr.Issuer{iss, pageIss} {
+			for deadline := time.Now().Add(10 * time.Second); !i.Verifier().RevocationStatus().InSync; {
+				if time.Now().After(deadline) {
+					return nil, fmt.Errorf("revocation feed not in sync after 10s")
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
 	}
 	s := &sim{cfg: cfg, iss: iss, auths: map[rtr.Mode]*rtr.HTTPAuth{}, stolen: make(chan stolenToken, 1024), done: make(chan struct{})}
 	mux := http.NewServeMux()
@@ -200,9 +232,13 @@ func run(ctx context.Context, cfg config, store rtr.Store) (*report, error) {
 		if err != nil {
 			return nil, err
 		}
+		pa, err := rtr.NewHTTP(pageIss, rtr.WithMode(m), rtr.WithInsecureCookies())
+		if err != nil {
+			return nil, err
+		}
 		s.auths[m] = a
 		p := prefixFor(m)
-		mux.Handle("GET "+p+"/page", a.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.Handle("GET "+p+"/page", pa.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, _ := rtr.ClaimsFromContext(r.Context())
 			_, _ = io.WriteString(w, c.Subject+" "+c.SessionID)
 		})))
