@@ -1,7 +1,9 @@
 // Command basic walks through rtr's policy step by step: login, a
 // rotation, a grace retry, a stolen token replayed and caught, the session
 // revoked. It uses the in-memory store, or Redis when REDIS_URL is set
-// (for example REDIS_URL=redis://127.0.0.1:6379/0).
+// (for example REDIS_URL=redis://127.0.0.1:6379/0). The same walk on
+// PostgreSQL is examples/postgres, a module of its own so that this one
+// needs no database driver: DATABASE_URL=postgres://... go run . there.
 //
 //	go run ./examples/basic
 //
@@ -156,6 +158,9 @@ func run(ctx context.Context) error {
 
 func openStore(ctx context.Context) (rtr.Store, string, error) {
 	url := os.Getenv("REDIS_URL")
+	if url == "" && os.Getenv("DATABASE_URL") != "" {
+		fmt.Println("DATABASE_URL is set: the PostgreSQL variant of this demo is examples/postgres (cd examples/postgres && go run .)")
+	}
 	if url == "" {
 		return rtr.NewMemoryStore(), "the in-memory store", nil
 	}
