@@ -432,7 +432,7 @@ func benchFillMemory(b *testing.B, total, poolSize, stripes int) *benchStoredPoo
 			slot++
 			continue
 		}
-		if err := store.Create(ctx, benchRecord(subject, now)); err != nil {
+		if _, err := store.Create(ctx, benchRecord(subject, now), 0); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -512,7 +512,7 @@ func benchRevokeAll(b *testing.B, iss *rtr.Issuer, store rtr.Store, perSubject i
 				if i >= b.N*perSubject {
 					return
 				}
-				if err := store.Create(ctx, benchRecord(prefix+strconv.Itoa(i/perSubject), now)); err != nil {
+				if _, err := store.Create(ctx, benchRecord(prefix+strconv.Itoa(i/perSubject), now), 0); err != nil {
 					failed.Store(err)
 					return
 				}
@@ -966,7 +966,8 @@ func benchFillRedis(b *testing.B, c redis.UniversalClient, total, stripes int) *
 		benchDeletePrefix(c, prefix)
 		now := time.Now()
 		parallel(total-poolSize, func(i int) error {
-			return store.Create(ctx, benchRecord("fill-"+strconv.Itoa(i), now))
+			_, err := store.Create(ctx, benchRecord("fill-"+strconv.Itoa(i), now), 0)
+			return err
 		})
 		c.Set(ctx, marker, total-poolSize, 0)
 	}

@@ -33,6 +33,10 @@ const (
 
 	// MaxSubjectLen is the longest subject accepted by [Issuer.Issue].
 	MaxSubjectLen = 256
+
+	// DefaultMaxSessionsPerSubject is the default of
+	// [Config.MaxSessionsPerSubject].
+	DefaultMaxSessionsPerSubject = 100
 )
 
 // Config configures an [Issuer]. Only Store and Secret are required.
@@ -105,6 +109,15 @@ type Config struct {
 	// issuer and verifier usually share a clock, and a token past its exp
 	// is expired.
 	Leeway time.Duration
+
+	// MaxSessionsPerSubject caps the live sessions of one subject. A login
+	// beyond it ends the subject's least recently used sessions (oldest
+	// last rotation, or login when never rotated) in the same atomic store
+	// step, with an [EventRevoked] for each, so a login flood on one account
+	// cannot grow its storage, nor the cost of [Issuer.Sessions] and
+	// [Issuer.RevokeAll], without bound. 0 means
+	// [DefaultMaxSessionsPerSubject]; a negative value means no limit.
+	MaxSessionsPerSubject int
 }
 
 // withDefaults validates c and returns a copy with defaults filled in.
@@ -139,6 +152,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.StoreTimeout == 0 {
 		c.StoreTimeout = DefaultStoreTimeout
+	}
+	if c.MaxSessionsPerSubject == 0 {
+		c.MaxSessionsPerSubject = DefaultMaxSessionsPerSubject
 	}
 	if c.Now == nil {
 		c.Now = time.Now

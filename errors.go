@@ -41,4 +41,10 @@ var (
 	// ErrReservedClaim is returned when [Config.Claims] returns a claim name
 	// that rtr sets itself (iss, sub, aud, exp, nbf, iat, jti, sid).
 	ErrReservedClaim = errors.New("rtr: reserved claim name")
+
+	// ErrInvalidSessionRecord is returned by [Store.Create] for a record
+	// that could never be a session: an empty subject, session id or
+	// current jti, generation 0, or a subject longer than [MaxSubjectLen]
+	// (see [ValidateRecord]). Nothing is stored.
+	ErrInvalidSessionRecord = errors.New("rtr: invalid session record")
 )

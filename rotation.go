@@ -8,7 +8,9 @@ import (
 
 // Issue logs subject in: it starts a new session (every call is a new
 // device; earlier sessions stay valid) and returns its first token pair.
-// Subject must be 1 to [MaxSubjectLen] bytes.
+// Subject must be 1 to [MaxSubjectLen] bytes. When the subject already has
+// [Config.MaxSessionsPerSubject] sessions, its least recently used ones
+// end in the same store step ([EventRevoked] for each).
 func (iss *Issuer) Issue(ctx context.Context, subject string, opts ...IssueOption) (Pair, error) {
 	if subject == "" || len(subject) > MaxSubjectLen {
 		return Pair{}, ErrInvalidSubject
@@ -41,8 +43,16 @@ func (iss *Issuer) Issue(ctx context.Context, subject string, opts ...IssueOptio
 	}
 	sctx, cancel := iss.storeContext(ctx)
 	defer cancel()
-	if err := iss.cfg.Store.Create(sctx, rec); err != nil {
+	evicted, err := iss.cfg.Store.Create(sctx, rec, iss.cfg.MaxSessionsPerSubject)
+	if err != nil {
+		if errors.Is(err, ErrInvalidSessionRecord) {
+			return Pair{}, err
+		}
 		return Pair{}, storeError(err)
+	}
+	// The cap ended these sessions whatever happens next.
+	for _, id := range evicted {
+		iss.emit(ctx, EventRevoked, subject, id, 0)
 	}
 	p, err := iss.pair(&rec, extra)
 	if err != nil {

@@ -123,18 +123,36 @@ func (s *RedisStore) key(subject string) string {
 	return s.prefix + "{" + subjectTag(subject) + "}"
 }
 
-// Create implements [Store].
-func (s *RedisStore) Create(ctx context.Context, r SessionRecord) error {
+// Create implements [Store]. The login script counts the hash's fields
+// first (HLEN), so below the cap a login costs the same as without one; at
+// the cap it reads the subject's records (at most maxSessions of them once
+// the cap holds; a hash that grew over it without a cap is read once and
+// shrinks back to it) to find the least recently used.
+func (s *RedisStore) Create(ctx context.Context, r SessionRecord, maxSessions int) ([]string, error) {
+	if err := ValidateRecord(r); err != nil {
+		return nil, err
+	}
 	rec, err := packRecord(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	now := r.CreatedAt.UnixMilli()
 	ttl := r.ExpiresAt().UnixMilli() - now
-	_, err = bounded(ctx, s, func() (any, error) {
-		return scriptCreate.Run(ctx, s.client, []string{s.key(r.Subject)}, r.ID, rec, now, ttl).Result()
+	reply, err := bounded(ctx, s, func() ([]any, error) {
+		return scriptCreate.Run(ctx, s.client, []string{s.key(r.Subject)}, r.ID, rec, now, ttl, max(maxSessions, 0)).Slice()
 	})
-	return unavailable(err)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	var evicted []string
+	for _, x := range reply {
+		id, ok := x.(string)
+		if !ok {
+			return nil, errBadReply
+		}
+		evicted = append(evicted, id)
+	}
+	return evicted, nil
 }
 
 // Rotate implements [Store].

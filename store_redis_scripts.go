@@ -12,8 +12,10 @@ import "github.com/redis/go-redis/v9"
 // relative to the caller's clock (PEXPIRE expiry-now), so that clock skew
 // between the application and Redis cannot shorten or stretch a session.
 // Redis 7.0 has no TTL per hash field: a session that expires stays in the
-// hash until a script meets it (Rotate deletes it, Create prunes a sample
-// of at most 32 sessions, Sessions all) or the hash itself expires.
+// hash until a script meets it (Rotate deletes it; Create deletes all at
+// the session cap, or a sample of at most 32 without a cap; Sessions all)
+// or the hash itself expires. With the cap a hash holds at most that many
+// sessions, which bounds what Sessions (HGETALL) and RevokeAll (HKEYS) read.
 
 // luaRecord reads the fixed part of a packed record. Scripts build new
 // records from pieces the caller packed, so Lua only decodes numbers.
@@ -24,6 +26,14 @@ local function u48(s, i)
   local a, b, c, d, e, f = byte(s, i, i + 5)
   return ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
 end
+-- bytesLess compares strings byte by byte (Lua's < follows the locale)
+local function bytesLess(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = byte(a, i), byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
 -- expires: the session's end (min of idle and absolute expiry), or nil
 -- for a value this code does not know
 local function expires(v)
@@ -33,21 +43,60 @@ end
 `
 
 // KEYS[1]: the subject's hash. ARGV: sid, record, now, ttl (the session's
-// expiry - now). Expired sessions found among up to 32 of the hash's
-// fields (all of them in a smaller hash) are deleted.
+// expiry - now), max (the session cap; 0 for none). Reply: the ids of the
+// sessions the cap ended, least recently used first.
+//
+// Below the cap (HLEN) nothing is read. At the cap every record is read,
+// the expired ones are deleted and the least recently used live ones
+// (smallest rotated time, then created time, then id; a record in a format
+// this code does not know counts as the oldest) are deleted until max - 1
+// remain; the hash is then at most max fields, so this read is bounded by
+// the cap (a hash that grew past it with no cap is read once, and shrinks).
+// Without a cap, expired sessions among up to 32 random fields are deleted.
 var scriptCreate = redis.NewScript(luaRecord + `
-local now, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
-if ttl <= 0 then return 0 end
-local seen = redis.call('HRANDFIELD', KEYS[1], 32, 'WITHVALUES')
-local dead = {}
-for i = 1, #seen, 2 do
-  local e = expires(seen[i + 1])
-  if e and e <= now then dead[#dead + 1] = seen[i] end
+local now, ttl, max = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+if ttl <= 0 then return {} end
+local dead, evicted = {}, {}
+if max > 0 then
+  if redis.call('HLEN', KEYS[1]) >= max then
+    local all = redis.call('HGETALL', KEYS[1])
+    local live = {}
+    for i = 1, #all, 2 do
+      local v = all[i + 1]
+      local e = expires(v)
+      if e and e <= now then
+        dead[#dead + 1] = all[i]
+      elseif e then
+        live[#live + 1] = {u48(v, 12), u48(v, 6), all[i]}
+      else
+        live[#live + 1] = {-1, -1, all[i]}
+      end
+    end
+    if #live >= max then
+      table.sort(live, function(a, b)
+        if a[1] ~= b[1] then return a[1] < b[1] end
+        if a[2] ~= b[2] then return a[2] < b[2] end
+        return bytesLess(a[3], b[3])
+      end)
+      for i = 1, #live - max + 1 do
+        evicted[i] = live[i][3]
+        dead[#dead + 1] = live[i][3]
+      end
+    end
+  end
+else
+  local seen = redis.call('HRANDFIELD', KEYS[1], 32, 'WITHVALUES')
+  for i = 1, #seen, 2 do
+    local e = expires(seen[i + 1])
+    if e and e <= now then dead[#dead + 1] = seen[i] end
+  end
 end
-if #dead > 0 then redis.call('HDEL', KEYS[1], unpack(dead)) end
+for i = 1, #dead, 1000 do
+  redis.call('HDEL', KEYS[1], unpack(dead, i, math.min(i + 999, #dead)))
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
-return 1
+return evicted
 `)
 
 // KEYS[1]: the subject's hash. ARGV: sid, packed jti, gen, packed new jti,

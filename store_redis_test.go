@@ -241,6 +241,9 @@ func TestRedisPrunesExpiredSessions(t *testing.T) {
 				iss, err := rtr.NewIssuer(rtr.Config{
 					Store:  rtr.NewRedisStore(c, rtr.WithKeyPrefix(prefix)),
 					Secret: []byte("prune-test-secret-0123456789abcdef"), RefreshTTL: ttl, Now: clock.Now,
+					// A login reads the hash once the subject is at its cap
+					// (below it, it does not look): here the fifth.
+					MaxSessionsPerSubject: 4,
 				})
 				require.NoError(t, err)
 				return iss
@@ -310,8 +313,9 @@ func TestRedisGenerationsRunOut(t *testing.T) {
 		ID: "s1", Subject: "alice", Current: "j1", Generation: 1<<32 - 1,
 		CreatedAt: now, RotatedAt: now, IdleExpiresAt: now.Add(time.Hour), AbsoluteExpiresAt: now.Add(time.Hour),
 	}
-	require.NoError(t, store.Create(ctx, rec))
-	_, err := store.Rotate(ctx, rtr.RotateRequest{
+	_, err := store.Create(ctx, rec, 0)
+	require.NoError(t, err)
+	_, err = store.Rotate(ctx, rtr.RotateRequest{
 		Subject: "alice", SessionID: "s1", JTI: "j1", Generation: 1<<32 - 1, NewJTI: "j2", Now: now, IdleTTL: time.Hour,
 	})
 	require.ErrorIs(t, err, rtr.ErrSessionNotFound)
