@@ -642,23 +642,30 @@ func (h *benchRTTCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) re
 }
 
 // benchServerCalls sums the calls of every command in INFO commandstats,
-// commands run inside scripts included, INFO itself excluded.
-func benchServerCalls(b *testing.B, c redis.UniversalClient) int64 {
+// commands run inside scripts included, INFO itself excluded, and returns
+// the calls and microseconds of EVALSHA and EVAL (the scripts' own time,
+// the commands they call included).
+func benchServerCalls(b *testing.B, c redis.UniversalClient) (total, scriptCalls int64, scriptUsec float64) {
 	s, err := c.Info(context.Background(), "commandstats").Result()
 	if err != nil {
 		b.Fatal(err)
 	}
-	var total int64
 	for _, line := range strings.Split(s, "\n") {
 		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
 		if !ok || name == "cmdstat_info" {
 			continue
 		}
-		n, _, _ := strings.Cut(rest, ",")
+		n, rest, _ := strings.Cut(rest, ",")
 		v, _ := strconv.ParseInt(n, 10, 64)
 		total += v
+		if name == "cmdstat_evalsha" || name == "cmdstat_eval" {
+			scriptCalls += v
+			u, _, _ := strings.Cut(strings.TrimPrefix(rest, "usec="), ",")
+			f, _ := strconv.ParseFloat(u, 64)
+			scriptUsec += f
+		}
 	}
-	return total
+	return total, scriptCalls, scriptUsec
 }
 
 // benchMeasureRedis runs fn (the benchTimed part) and reports, per op: round trips
@@ -669,7 +676,7 @@ func benchServerCalls(b *testing.B, c redis.UniversalClient) int64 {
 func benchMeasureRedis(b *testing.B, c redis.UniversalClient, rc *benchRTTCounter, fn func()) {
 	// The INFO calls go through the counting hook too: read the counter
 	// after the first ones and before the last ones.
-	srv0 := benchServerCalls(b, c)
+	srv0, sc0, su0 := benchServerCalls(b, c)
 	rcpu0 := benchRedisCPU(b, c)
 	rtt0 := rc.rtts.Load()
 	cpu0 := benchProcessCPU()
@@ -680,7 +687,13 @@ func benchMeasureRedis(b *testing.B, c redis.UniversalClient, rc *benchRTTCounte
 	rtt1 := rc.rtts.Load()
 	n := float64(b.N)
 	b.ReportMetric(float64(rtt1-rtt0)/n, "rtt/op")
-	b.ReportMetric(float64(benchServerCalls(b, c)-srv0)/n, "rediscmds/op")
+	srv1, sc1, su1 := benchServerCalls(b, c)
+	b.ReportMetric(float64(srv1-srv0)/n, "rediscmds/op")
+	if sc1 > sc0 {
+		// INFO commandstats' usec_per_call of the scripts run: Redis time
+		// per script call, less sensitive to client load than wall time.
+		b.ReportMetric((su1-su0)/float64(sc1-sc0), "script-us/call")
+	}
 	b.ReportMetric(float64(benchRedisCPU(b, c)-rcpu0)/n, "redis-cpu-ns/op")
 	b.ReportMetric(float64(cpu1-cpu0)/n, "cpu-ns/op")
 }

@@ -137,7 +137,7 @@ func (s *RedisStore) Create(ctx context.Context, r SessionRecord, maxSessions in
 		return nil, err
 	}
 	now := r.CreatedAt.UnixMilli()
-	ttl := r.ExpiresAt().UnixMilli() - now
+	ttl := ttlHorizon(rec[0], r.IdleExpiresAt.UnixMilli(), r.AbsoluteExpiresAt.UnixMilli()) - now
 	reply, err := bounded(ctx, s, func() ([]any, error) {
 		return scriptCreate.Run(ctx, s.client, []string{s.key(r.Subject)}, r.ID, rec, now, ttl, max(maxSessions, 0)).Slice()
 	})
@@ -165,10 +165,12 @@ func (s *RedisStore) Create(ctx context.Context, r SessionRecord, maxSessions in
 // (NTP); if the server answers "too late" while this side is still
 // waiting, its clock is ahead, and the call is repeated once unguarded.
 func (s *RedisStore) Rotate(ctx context.Context, req RotateRequest) (RotateResult, error) {
-	newJTI, ok := appendJTI(nil, req.NewJTI)
+	jti := packedJTI(req.JTI)
+	pair, ok := appendJTI(make([]byte, 0, 2*17), req.NewJTI)
 	if !ok || req.NewJTI == "" {
 		return RotateResult{}, fmt.Errorf("%w: new jti empty or over %d bytes", ErrStoreUnavailable, maxPackedJTI)
 	}
+	pair = append(pair, jti...)
 	deadline := req.Deadline
 	if s.readTimeout > 0 {
 		if d := time.Now().Add(s.readTimeout); deadline.IsZero() || d.Before(deadline) {
@@ -176,46 +178,68 @@ func (s *RedisStore) Rotate(ctx context.Context, req RotateRequest) (RotateResul
 		}
 	}
 	now := req.Now.UnixMilli()
-	args := []any{req.SessionID, packedJTI(req.JTI), req.Generation, newJTI, now,
-		req.IdleTTL.Milliseconds(), req.Grace.Milliseconds(), deadlineMillis(deadline),
-		rotatedHead(req.Generation + 1), rotatedTimes(now, now+req.IdleTTL.Milliseconds())}
+	idle := now + req.IdleTTL.Milliseconds()
+	gen := genBytes(req.Generation)
+	if gen == "" {
+		return RotateResult{}, ErrSessionNotFound // no record holds such a generation
+	}
+	args := []any{req.SessionID, jti, gen, genBytes(req.Generation + 1), rotatedTimes(now, idle), pair,
+		now, idle, req.Grace.Milliseconds(), deadlineMillis(deadline)}
 	reply, err := s.rotate(ctx, req.Subject, args)
-	if err == nil && len(reply) > 0 && reply[0] == int64(4) && time.Now().Before(deadline) {
-		args[7] = int64(0)
+	if err == nil && replyCode(reply) == replyTooLate && time.Now().Before(deadline) {
+		args[len(args)-1] = int64(0)
 		reply, err = s.rotate(ctx, req.Subject, args)
 	}
 	if err != nil {
 		return RotateResult{}, unavailable(err)
 	}
-	if len(reply) == 0 {
-		return RotateResult{}, errBadReply
+	if v, ok := reply.(string); ok {
+		rec, err := unpackRecord(req.Subject, req.SessionID, v)
+		if err != nil {
+			return RotateResult{}, err
+		}
+		return RotateResult{Outcome: OutcomeRotated, Session: rec}, nil
 	}
-	switch code, _ := reply[0].(int64); code {
-	case 0:
+	switch code := replyCode(reply); code {
+	case replyNotFound:
 		return RotateResult{}, ErrSessionNotFound
-	case 1, 2, 5:
-		v, _ := reply[len(reply)-1].(string)
+	case replyRepeated, replyRetried:
+		t, _ := reply.([]any)
+		if len(t) != 2 {
+			return RotateResult{}, errBadReply
+		}
+		v, _ := t[1].(string)
 		rec, err := unpackRecord(req.Subject, req.SessionID, v)
 		if err != nil {
 			return RotateResult{}, err
 		}
 		o := OutcomeRotated
-		if code == 2 {
+		if code == replyRetried {
 			o = OutcomeRetried
 		}
 		return RotateResult{Outcome: o, Session: rec}, nil
-	case 3:
+	case replyReused:
 		return RotateResult{Outcome: OutcomeReused}, nil
-	case 4:
+	case replyTooLate:
 		return RotateResult{}, errTooLate
 	default:
 		return RotateResult{}, errBadReply
 	}
 }
 
-func (s *RedisStore) rotate(ctx context.Context, subject string, args []any) ([]any, error) {
-	return bounded(ctx, s, func() ([]any, error) {
-		return scriptRotate.Run(ctx, s.client, []string{s.key(subject)}, args...).Slice()
+// replyCode is the code of a table reply of the rotate script, or -1.
+func replyCode(reply any) int64 {
+	if t, ok := reply.([]any); ok && len(t) > 0 {
+		if c, ok := t[0].(int64); ok {
+			return c
+		}
+	}
+	return -1
+}
+
+func (s *RedisStore) rotate(ctx context.Context, subject string, args []any) (any, error) {
+	return bounded(ctx, s, func() (any, error) {
+		return scriptRotate.Run(ctx, s.client, []string{s.key(subject)}, args...).Result()
 	})
 }
 
