@@ -33,8 +33,9 @@ const DefaultRedisKeyPrefix = "rtr:"
 type RedisStore struct {
 	client      redis.UniversalClient
 	prefix      string
-	readTimeout time.Duration // the client's; 0 when unknown or unlimited
-	watchCtx    bool          // the client ignores context deadlines, so the store watches them
+	readTimeout time.Duration         // the client's; 0 when unknown or unlimited
+	watchCtx    bool                  // calls go on past context deadlines, so the store watches them
+	calls       redis.UniversalClient // what the store sends its commands through (see NewRedisStore)
 }
 
 // RedisOption configures [NewRedisStore].
@@ -49,11 +50,20 @@ func WithKeyPrefix(prefix string) RedisOption {
 // NewRedisStore returns a store on client. The client's own timeouts and
 // the context of each call bound how long a call may take; either one
 // running out is [ErrStoreUnavailable]. Build the client with
-// ContextTimeoutEnabled so that go-redis stops at the context's deadline;
-// for a client without it, the store watches the context itself.
+// ContextTimeoutEnabled so that go-redis stops at the context's deadline.
+// A *redis.Client without it is used through a clone sharing its
+// connection pool (Client.WithTimeout) with ContextTimeoutEnabled set, so
+// deadlines hold at no cost per call; go-redis clones do not run the hooks
+// added to the original (tracing, metrics), so set ContextTimeoutEnabled
+// yourself to keep them. A Cluster or Ring client without it is watched
+// by a goroutine per call.
 func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStore {
 	s := &RedisStore{client: client, prefix: DefaultRedisKeyPrefix}
 	s.readTimeout, s.watchCtx = clientTimeouts(client)
+	s.calls = client
+	if c, ok := client.(*redis.Client); ok && s.watchCtx {
+		s.calls, s.watchCtx = deadlineClone(c), false
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -79,15 +89,28 @@ func clientTimeouts(client redis.UniversalClient) (read time.Duration, ignoresCt
 	return 0, true
 }
 
-// bounded runs call and returns when it does or when ctx is done, whichever
-// comes first. call must send the command itself: a method value such as
-// client.HGet(...).Result has already run it. A client that honours deadlines itself is called directly;
-// for one that does not, the call goes on in the background until the
-// client's own timeout, and a rotation it carries cannot commit late (see
-// [RedisStore.Rotate]).
-func bounded[T any](ctx context.Context, s *RedisStore, call func() (T, error)) (T, error) {
+// deadlineClone returns a clone of c (sharing its connection pools) that
+// honours context deadlines: go-redis's own mechanism, so no goroutine
+// per call. go-redis clones do not carry the hooks added to c.
+func deadlineClone(c *redis.Client) *redis.Client {
+	o := c.Options()
+	clone := c.WithTimeout(o.ReadTimeout)
+	co := clone.Options() // the clone's own copy, not c's
+	co.WriteTimeout = o.WriteTimeout
+	co.ContextTimeoutEnabled = true
+	return clone
+}
+
+// bounded runs call, which sends its command through c, and returns when
+// it does or when ctx is done, whichever comes first. Clients that honour
+// context deadlines (see NewRedisStore) are called directly. For the
+// others (a Cluster or Ring client without ContextTimeoutEnabled: go-redis
+// has no per-call timeout for them) the call goes on in a goroutine until
+// the client's own timeout while bounded returns at ctx.Done, and a
+// rotation it carries cannot commit late (see [RedisStore.Rotate]).
+func bounded[T any](ctx context.Context, s *RedisStore, call func(c redis.UniversalClient) (T, error)) (T, error) {
 	if !s.watchCtx || ctx.Done() == nil {
-		return call()
+		return call(s.calls)
 	}
 	type result struct {
 		v   T
@@ -95,7 +118,7 @@ func bounded[T any](ctx context.Context, s *RedisStore, call func() (T, error)) 
 	}
 	ch := make(chan result, 1)
 	go func() {
-		v, err := call()
+		v, err := call(s.calls)
 		ch <- result{v, err}
 	}()
 	select {
@@ -138,8 +161,8 @@ func (s *RedisStore) Create(ctx context.Context, r SessionRecord, maxSessions in
 	}
 	now := r.CreatedAt.UnixMilli()
 	ttl := ttlHorizon(rec[0], r.IdleExpiresAt.UnixMilli(), r.AbsoluteExpiresAt.UnixMilli()) - now
-	reply, err := bounded(ctx, s, func() ([]any, error) {
-		return scriptCreate.Run(ctx, s.client, []string{s.key(r.Subject)}, r.ID, rec, now, ttl, max(maxSessions, 0)).Slice()
+	reply, err := bounded(ctx, s, func(c redis.UniversalClient) ([]any, error) {
+		return scriptCreate.Run(ctx, c, []string{s.key(r.Subject)}, r.ID, rec, now, ttl, max(maxSessions, 0)).Slice()
 	})
 	if err != nil {
 		return nil, unavailable(err)
@@ -238,14 +261,16 @@ func replyCode(reply any) int64 {
 }
 
 func (s *RedisStore) rotate(ctx context.Context, subject string, args []any) (any, error) {
-	return bounded(ctx, s, func() (any, error) {
-		return scriptRotate.Run(ctx, s.client, []string{s.key(subject)}, args...).Result()
+	return bounded(ctx, s, func(c redis.UniversalClient) (any, error) {
+		return scriptRotate.Run(ctx, c, []string{s.key(subject)}, args...).Result()
 	})
 }
 
 // Get implements [Store].
 func (s *RedisStore) Get(ctx context.Context, subject, sessionID string, now time.Time) (SessionRecord, error) {
-	v, err := bounded(ctx, s, func() (string, error) { return s.client.HGet(ctx, s.key(subject), sessionID).Result() })
+	v, err := bounded(ctx, s, func(c redis.UniversalClient) (string, error) {
+		return c.HGet(ctx, s.key(subject), sessionID).Result()
+	})
 	if errors.Is(err, redis.Nil) {
 		return SessionRecord{}, ErrSessionNotFound
 	}
@@ -264,7 +289,9 @@ func (s *RedisStore) Get(ctx context.Context, subject, sessionID string, now tim
 
 // Revoke implements [Store].
 func (s *RedisStore) Revoke(ctx context.Context, subject, sessionID string) (bool, error) {
-	n, err := bounded(ctx, s, func() (int64, error) { return s.client.HDel(ctx, s.key(subject), sessionID).Result() })
+	n, err := bounded(ctx, s, func(c redis.UniversalClient) (int64, error) {
+		return c.HDel(ctx, s.key(subject), sessionID).Result()
+	})
 	if err != nil {
 		return false, unavailable(err)
 	}
@@ -273,8 +300,8 @@ func (s *RedisStore) Revoke(ctx context.Context, subject, sessionID string) (boo
 
 // RevokeAll implements [Store].
 func (s *RedisStore) RevokeAll(ctx context.Context, subject string) ([]string, error) {
-	reply, err := bounded(ctx, s, func() ([]any, error) {
-		return scriptRevokeAll.Run(ctx, s.client, []string{s.key(subject)}).Slice()
+	reply, err := bounded(ctx, s, func(c redis.UniversalClient) ([]any, error) {
+		return scriptRevokeAll.Run(ctx, c, []string{s.key(subject)}).Slice()
 	})
 	if err != nil {
 		return nil, unavailable(err)
@@ -292,8 +319,8 @@ func (s *RedisStore) RevokeAll(ctx context.Context, subject string) ([]string, e
 
 // List implements [Store].
 func (s *RedisStore) List(ctx context.Context, subject string, now time.Time) ([]SessionRecord, error) {
-	reply, err := bounded(ctx, s, func() ([]any, error) {
-		return scriptList.Run(ctx, s.client, []string{s.key(subject)}, now.UnixMilli()).Slice()
+	reply, err := bounded(ctx, s, func(c redis.UniversalClient) ([]any, error) {
+		return scriptList.Run(ctx, c, []string{s.key(subject)}, now.UnixMilli()).Slice()
 	})
 	if err != nil {
 		return nil, unavailable(err)
