@@ -868,22 +868,50 @@ func (w *benchWriteups) loginPool(b *testing.B, n int) *benchPool {
 func BenchmarkIssueRedis(b *testing.B) {
 	c, rc, prefix := benchRedis(b)
 	par := benchRedisParallelism()
-	b.Run("rtr", func(b *testing.B) {
-		iss := benchNewIssuer(b, rtr.NewRedisStore(c, rtr.WithKeyPrefix(prefix)))
-		ctx := context.Background()
+	ctx := context.Background()
+	// Each goroutine logs in its own subjects, a new one every 50 logins:
+	// below the session cap, as nearly every login is.
+	login := func(b *testing.B, iss *rtr.Issuer, name string) {
 		var next atomic.Int64
 		b.ReportAllocs()
 		benchMeasureRedis(b, c, rc, func() {
 			b.SetParallelism(par)
 			b.RunParallel(func(pb *testing.PB) {
-				subject := "issue-" + strconv.FormatInt(next.Add(1), 10)
-				for pb.Next() {
-					p, err := iss.Issue(ctx, subject)
-					if err != nil {
+				g := strconv.FormatInt(next.Add(1), 10)
+				for i := 0; pb.Next(); i++ {
+					if _, err := iss.Issue(ctx, name+g+"-"+strconv.Itoa(i/50)); err != nil {
 						b.Error(err)
 						return
 					}
-					_ = p
+				}
+			})
+		})
+	}
+	b.Run("rtr", func(b *testing.B) {
+		login(b, benchNewIssuer(b, rtr.NewRedisStore(c, rtr.WithKeyPrefix(prefix))), "issue-")
+	})
+	b.Run("rtr-client=default", func(b *testing.B) {
+		opts := benchRedisOptions(c.(*redis.Client).Options().Addr)
+		opts.ContextTimeoutEnabled = false
+		dc := redis.NewClient(opts)
+		defer dc.Close()
+		login(b, benchNewIssuer(b, rtr.NewRedisStore(dc, rtr.WithKeyPrefix(prefix))), "issue-default-")
+	})
+	// The worst case: every login is past the cap (100), so the script
+	// reads the subject's records and ends the least recently used.
+	b.Run("rtr-at-cap", func(b *testing.B) {
+		iss := benchNewIssuer(b, rtr.NewRedisStore(c, rtr.WithKeyPrefix(prefix)))
+		var next atomic.Int64
+		b.ReportAllocs()
+		benchMeasureRedis(b, c, rc, func() {
+			b.SetParallelism(par)
+			b.RunParallel(func(pb *testing.PB) {
+				subject := "issue-cap-" + strconv.FormatInt(next.Add(1), 10)
+				for pb.Next() {
+					if _, err := iss.Issue(ctx, subject); err != nil {
+						b.Error(err)
+						return
+					}
 				}
 			})
 		})

@@ -116,19 +116,36 @@ local dead, evicted = {}, {}
 if max > 0 then
   if redis.call('HLEN', KEYS[1]) >= max then
     local all = redis.call('HGETALL', KEYS[1])
-    local live = {}
+    -- one pass: the expired, the number live, and the least recently used
+    local n, lr, lc, lid = 0
     for i = 1, #all, 2 do
       local v = all[i + 1]
       local e = expires(v)
       if e and e <= now then
         dead[#dead + 1] = all[i]
-      elseif e then
-        live[#live + 1] = {u48(v, $ROTATED), u48(v, $CREATED), all[i]}
       else
-        live[#live + 1] = {-1, -1, all[i]}
+        n = n + 1
+        local r, c = -1, -1
+        if e then r, c = u48(v, $ROTATED), u48(v, $CREATED) end
+        if not lid or r < lr or (r == lr and (c < lc or (c == lc and bytesLess(all[i], lid)))) then
+          lr, lc, lid = r, c, all[i]
+        end
       end
     end
-    if #live >= max then
+    if n == max then
+      evicted[1] = lid
+      dead[#dead + 1] = lid
+    elseif n > max then -- over the cap already: sort them all, once
+      local live = {}
+      for i = 1, #all, 2 do
+        local v = all[i + 1]
+        local e = expires(v)
+        if e and e > now then
+          live[#live + 1] = {u48(v, $ROTATED), u48(v, $CREATED), all[i]}
+        elseif not e then
+          live[#live + 1] = {-1, -1, all[i]}
+        end
+      end
       table.sort(live, function(a, b)
         if a[1] ~= b[1] then return a[1] < b[1] end
         if a[2] ~= b[2] then return a[2] < b[2] end
