@@ -33,9 +33,9 @@ const DefaultRedisKeyPrefix = "rtr:"
 type RedisStore struct {
 	client      redis.UniversalClient
 	prefix      string
-	readTimeout time.Duration         // the client's; 0 when unknown or unlimited
-	watchCtx    bool                  // calls go on past context deadlines, so the store watches them
-	calls       redis.UniversalClient // what the store sends its commands through (see NewRedisStore)
+	readTimeout time.Duration // the client's; 0 when unknown or unlimited
+	watchCtx    bool          // calls go on past context deadlines, so the store watches them
+	deadlines   *redis.Client // a clone of client that honours deadlines, when client does not (see bounded)
 }
 
 // RedisOption configures [NewRedisStore].
@@ -51,18 +51,19 @@ func WithKeyPrefix(prefix string) RedisOption {
 // the context of each call bound how long a call may take; either one
 // running out is [ErrStoreUnavailable]. Build the client with
 // ContextTimeoutEnabled so that go-redis stops at the context's deadline.
-// A *redis.Client without it is used through a clone sharing its
-// connection pool (Client.WithTimeout) with ContextTimeoutEnabled set, so
-// deadlines hold at no cost per call; go-redis clones do not run the hooks
-// added to the original (tracing, metrics), so set ContextTimeoutEnabled
-// yourself to keep them. A Cluster or Ring client without it is watched
-// by a goroutine per call.
+// To a *redis.Client without it, NewRedisStore adds a hook that sends
+// the store's own commands, once the hooks added before it have seen
+// them, through a clone sharing its connection pool with
+// ContextTimeoutEnabled set: deadlines hold at no extra goroutine per
+// call, and the client's other commands are untouched (hooks added after
+// NewRedisStore do not see the store's commands). A Cluster or Ring client
+// without it is watched by a goroutine per call.
 func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStore {
 	s := &RedisStore{client: client, prefix: DefaultRedisKeyPrefix}
 	s.readTimeout, s.watchCtx = clientTimeouts(client)
-	s.calls = client
 	if c, ok := client.(*redis.Client); ok && s.watchCtx {
-		s.calls, s.watchCtx = deadlineClone(c), false
+		s.deadlines, s.watchCtx = deadlineClone(c), false
+		c.AddHook(divertHook{})
 	}
 	for _, o := range opts {
 		o(s)
@@ -90,8 +91,7 @@ func clientTimeouts(client redis.UniversalClient) (read time.Duration, ignoresCt
 }
 
 // deadlineClone returns a clone of c (sharing its connection pools) that
-// honours context deadlines: go-redis's own mechanism, so no goroutine
-// per call. go-redis clones do not carry the hooks added to c.
+// honours context deadlines. go-redis clones carry no hooks.
 func deadlineClone(c *redis.Client) *redis.Client {
 	o := c.Options()
 	clone := c.WithTimeout(o.ReadTimeout)
@@ -101,16 +101,49 @@ func deadlineClone(c *redis.Client) *redis.Client {
 	return clone
 }
 
-// bounded runs call, which sends its command through c, and returns when
-// it does or when ctx is done, whichever comes first. Clients that honour
-// context deadlines (see NewRedisStore) are called directly. For the
-// others (a Cluster or Ring client without ContextTimeoutEnabled: go-redis
-// has no per-call timeout for them) the call goes on in a goroutine until
-// the client's own timeout while bounded returns at ctx.Done, and a
-// rotation it carries cannot commit late (see [RedisStore.Rotate]).
-func bounded[T any](ctx context.Context, s *RedisStore, call func(c redis.UniversalClient) (T, error)) (T, error) {
+// divertKey marks the context of a store call to be sent through the
+// deadline-honouring clone it holds.
+type divertKey struct{}
+
+// divertHook, added by [NewRedisStore] to a *redis.Client that ignores
+// context deadlines, sends the store's own commands (their context is
+// marked) through the store's clone that honours them, after the hooks
+// added before it (tracing, metrics) have seen them. Other commands pass
+// through untouched.
+type divertHook struct{}
+
+func (divertHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (divertHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if c, ok := ctx.Value(divertKey{}).(*redis.Client); ok {
+			return c.Process(ctx, cmd)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (divertHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// bounded runs call, which sends its commands with the context it is
+// given, and returns when it does or when ctx is done, whichever comes
+// first. A client that honours deadlines (ContextTimeoutEnabled) is
+// called directly. A *redis.Client that does not gets a marked context:
+// the store's hook on it (divertHook) runs the commands through a clone
+// with ContextTimeoutEnabled, go-redis's own deadline handling, so no
+// goroutine per call. For other clients that ignore deadlines (Cluster or
+// Ring without ContextTimeoutEnabled: go-redis has no per-call timeout for
+// them) the call goes on in a goroutine until the client's own timeout
+// while bounded returns at ctx.Done, and a rotation it carries cannot
+// commit late (see [RedisStore.Rotate]).
+func bounded[T any](ctx context.Context, s *RedisStore, call func(ctx context.Context) (T, error)) (T, error) {
+	if s.deadlines != nil {
+		return call(context.WithValue(ctx, divertKey{}, s.deadlines))
+	}
 	if !s.watchCtx || ctx.Done() == nil {
-		return call(s.calls)
+		return call(ctx)
 	}
 	type result struct {
 		v   T
@@ -118,7 +151,7 @@ func bounded[T any](ctx context.Context, s *RedisStore, call func(c redis.Univer
 	}
 	ch := make(chan result, 1)
 	go func() {
-		v, err := call(s.calls)
+		v, err := call(ctx)
 		ch <- result{v, err}
 	}()
 	select {
@@ -161,8 +194,8 @@ func (s *RedisStore) Create(ctx context.Context, r SessionRecord, maxSessions in
 	}
 	now := r.CreatedAt.UnixMilli()
 	ttl := ttlHorizon(rec[0], r.IdleExpiresAt.UnixMilli(), r.AbsoluteExpiresAt.UnixMilli()) - now
-	reply, err := bounded(ctx, s, func(c redis.UniversalClient) ([]any, error) {
-		return scriptCreate.Run(ctx, c, []string{s.key(r.Subject)}, r.ID, rec, now, ttl, max(maxSessions, 0)).Slice()
+	reply, err := bounded(ctx, s, func(ctx context.Context) ([]any, error) {
+		return scriptCreate.Run(ctx, s.client, []string{s.key(r.Subject)}, r.ID, rec, now, ttl, max(maxSessions, 0)).Slice()
 	})
 	if err != nil {
 		return nil, unavailable(err)
@@ -261,15 +294,15 @@ func replyCode(reply any) int64 {
 }
 
 func (s *RedisStore) rotate(ctx context.Context, subject string, args []any) (any, error) {
-	return bounded(ctx, s, func(c redis.UniversalClient) (any, error) {
-		return scriptRotate.Run(ctx, c, []string{s.key(subject)}, args...).Result()
+	return bounded(ctx, s, func(ctx context.Context) (any, error) {
+		return scriptRotate.Run(ctx, s.client, []string{s.key(subject)}, args...).Result()
 	})
 }
 
 // Get implements [Store].
 func (s *RedisStore) Get(ctx context.Context, subject, sessionID string, now time.Time) (SessionRecord, error) {
-	v, err := bounded(ctx, s, func(c redis.UniversalClient) (string, error) {
-		return c.HGet(ctx, s.key(subject), sessionID).Result()
+	v, err := bounded(ctx, s, func(ctx context.Context) (string, error) {
+		return s.client.HGet(ctx, s.key(subject), sessionID).Result()
 	})
 	if errors.Is(err, redis.Nil) {
 		return SessionRecord{}, ErrSessionNotFound
@@ -289,8 +322,8 @@ func (s *RedisStore) Get(ctx context.Context, subject, sessionID string, now tim
 
 // Revoke implements [Store].
 func (s *RedisStore) Revoke(ctx context.Context, subject, sessionID string) (bool, error) {
-	n, err := bounded(ctx, s, func(c redis.UniversalClient) (int64, error) {
-		return c.HDel(ctx, s.key(subject), sessionID).Result()
+	n, err := bounded(ctx, s, func(ctx context.Context) (int64, error) {
+		return s.client.HDel(ctx, s.key(subject), sessionID).Result()
 	})
 	if err != nil {
 		return false, unavailable(err)
@@ -300,8 +333,8 @@ func (s *RedisStore) Revoke(ctx context.Context, subject, sessionID string) (boo
 
 // RevokeAll implements [Store].
 func (s *RedisStore) RevokeAll(ctx context.Context, subject string) ([]string, error) {
-	reply, err := bounded(ctx, s, func(c redis.UniversalClient) ([]any, error) {
-		return scriptRevokeAll.Run(ctx, c, []string{s.key(subject)}).Slice()
+	reply, err := bounded(ctx, s, func(ctx context.Context) ([]any, error) {
+		return scriptRevokeAll.Run(ctx, s.client, []string{s.key(subject)}).Slice()
 	})
 	if err != nil {
 		return nil, unavailable(err)
@@ -319,8 +352,8 @@ func (s *RedisStore) RevokeAll(ctx context.Context, subject string) ([]string, e
 
 // List implements [Store].
 func (s *RedisStore) List(ctx context.Context, subject string, now time.Time) ([]SessionRecord, error) {
-	reply, err := bounded(ctx, s, func(c redis.UniversalClient) ([]any, error) {
-		return scriptList.Run(ctx, c, []string{s.key(subject)}, now.UnixMilli()).Slice()
+	reply, err := bounded(ctx, s, func(ctx context.Context) ([]any, error) {
+		return scriptList.Run(ctx, s.client, []string{s.key(subject)}, now.UnixMilli()).Slice()
 	})
 	if err != nil {
 		return nil, unavailable(err)
