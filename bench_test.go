@@ -872,6 +872,7 @@ func BenchmarkIssueRedis(b *testing.B) {
 	// Each goroutine logs in its own subjects, a new one every 50 logins:
 	// below the session cap, as nearly every login is.
 	login := func(b *testing.B, iss *rtr.Issuer, name string) {
+		name += strconv.FormatInt(time.Now().UnixNano(), 36) + "-" // new subjects in every run
 		var next atomic.Int64
 		b.ReportAllocs()
 		benchMeasureRedis(b, c, rc, func() {
@@ -906,7 +907,7 @@ func BenchmarkIssueRedis(b *testing.B) {
 		benchMeasureRedis(b, c, rc, func() {
 			b.SetParallelism(par)
 			b.RunParallel(func(pb *testing.PB) {
-				subject := "issue-cap-" + strconv.FormatInt(next.Add(1), 10)
+				subject := "issue-cap-" + strconv.FormatInt(next.Add(1), 10) // the same in every run: at the cap
 				for pb.Next() {
 					if _, err := iss.Issue(ctx, subject); err != nil {
 						b.Error(err)

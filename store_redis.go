@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
+	"weak"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -63,7 +65,9 @@ func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStor
 	s.readTimeout, s.watchCtx = clientTimeouts(client)
 	if c, ok := client.(*redis.Client); ok && s.watchCtx {
 		s.deadlines, s.watchCtx = deadlineClone(c), false
-		c.AddHook(divertHook{})
+		if _, had := diverted.LoadOrStore(weak.Make(c), true); !had {
+			c.AddHook(divertHook{}) // once per client, however many stores
+		}
 	}
 	for _, o := range opts {
 		o(s)
@@ -100,6 +104,9 @@ func deadlineClone(c *redis.Client) *redis.Client {
 	co.ContextTimeoutEnabled = true
 	return clone
 }
+
+// diverted holds the clients divertHook was added to.
+var diverted sync.Map // weak.Pointer[redis.Client] -> true
 
 // divertKey marks the context of a store call to be sent through the
 // deadline-honouring clone it holds.
