@@ -44,15 +44,16 @@ func (iss *Issuer) Issue(ctx context.Context, subject string, opts ...IssueOptio
 	sctx, cancel := iss.storeContext(ctx)
 	defer cancel()
 	evicted, err := iss.cfg.Store.Create(sctx, rec, iss.cfg.MaxSessionsPerSubject)
+	// The cap ended these sessions whatever happens next (a store may
+	// report evictions it made before failing to store the new one).
+	for _, id := range evicted {
+		iss.emit(ctx, EventRevoked, subject, id, 0)
+	}
 	if err != nil {
 		if errors.Is(err, ErrInvalidSessionRecord) {
 			return Pair{}, err
 		}
 		return Pair{}, storeError(err)
-	}
-	// The cap ended these sessions whatever happens next.
-	for _, id := range evicted {
-		iss.emit(ctx, EventRevoked, subject, id, 0)
 	}
 	p, err := iss.pair(&rec, extra)
 	if err != nil {

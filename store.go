@@ -35,6 +35,8 @@ type Store interface {
 	// returned in that order. Expired sessions met on the way are deleted
 	// and not returned. A subject already over the cap (sessions created
 	// without one) shrinks back to it. maxSessions <= 0 means no limit.
+	// A store that ends sessions and then fails to store the new one
+	// returns both the ended ids and the error.
 	//
 	// A record that could never be rotated (see [ValidateRecord]) is
 	// refused with an error wrapping [ErrInvalidSessionRecord], and
