@@ -6,6 +6,7 @@ package rtr
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -170,4 +171,31 @@ func TestMemoryCompactionEmptySubject(t *testing.T) {
 func TestMemoryCreateRefusesInvalidRecord(t *testing.T) {
 	_, err := NewMemoryStore().Create(context.Background(), SessionRecord{ID: "x", Current: "y", Generation: 1}, 0)
 	require.ErrorIs(t, err, ErrInvalidSessionRecord)
+}
+
+// TestMemoryLoginFloodLeavesTheShardUsable: a login flood on one account
+// stays at the session cap, so other users whose sessions share its shard
+// can still log in (without a cap the flood filled the shard: 503s).
+func TestMemoryLoginFloodLeavesTheShardUsable(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemoryStore(WithMaxSessions(memShardCount * 150)) // 150 per shard
+	iss, err := NewIssuer(Config{Store: m, Secret: internalSecret})
+	require.NoError(t, err)
+	for range 400 {
+		_, err := iss.Issue(ctx, "alice")
+		require.NoError(t, err)
+	}
+	list, err := iss.Sessions(ctx, "alice")
+	require.NoError(t, err)
+	require.Len(t, list, DefaultMaxSessionsPerSubject)
+	alice, _ := m.shard("alice")
+	neighbour := ""
+	for i := 0; neighbour == ""; i++ {
+		if sh, _ := m.shard(fmt.Sprint("bob-", i)); sh == alice {
+			neighbour = fmt.Sprint("bob-", i)
+		}
+	}
+	_, err = iss.Issue(ctx, neighbour)
+	require.NoError(t, err, "a user sharing the flooded account's shard logs in")
+	require.Equal(t, DefaultMaxSessionsPerSubject+1, alice.count)
 }
