@@ -433,7 +433,7 @@ func benchFillMemory(b *testing.B, total, poolSize, stripes int) *benchStoredPoo
 			slot++
 			continue
 		}
-		if err := store.Create(ctx, benchRecord(subject, now)); err != nil {
+		if _, err := store.Create(ctx, benchRecord(subject, now), 0); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -513,7 +513,7 @@ func benchRevokeAll(b *testing.B, iss *rtr.Issuer, store rtr.Store, perSubject i
 				if i >= b.N*perSubject {
 					return
 				}
-				if err := store.Create(ctx, benchRecord(prefix+strconv.Itoa(i/perSubject), now)); err != nil {
+				if _, err := store.Create(ctx, benchRecord(prefix+strconv.Itoa(i/perSubject), now), 0); err != nil {
 					failed.Store(err)
 					return
 				}
@@ -643,23 +643,30 @@ func (h *benchRTTCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) re
 }
 
 // benchServerCalls sums the calls of every command in INFO commandstats,
-// commands run inside scripts included, INFO itself excluded.
-func benchServerCalls(b *testing.B, c redis.UniversalClient) int64 {
+// commands run inside scripts included, INFO itself excluded, and returns
+// the calls and microseconds of EVALSHA and EVAL (the scripts' own time,
+// the commands they call included).
+func benchServerCalls(b *testing.B, c redis.UniversalClient) (total, scriptCalls int64, scriptUsec float64) {
 	s, err := c.Info(context.Background(), "commandstats").Result()
 	if err != nil {
 		b.Fatal(err)
 	}
-	var total int64
 	for _, line := range strings.Split(s, "\n") {
 		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
 		if !ok || name == "cmdstat_info" {
 			continue
 		}
-		n, _, _ := strings.Cut(rest, ",")
+		n, rest, _ := strings.Cut(rest, ",")
 		v, _ := strconv.ParseInt(n, 10, 64)
 		total += v
+		if name == "cmdstat_evalsha" || name == "cmdstat_eval" {
+			scriptCalls += v
+			u, _, _ := strings.Cut(strings.TrimPrefix(rest, "usec="), ",")
+			f, _ := strconv.ParseFloat(u, 64)
+			scriptUsec += f
+		}
 	}
-	return total
+	return total, scriptCalls, scriptUsec
 }
 
 // benchMeasureRedis runs fn (the benchTimed part) and reports, per op: round trips
@@ -670,7 +677,7 @@ func benchServerCalls(b *testing.B, c redis.UniversalClient) int64 {
 func benchMeasureRedis(b *testing.B, c redis.UniversalClient, rc *benchRTTCounter, fn func()) {
 	// The INFO calls go through the counting hook too: read the counter
 	// after the first ones and before the last ones.
-	srv0 := benchServerCalls(b, c)
+	srv0, sc0, su0 := benchServerCalls(b, c)
 	rcpu0 := benchRedisCPU(b, c)
 	rtt0 := rc.rtts.Load()
 	cpu0 := benchProcessCPU()
@@ -681,7 +688,13 @@ func benchMeasureRedis(b *testing.B, c redis.UniversalClient, rc *benchRTTCounte
 	rtt1 := rc.rtts.Load()
 	n := float64(b.N)
 	b.ReportMetric(float64(rtt1-rtt0)/n, "rtt/op")
-	b.ReportMetric(float64(benchServerCalls(b, c)-srv0)/n, "rediscmds/op")
+	srv1, sc1, su1 := benchServerCalls(b, c)
+	b.ReportMetric(float64(srv1-srv0)/n, "rediscmds/op")
+	if sc1 > sc0 {
+		// INFO commandstats' usec_per_call of the scripts run: Redis time
+		// per script call, less sensitive to client load than wall time.
+		b.ReportMetric((su1-su0)/float64(sc1-sc0), "script-us/call")
+	}
 	b.ReportMetric(float64(benchRedisCPU(b, c)-rcpu0)/n, "redis-cpu-ns/op")
 	b.ReportMetric(float64(cpu1-cpu0)/n, "cpu-ns/op")
 }
@@ -856,22 +869,51 @@ func (w *benchWriteups) loginPool(b *testing.B, n int) *benchPool {
 func BenchmarkIssueRedis(b *testing.B) {
 	c, rc, prefix := benchRedis(b)
 	par := benchRedisParallelism()
-	b.Run("rtr", func(b *testing.B) {
-		iss := benchNewIssuer(b, rtr.NewRedisStore(c, rtr.WithKeyPrefix(prefix)))
-		ctx := context.Background()
+	ctx := context.Background()
+	// Each goroutine logs in its own subjects, a new one every 50 logins:
+	// below the session cap, as nearly every login is.
+	login := func(b *testing.B, iss *rtr.Issuer, name string) {
+		name += strconv.FormatInt(time.Now().UnixNano(), 36) + "-" // new subjects in every run
 		var next atomic.Int64
 		b.ReportAllocs()
 		benchMeasureRedis(b, c, rc, func() {
 			b.SetParallelism(par)
 			b.RunParallel(func(pb *testing.PB) {
-				subject := "issue-" + strconv.FormatInt(next.Add(1), 10)
-				for pb.Next() {
-					p, err := iss.Issue(ctx, subject)
-					if err != nil {
+				g := strconv.FormatInt(next.Add(1), 10)
+				for i := 0; pb.Next(); i++ {
+					if _, err := iss.Issue(ctx, name+g+"-"+strconv.Itoa(i/50)); err != nil {
 						b.Error(err)
 						return
 					}
-					_ = p
+				}
+			})
+		})
+	}
+	b.Run("rtr", func(b *testing.B) {
+		login(b, benchNewIssuer(b, rtr.NewRedisStore(c, rtr.WithKeyPrefix(prefix))), "issue-")
+	})
+	b.Run("rtr-client=default", func(b *testing.B) {
+		opts := benchRedisOptions(c.(*redis.Client).Options().Addr)
+		opts.ContextTimeoutEnabled = false
+		dc := redis.NewClient(opts)
+		defer dc.Close()
+		login(b, benchNewIssuer(b, rtr.NewRedisStore(dc, rtr.WithKeyPrefix(prefix))), "issue-default-")
+	})
+	// The worst case: every login is past the cap (100), so the script
+	// reads the subject's records and ends the least recently used.
+	b.Run("rtr-at-cap", func(b *testing.B) {
+		iss := benchNewIssuer(b, rtr.NewRedisStore(c, rtr.WithKeyPrefix(prefix)))
+		var next atomic.Int64
+		b.ReportAllocs()
+		benchMeasureRedis(b, c, rc, func() {
+			b.SetParallelism(par)
+			b.RunParallel(func(pb *testing.PB) {
+				subject := "issue-cap-" + strconv.FormatInt(next.Add(1), 10) // the same in every run: at the cap
+				for pb.Next() {
+					if _, err := iss.Issue(ctx, subject); err != nil {
+						b.Error(err)
+						return
+					}
 				}
 			})
 		})
@@ -967,7 +1009,8 @@ func benchFillRedis(b *testing.B, c redis.UniversalClient, total, stripes int) *
 		benchDeletePrefix(c, prefix)
 		now := time.Now()
 		parallel(total-poolSize, func(i int) error {
-			return store.Create(ctx, benchRecord("fill-"+strconv.Itoa(i), now))
+			_, err := store.Create(ctx, benchRecord("fill-"+strconv.Itoa(i), now), 0)
+			return err
 		})
 		c.Set(ctx, marker, total-poolSize, 0)
 	}

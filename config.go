@@ -35,6 +35,10 @@ const (
 
 	// MaxSubjectLen is the longest subject accepted by [Issuer.Issue].
 	MaxSubjectLen = 256
+
+	// DefaultMaxSessionsPerSubject is the default of
+	// [Config.MaxSessionsPerSubject].
+	DefaultMaxSessionsPerSubject = 100
 )
 
 // Config configures an [Issuer]. Only Store and Secret are required.
@@ -202,6 +206,15 @@ type Config struct {
 	// [EventRevocationOverflow] is emitted. Default
 	// [DefaultRevocationMaxEntries].
 	RevocationMaxEntries int
+
+	// MaxSessionsPerSubject caps the live sessions of one subject. A login
+	// beyond it ends the subject's least recently used sessions (oldest
+	// last rotation, or login when never rotated) in the same atomic store
+	// step, with an [EventRevoked] for each, so a login flood on one account
+	// cannot grow its storage, nor the cost of [Issuer.Sessions] and
+	// [Issuer.RevokeAll], without bound. 0 means
+	// [DefaultMaxSessionsPerSubject]; a negative value means no limit.
+	MaxSessionsPerSubject int
 }
 
 // withDefaults validates c and returns a copy with defaults filled in.
@@ -246,6 +259,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.StoreTimeout == 0 {
 		c.StoreTimeout = DefaultStoreTimeout
+	}
+	if c.MaxSessionsPerSubject == 0 {
+		c.MaxSessionsPerSubject = DefaultMaxSessionsPerSubject
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -61,6 +61,12 @@ var (
 	// client keeps its token. Tokens under keys already known keep
 	// verifying during such an outage.
 	ErrKeyUnavailable = errors.New("rtr: verification key unavailable")
+
+	// ErrInvalidSessionRecord is returned by [Store.Create] for a record
+	// that could never be a session: an empty subject, session id or
+	// current jti, generation 0, or a subject longer than [MaxSubjectLen]
+	// (see [ValidateRecord]). Nothing is stored.
+	ErrInvalidSessionRecord = errors.New("rtr: invalid session record")
 )
 
 // ErrInvalidClient means the [ClientAuthenticator] given with

@@ -18,8 +18,9 @@ const (
 	// has been revoked. Treat it as a security incident: alert the user,
 	// log the request's IP and user agent.
 	EventReuseDetected EventType = "reuse_detected"
-	// EventRevoked: a session was ended by [Issuer.Revoke] or
-	// [Issuer.RevokeAll] (one event per session).
+	// EventRevoked: a session was ended by [Issuer.Revoke],
+	// [Issuer.RevokeAll] (one event per session), or by a login past
+	// [Config.MaxSessionsPerSubject] (one per session it ended).
 	EventRevoked EventType = "revoked"
 
 	// EventFeedLagging: the revocation feed (see [Config.InstantRevocation])

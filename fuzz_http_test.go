@@ -121,7 +121,7 @@ func fzNewWorld(t *testing.T, opts ...rtr.HTTPOption) *fzWorld {
 	fzTemplate.once.Do(fzBuildTemplate)
 	store := rtr.NewMemoryStore()
 	for _, rec := range fzTemplate.records {
-		if err := store.Create(context.Background(), rec); err != nil {
+		if _, err := store.Create(context.Background(), rec, 0); err != nil {
 			t.Fatal(err)
 		}
 	}

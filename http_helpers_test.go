@@ -42,11 +42,11 @@ type hSwitchStore struct {
 
 func (s *hSwitchStore) err() error { return fmt.Errorf("%w: switched off", rtr.ErrStoreUnavailable) }
 
-func (s *hSwitchStore) Create(ctx context.Context, r rtr.SessionRecord) error {
+func (s *hSwitchStore) Create(ctx context.Context, r rtr.SessionRecord, maxSessions int) ([]string, error) {
 	if s.down.Load() {
-		return s.err()
+		return nil, s.err()
 	}
-	return s.Store.Create(ctx, r)
+	return s.Store.Create(ctx, r, maxSessions)
 }
 
 func (s *hSwitchStore) Rotate(ctx context.Context, req rtr.RotateRequest) (rtr.RotateResult, error) {

@@ -379,3 +379,33 @@ func TestInstantRevocationLongCatchUp(t *testing.T) {
 		})
 	}
 }
+
+// TestInstantRevocationEviction: a login past the session cap ends the
+// least recently used session, and its access token is refused by every
+// process on the store, like any other session end.
+func TestInstantRevocationEviction(t *testing.T) {
+	ctx := context.Background()
+	for _, sp := range revStorePairs {
+		t.Run(sp.name, func(t *testing.T) {
+			s1, s2 := sp.new(t)
+			capped := func(c *rtr.Config) { c.MaxSessionsPerSubject = 2 }
+			a, b := revIssuer(t, s1, capped), revIssuer(t, s2, capped)
+			oldest, err := a.Issue(ctx, "frank")
+			require.NoError(t, err)
+			second, err := a.Issue(ctx, "frank")
+			require.NoError(t, err)
+			_, err = b.Verifier().Verify(ctx, oldest.AccessToken)
+			require.NoError(t, err)
+
+			third, err := a.Issue(ctx, "frank") // evicts the oldest
+			require.NoError(t, err)
+			revRefused(t, b.Verifier(), oldest.AccessToken)
+			_, err = a.Verifier().Verify(ctx, oldest.AccessToken)
+			require.ErrorIs(t, err, rtr.ErrTokenRevoked, "the evicting process refuses at once")
+			for _, p := range []rtr.Pair{second, third} {
+				_, err = b.Verifier().Verify(ctx, p.AccessToken)
+				require.NoError(t, err, "the sessions kept by the cap still verify")
+			}
+		})
+	}
+}

@@ -8,7 +8,9 @@ import (
 
 // Issue logs subject in: it starts a new session (every call is a new
 // device; earlier sessions stay valid) and returns its first token pair.
-// Subject must be 1 to [MaxSubjectLen] bytes.
+// Subject must be 1 to [MaxSubjectLen] bytes. When the subject already has
+// [Config.MaxSessionsPerSubject] sessions, its least recently used ones
+// end in the same store step ([EventRevoked] for each).
 func (iss *Issuer) Issue(ctx context.Context, subject string, opts ...IssueOption) (Pair, error) {
 	if subject == "" || len(subject) > MaxSubjectLen {
 		return Pair{}, ErrInvalidSubject
@@ -41,8 +43,24 @@ func (iss *Issuer) Issue(ctx context.Context, subject string, opts ...IssueOptio
 	}
 	sctx, cancel := iss.storeContext(ctx)
 	defer cancel()
-	if err := iss.cfg.Store.Create(sctx, rec); err != nil {
+	evicted, err := iss.cfg.Store.Create(sctx, rec, iss.cfg.MaxSessionsPerSubject)
+	// The cap ended these sessions whatever happens next (a store may
+	// report evictions it made before failing to store the new one).
+	for _, id := range evicted {
+		iss.emit(ctx, EventRevoked, subject, id, 0)
+	}
+	// With InstantRevocation the evicted sessions' access tokens die too;
+	// a login whose evictions could not be published hands out no token
+	// (the new session then expires unused).
+	pubErr := iss.publishEnded(ctx, subject, evicted...)
+	if err != nil {
+		if errors.Is(err, ErrInvalidSessionRecord) {
+			return Pair{}, err
+		}
 		return Pair{}, storeError(err)
+	}
+	if pubErr != nil {
+		return Pair{}, pubErr
 	}
 	p, err := iss.pair(&rec, extra)
 	if err != nil {

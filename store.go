@@ -1,8 +1,11 @@
 package rtr
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -24,7 +27,21 @@ import (
 type Store interface {
 	// Create stores a new session. IDs are random, so Create never meets
 	// an existing session with the same subject and ID.
-	Create(ctx context.Context, s SessionRecord) error
+	//
+	// When maxSessions > 0, the same atomic step caps the subject's
+	// sessions: the least recently used live ones (smallest RotatedAt,
+	// ties broken by CreatedAt, then ID) are deleted so that at most
+	// maxSessions remain, the new one included, and their IDs are
+	// returned in that order. Expired sessions met on the way are deleted
+	// and not returned. A subject already over the cap (sessions created
+	// without one) shrinks back to it. maxSessions <= 0 means no limit.
+	// A store that ends sessions and then fails to store the new one
+	// returns both the ended ids and the error.
+	//
+	// A record that could never be rotated (see [ValidateRecord]) is
+	// refused with an error wrapping [ErrInvalidSessionRecord], and
+	// nothing changes.
+	Create(ctx context.Context, s SessionRecord, maxSessions int) (evicted []string, err error)
 
 	// Rotate is the atomic refresh decision, one indivisible step:
 	//   - session missing or expired at req.Now: [ErrSessionNotFound]
@@ -169,7 +186,7 @@ func decide(rec *SessionRecord, req RotateRequest, jtiEqual func(a, b string) bo
 		// the same answer, whatever the grace.
 		return OutcomeRotated
 	case req.Generation+1 == rec.Generation && rec.Previous != "" &&
-		jtiEqual(req.JTI, rec.Previous) && req.Now.Sub(rec.RotatedAt) < req.Grace:
+		jtiEqual(req.JTI, rec.Previous) && req.Grace > 0 && req.Now.Sub(rec.RotatedAt) < req.Grace:
 		return OutcomeRetried
 	case req.Generation > rec.Generation:
 		return outcomeStoreBehind
@@ -187,4 +204,33 @@ const outcomeStoreBehind Outcome = 255
 // sortByCreated orders records by login time, oldest first.
 func sortByCreated(recs []SessionRecord) {
 	slices.SortStableFunc(recs, func(a, b SessionRecord) int { return a.CreatedAt.Compare(b.CreatedAt) })
+}
+
+// ValidateRecord reports why rec cannot be a new session: an empty
+// Subject, ID or Current, a Generation of 0, or a Subject longer than
+// [MaxSubjectLen]. The error wraps [ErrInvalidSessionRecord]. Every
+// [Store.Create] refuses such a record; a third-party store can call this.
+func ValidateRecord(rec SessionRecord) error {
+	var why string
+	switch {
+	case rec.Subject == "":
+		why = "empty subject"
+	case len(rec.Subject) > MaxSubjectLen:
+		why = fmt.Sprintf("subject longer than %d bytes", MaxSubjectLen)
+	case rec.ID == "":
+		why = "empty session id"
+	case rec.Current == "":
+		why = "empty current jti"
+	case rec.Generation == 0:
+		why = "generation 0"
+	default:
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrInvalidSessionRecord, why)
+}
+
+// lruCompare orders sessions for eviction by the session cap, least
+// recently used first: by RotatedAt, then CreatedAt, then ID.
+func lruCompare(aRotated, aCreated int64, aID string, bRotated, bCreated int64, bID string) int {
+	return cmp.Or(cmp.Compare(aRotated, bRotated), cmp.Compare(aCreated, bCreated), strings.Compare(aID, bID))
 }

@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"maps"
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -136,30 +137,41 @@ func (m *MemoryStore) shard(subject string) (*memShard, uint64) {
 	return &m.shards[h%memShardCount], h
 }
 
-// Create implements [Store].
-func (m *MemoryStore) Create(ctx context.Context, r SessionRecord) error {
+// Create implements [Store]. With a cap, the work is proportional to the
+// subject's sessions, at most maxSessions once the cap holds; without
+// one, it does not depend on how many sessions the subject has.
+func (m *MemoryStore) Create(ctx context.Context, r SessionRecord, maxSessions int) ([]string, error) {
+	if err := ValidateRecord(r); err != nil {
+		return nil, err
+	}
 	if err := ctxErr(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	sh, h := m.shard(r.Subject)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	return sh.create(h, r, m.maxPerShard)
+	return sh.create(h, r, m.maxPerShard, maxSessions)
 }
 
-func (sh *memShard) create(h uint64, r SessionRecord, maxSessions int) error {
-	if sh.count >= sh.nextSweep || sh.count >= maxSessions {
-		sh.sweep(r.CreatedAt.UnixNano())
+func (sh *memShard) create(h uint64, r SessionRecord, maxShard, maxSubject int) ([]string, error) {
+	now := r.CreatedAt.UnixNano()
+	var evicted []string
+	if maxSubject > 0 {
+		evicted = sh.capSubject(h, r.Subject, now, maxSubject-1)
+	}
+	if sh.count >= sh.nextSweep || sh.count >= maxShard {
+		sh.sweep(now)
 		sh.nextSweep = max(memMinSweep, 2*sh.count)
 	}
-	if sh.count >= maxSessions || len(sh.subjects)+len(r.Subject) > math.MaxUint32 {
-		return fmt.Errorf("%w: memory store is full", ErrStoreUnavailable)
+	if sh.count >= maxShard || len(sh.subjects)+len(r.Subject) > math.MaxUint32 {
+		// The evictions stand: they were due whatever the outcome.
+		return evicted, fmt.Errorf("%w: memory store is full", ErrStoreUnavailable)
 	}
 	i := sh.alloc()
 	s := &sh.slab[i]
 	*s = memSession{
 		next: noSlot, gen: r.Generation,
-		created: r.CreatedAt.UnixNano(), rotated: r.RotatedAt.UnixNano(),
+		created: now, rotated: r.RotatedAt.UnixNano(),
 		idleExp: r.IdleExpiresAt.UnixNano(), absExp: r.AbsoluteExpiresAt.UnixNano(),
 	}
 	sh.set(i, slotID, r.ID)
@@ -168,26 +180,58 @@ func (sh *memShard) create(h uint64, r SessionRecord, maxSessions int) error {
 	if r.Meta != nil {
 		sh.extOf(i).meta = maps.Clone(r.Meta)
 	}
-	// Append to the chain, sharing the subject's bytes with a session of
-	// the same subject if there is one.
-	last, shared := noSlot, false
+	// Put it at the head of the chain (constant time however many sessions
+	// the subject has), sharing the subject's bytes with a session of the
+	// same subject if there is one; the chain holds only the sessions whose
+	// subjects share a 64-bit hash, so the first is nearly always a match.
+	shared := false
 	for j := sh.head(h); j != noSlot; j = sh.slab[j].next {
-		if !shared && sh.subjectIs(j, r.Subject) {
+		if sh.subjectIs(j, r.Subject) {
 			s.subjOff, s.subjLen, shared = sh.slab[j].subjOff, sh.slab[j].subjLen, true
+			break
 		}
-		last = j
 	}
 	if !shared {
 		s.subjOff, s.subjLen = uint32(len(sh.subjects)), uint32(len(r.Subject))
 		sh.subjects = append(sh.subjects, r.Subject...)
 	}
-	if last == noSlot {
-		sh.heads[h] = i
-	} else {
-		sh.slab[last].next = i
-	}
+	s.next = sh.head(h)
+	sh.heads[h] = i
 	sh.count++
-	return nil
+	return evicted, nil
+}
+
+// capSubject deletes subject's expired sessions, then its least recently
+// used live ones until at most keep remain, and returns the ids of the
+// latter, least recently used first.
+func (sh *memShard) capSubject(h uint64, subject string, now int64, keep int) []string {
+	sh.prune(h, subject, now)
+	var live []int32
+	for i := sh.head(h); i != noSlot; i = sh.slab[i].next {
+		if sh.subjectIs(i, subject) {
+			live = append(live, i)
+		}
+	}
+	if len(live) <= keep {
+		return nil
+	}
+	ids := make(map[int32]string, len(live))
+	for _, i := range live {
+		ids[i] = sh.str(i, slotID, "")
+	}
+	slices.SortFunc(live, func(a, b int32) int {
+		sa, sb := &sh.slab[a], &sh.slab[b]
+		return lruCompare(sa.rotated, sa.created, ids[a], sb.rotated, sb.created, ids[b])
+	})
+	victims := live[:len(live)-keep]
+	out := make([]string, len(victims))
+	drop := make(map[int32]bool, len(victims))
+	for k, i := range victims {
+		out[k] = ids[i]
+		drop[i] = true
+	}
+	sh.removeIf(h, func(i int32) bool { return drop[i] })
+	return out
 }
 
 // Rotate implements [Store].
@@ -270,14 +314,13 @@ func (m *MemoryStore) RevokeAll(ctx context.Context, subject string) ([]string, 
 
 func (sh *memShard) revokeAll(h uint64, subject string) []string {
 	ids := []string{}
-	for i := sh.head(h); i != noSlot; {
-		next := sh.slab[i].next
-		if sh.subjectIs(i, subject) {
-			ids = append(ids, sh.str(i, slotID, ""))
-			sh.remove(h, i)
+	sh.removeIf(h, func(i int32) bool {
+		if !sh.subjectIs(i, subject) {
+			return false
 		}
-		i = next
-	}
+		ids = append(ids, sh.str(i, slotID, ""))
+		return true
+	})
 	return ids
 }
 
@@ -355,78 +398,89 @@ func (sh *memShard) find(h uint64, subject, sessionID string, now int64) int32 {
 
 // prune drops subject's sessions that are expired at now.
 func (sh *memShard) prune(h uint64, subject string, now int64) {
-	for i := sh.head(h); i != noSlot; {
-		next := sh.slab[i].next
-		if !sh.slab[i].live(now) && sh.subjectIs(i, subject) {
-			sh.remove(h, i)
-		}
-		i = next
-	}
+	sh.removeIf(h, func(i int32) bool { return !sh.slab[i].live(now) && sh.subjectIs(i, subject) })
 }
 
 // sweep forgets every expired session in the shard.
 func (sh *memShard) sweep(now int64) {
-	for h, head := range sh.heads {
-		for i := head; i != noSlot; {
-			next := sh.slab[i].next
-			if !sh.slab[i].live(now) {
-				sh.remove(h, i)
-			}
-			i = next
-		}
+	for h := range sh.heads {
+		sh.removeIf(h, func(i int32) bool { return !sh.slab[i].live(now) })
 	}
 }
 
 // remove unlinks slot i from the chain of h and frees it.
 func (sh *memShard) remove(h uint64, i int32) {
-	s := &sh.slab[i]
-	prev, shared := noSlot, false
-	for j := sh.head(h); j != noSlot; j = sh.slab[j].next {
-		if j == i {
-			break
+	sh.removeIf(h, func(j int32) bool { return j == i })
+}
+
+// removeIf unlinks and frees the slots of the chain of h for which drop
+// holds, in one walk of the chain (and one more to tell which subjects
+// still have a session there), so that dropping many sessions of one
+// subject costs time linear in the chain, not quadratic.
+func (sh *memShard) removeIf(h uint64, drop func(int32) bool) {
+	type span struct{ off, n uint32 }
+	var gone []span // subjects of dropped slots, usually one
+	prev := noSlot
+	for i := sh.head(h); i != noSlot; {
+		s := &sh.slab[i]
+		next := s.next
+		if !drop(i) {
+			prev, i = i, next
+			continue
 		}
-		prev = j
-	}
-	for j := sh.head(h); j != noSlot; j = sh.slab[j].next {
-		if j != i && sh.slab[j].subjOff == s.subjOff && sh.slab[j].subjLen == s.subjLen {
-			shared = true
-			break
+		if prev == noSlot {
+			if next == noSlot {
+				delete(sh.heads, h)
+			} else {
+				sh.heads[h] = next
+			}
+		} else {
+			sh.slab[prev].next = next
 		}
+		if sp := (span{s.subjOff, s.subjLen}); !slices.Contains(gone, sp) {
+			gone = append(gone, sp)
+		}
+		if s.hasExt {
+			delete(sh.ext, i)
+		}
+		*s = memSession{}
+		sh.free = append(sh.free, i)
+		sh.count--
+		i = next
 	}
-	switch {
-	case prev != noSlot:
-		sh.slab[prev].next = s.next
-	case s.next != noSlot:
-		sh.heads[h] = s.next
-	default:
-		delete(sh.heads, h)
+	if len(gone) == 0 {
+		return
 	}
-	if !shared {
-		sh.garbage += int(s.subjLen)
+	// A subject's bytes are garbage once no session of the chain uses them.
+	for i := sh.head(h); i != noSlot && len(gone) > 0; i = sh.slab[i].next {
+		s := &sh.slab[i]
+		gone = slices.DeleteFunc(gone, func(sp span) bool { return sp == span{s.subjOff, s.subjLen} })
 	}
-	if s.hasExt {
-		delete(sh.ext, i)
+	for _, sp := range gone {
+		sh.garbage += int(sp.n)
 	}
-	*s = memSession{}
-	sh.free = append(sh.free, i)
-	sh.count--
 	if sh.garbage > 1024 && sh.garbage > len(sh.subjects)/2 {
 		sh.compactSubjects()
 	}
 }
 
 // compactSubjects rewrites the subjects arena with the live subjects only.
+// A subject is known by its offset and its length together: an empty
+// subject (which [ValidateRecord] keeps out, but the arena must not
+// depend on that) has the offset of the subject stored after it.
 func (sh *memShard) compactSubjects() {
+	type span struct{ off, n uint32 }
 	arena := make([]byte, 0, len(sh.subjects)-sh.garbage)
-	moved := make(map[uint32]uint32)
+	moved := make(map[span]uint32)
 	for _, head := range sh.heads {
 		for i := head; i != noSlot; i = sh.slab[i].next {
 			s := &sh.slab[i]
-			off, ok := moved[s.subjOff]
+			sp := span{s.subjOff, s.subjLen}
+			off, ok := moved[sp]
 			if !ok {
 				off = uint32(len(arena))
 				arena = append(arena, sh.subjects[s.subjOff:s.subjOff+s.subjLen]...)
-				moved[s.subjOff] = off
+				moved[sp] = off
 			}
 			s.subjOff = off
 		}

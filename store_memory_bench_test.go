@@ -6,6 +6,7 @@ package rtr
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,8 @@ func TestMemoryStoreKeepsEveryIDForm(t *testing.T) {
 				ID: id, Subject: "s", Current: cur, Generation: 1, CreatedAt: now, RotatedAt: now,
 				IdleExpiresAt: now.Add(time.Hour), AbsoluteExpiresAt: now.Add(2 * time.Hour),
 			}
-			require.NoError(t, m.Create(ctx, rec))
+			_, err := m.Create(ctx, rec, 0)
+			require.NoError(t, err)
 			got, err := m.Get(ctx, "s", id, now)
 			require.NoError(t, err)
 			require.Equal(t, id, got.ID)
@@ -86,7 +88,8 @@ func TestMemoryShardSharedChains(t *testing.T) {
 	for round := range 3 {
 		for _, subject := range subjects {
 			r := rec(subject, round)
-			require.NoError(t, sh.create(h, r, 1<<20))
+			_, err := sh.create(h, r, 1<<20, 0)
+			require.NoError(t, err)
 			recs = append(recs, r)
 		}
 	}
@@ -113,7 +116,8 @@ func TestMemoryShardSharedChains(t *testing.T) {
 	// is compacted on the way.
 	for round := range 40 {
 		for _, subject := range subjects {
-			require.NoError(t, sh.create(h, rec(subject+strings.Repeat("x", round), round), 1<<20))
+			_, err := sh.create(h, rec(subject+strings.Repeat("x", round), round), 1<<20, 0)
+			require.NoError(t, err)
 		}
 	}
 	before := len(sh.subjects)
@@ -133,4 +137,65 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestMemoryCompactionEmptySubject: an empty subject has the arena offset
+// of the subject stored after it; compaction must not take one for the
+// other (the shard API is used directly: the store's Create refuses empty
+// subjects).
+func TestMemoryCompactionEmptySubject(t *testing.T) {
+	sh := &NewMemoryStore().shards[0]
+	const h = 7
+	now := time.Now()
+	rec := func(subject string) SessionRecord {
+		return SessionRecord{
+			ID: newID(), Subject: subject, Current: newID(), Generation: 1,
+			CreatedAt: now, RotatedAt: now, IdleExpiresAt: now.Add(time.Hour), AbsoluteExpiresAt: now.Add(time.Hour),
+		}
+	}
+	// A long subject first makes garbage once revoked; then the empty
+	// subject and bob share one offset.
+	long := strings.Repeat("l", 4000)
+	for _, r := range []SessionRecord{rec(long), rec(""), rec("bob"), rec("bob")} {
+		_, err := sh.create(h, r, 1<<20, 0)
+		require.NoError(t, err)
+	}
+	require.Len(t, sh.revokeAll(h, long), 1) // compacts the arena
+	require.Zero(t, sh.garbage, "the arena was compacted")
+	require.Len(t, sh.list(h, "bob", now.UnixNano()), 2, "bob's sessions survive the compaction")
+	require.Len(t, sh.list(h, "", now.UnixNano()), 1)
+	require.Equal(t, "bob", string(sh.subjects[:3]))
+}
+
+// TestMemoryCreateRefusesInvalidRecord: the store's Create validates.
+func TestMemoryCreateRefusesInvalidRecord(t *testing.T) {
+	_, err := NewMemoryStore().Create(context.Background(), SessionRecord{ID: "x", Current: "y", Generation: 1}, 0)
+	require.ErrorIs(t, err, ErrInvalidSessionRecord)
+}
+
+// TestMemoryLoginFloodLeavesTheShardUsable: a login flood on one account
+// stays at the session cap, so other users whose sessions share its shard
+// can still log in (without a cap the flood filled the shard: 503s).
+func TestMemoryLoginFloodLeavesTheShardUsable(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemoryStore(WithMaxSessions(memShardCount * 150)) // 150 per shard
+	iss, err := NewIssuer(Config{Store: m, Secret: internalSecret})
+	require.NoError(t, err)
+	for range 400 {
+		_, err := iss.Issue(ctx, "alice")
+		require.NoError(t, err)
+	}
+	list, err := iss.Sessions(ctx, "alice")
+	require.NoError(t, err)
+	require.Len(t, list, DefaultMaxSessionsPerSubject)
+	alice, _ := m.shard("alice")
+	neighbour := ""
+	for i := 0; neighbour == ""; i++ {
+		if sh, _ := m.shard(fmt.Sprint("bob-", i)); sh == alice {
+			neighbour = fmt.Sprint("bob-", i)
+		}
+	}
+	_, err = iss.Issue(ctx, neighbour)
+	require.NoError(t, err, "a user sharing the flooded account's shard logs in")
+	require.Equal(t, DefaultMaxSessionsPerSubject+1, alice.count)
 }

@@ -27,7 +27,7 @@ func TestMemoryStoreIsBounded(t *testing.T) {
 	created := 0
 	var err error
 	for i := range 10 * limit {
-		if err = s.Create(ctx, memRecord(fmt.Sprint("u", i), at.Add(time.Duration(i)), time.Hour)); err != nil {
+		if _, err = s.Create(ctx, memRecord(fmt.Sprint("u", i), at.Add(time.Duration(i)), time.Hour), 0); err != nil {
 			break
 		}
 		created++
@@ -40,7 +40,8 @@ func TestMemoryStoreIsBounded(t *testing.T) {
 	// (so the same shards) can all log in again.
 	later := at.Add(2 * time.Hour)
 	for i := range created {
-		require.NoError(t, s.Create(ctx, memRecord(fmt.Sprint("u", i), later.Add(time.Duration(i)), time.Hour)))
+		_, err := s.Create(ctx, memRecord(fmt.Sprint("u", i), later.Add(time.Duration(i)), time.Hour), 0)
+		require.NoError(t, err)
 	}
 	require.LessOrEqual(t, s.Len(), limit, "expired sessions made room; the cap still holds")
 }
@@ -52,13 +53,15 @@ func TestMemoryStoreForgetsExpiredSessions(t *testing.T) {
 	// Enough sessions that every shard passes its first sweep threshold.
 	const n = 20000
 	for i := range n {
-		require.NoError(t, s.Create(ctx, memRecord(fmt.Sprint("u", i), at, time.Minute)))
+		_, err := s.Create(ctx, memRecord(fmt.Sprint("u", i), at, time.Minute), 0)
+		require.NoError(t, err)
 	}
 	// New logins long after: the expired ones are swept as shards grow, so
 	// the store stays near the live set instead of doubling.
 	later := at.Add(time.Hour)
 	for i := range n {
-		require.NoError(t, s.Create(ctx, memRecord(fmt.Sprint("w", i), later, time.Minute)))
+		_, err := s.Create(ctx, memRecord(fmt.Sprint("w", i), later, time.Minute), 0)
+		require.NoError(t, err)
 	}
 	require.Less(t, s.Len(), 3*n/2, "expired sessions are swept")
 	list, err := s.List(ctx, "u0", later)

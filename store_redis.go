@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
+	"weak"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -34,7 +36,8 @@ type RedisStore struct {
 	client      redis.UniversalClient
 	prefix      string
 	readTimeout time.Duration // the client's; 0 when unknown or unlimited
-	watchCtx    bool          // the client ignores context deadlines, so the store watches them
+	watchCtx    bool          // calls go on past context deadlines, so the store watches them
+	deadlines   *redis.Client // a clone of client that honours deadlines, when client does not (see bounded)
 }
 
 // RedisOption configures [NewRedisStore].
@@ -58,8 +61,14 @@ func WithKeyPrefix(prefix string) RedisOption {
 // NewRedisStore returns a store on client. The client's own timeouts and
 // the context of each call bound how long a call may take; either one
 // running out is [ErrStoreUnavailable]. Build the client with
-// ContextTimeoutEnabled so that go-redis stops at the context's deadline;
-// for a client without it, the store watches the context itself.
+// ContextTimeoutEnabled so that go-redis stops at the context's deadline.
+// To a *redis.Client without it, NewRedisStore adds a hook that sends
+// the store's own commands, once the hooks added before it have seen
+// them, through a clone sharing its connection pool with
+// ContextTimeoutEnabled set: deadlines hold at no extra goroutine per
+// call, and the client's other commands are untouched (hooks added after
+// NewRedisStore do not see the store's commands). A Cluster or Ring client
+// without it is watched by a goroutine per call.
 //
 // NewRedisStore panics, with an error wrapping [ErrInvalidConfig], when
 // client is nil (as go-redis's constructors do on nil options): the
@@ -70,6 +79,12 @@ func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStor
 	}
 	s := &RedisStore{client: client, prefix: DefaultRedisKeyPrefix}
 	s.readTimeout, s.watchCtx = clientTimeouts(client)
+	if c, ok := client.(*redis.Client); ok && s.watchCtx {
+		s.deadlines, s.watchCtx = deadlineClone(c), false
+		if _, had := diverted.LoadOrStore(weak.Make(c), true); !had {
+			c.AddHook(divertHook{}) // once per client, however many stores
+		}
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -111,15 +126,63 @@ func clientTimeouts(client redis.UniversalClient) (read time.Duration, ignoresCt
 	return 0, true
 }
 
-// bounded runs call and returns when it does or when ctx is done, whichever
-// comes first. call must send the command itself: a method value such as
-// client.HGet(...).Result has already run it. A client that honours deadlines itself is called directly;
-// for one that does not, the call goes on in the background until the
-// client's own timeout, and a rotation it carries cannot commit late (see
-// [RedisStore.Rotate]).
-func bounded[T any](ctx context.Context, s *RedisStore, call func() (T, error)) (T, error) {
+// deadlineClone returns a clone of c (sharing its connection pools) that
+// honours context deadlines. go-redis clones carry no hooks.
+func deadlineClone(c *redis.Client) *redis.Client {
+	o := c.Options()
+	clone := c.WithTimeout(o.ReadTimeout)
+	co := clone.Options() // the clone's own copy, not c's
+	co.WriteTimeout = o.WriteTimeout
+	co.ContextTimeoutEnabled = true
+	return clone
+}
+
+// diverted holds the clients divertHook was added to.
+var diverted sync.Map // weak.Pointer[redis.Client] -> true
+
+// divertKey marks the context of a store call to be sent through the
+// deadline-honouring clone it holds.
+type divertKey struct{}
+
+// divertHook, added by [NewRedisStore] to a *redis.Client that ignores
+// context deadlines, sends the store's own commands (their context is
+// marked) through the store's clone that honours them, after the hooks
+// added before it (tracing, metrics) have seen them. Other commands pass
+// through untouched.
+type divertHook struct{}
+
+func (divertHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (divertHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if c, ok := ctx.Value(divertKey{}).(*redis.Client); ok {
+			return c.Process(ctx, cmd)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (divertHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// bounded runs call, which sends its commands with the context it is
+// given, and returns when it does or when ctx is done, whichever comes
+// first. A client that honours deadlines (ContextTimeoutEnabled) is
+// called directly. A *redis.Client that does not gets a marked context:
+// the store's hook on it (divertHook) runs the commands through a clone
+// with ContextTimeoutEnabled, go-redis's own deadline handling, so no
+// goroutine per call. For other clients that ignore deadlines (Cluster or
+// Ring without ContextTimeoutEnabled: go-redis has no per-call timeout for
+// them) the call goes on in a goroutine until the client's own timeout
+// while bounded returns at ctx.Done, and a rotation it carries cannot
+// commit late (see [RedisStore.Rotate]).
+func bounded[T any](ctx context.Context, s *RedisStore, call func(ctx context.Context) (T, error)) (T, error) {
+	if s.deadlines != nil {
+		return call(context.WithValue(ctx, divertKey{}, s.deadlines))
+	}
 	if !s.watchCtx || ctx.Done() == nil {
-		return call()
+		return call(ctx)
 	}
 	type result struct {
 		v   T
@@ -127,7 +190,7 @@ func bounded[T any](ctx context.Context, s *RedisStore, call func() (T, error)) 
 	}
 	ch := make(chan result, 1)
 	go func() {
-		v, err := call()
+		v, err := call(ctx)
 		ch <- result{v, err}
 	}()
 	select {
@@ -155,18 +218,36 @@ func (s *RedisStore) key(subject string) string {
 	return s.prefix + "{" + subjectTag(subject) + "}"
 }
 
-// Create implements [Store].
-func (s *RedisStore) Create(ctx context.Context, r SessionRecord) error {
+// Create implements [Store]. The login script counts the hash's fields
+// first (HLEN), so below the cap a login costs the same as without one; at
+// the cap it reads the subject's records (at most maxSessions of them once
+// the cap holds; a hash that grew over it without a cap is read once and
+// shrinks back to it) to find the least recently used.
+func (s *RedisStore) Create(ctx context.Context, r SessionRecord, maxSessions int) ([]string, error) {
+	if err := ValidateRecord(r); err != nil {
+		return nil, err
+	}
 	rec, err := packRecord(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	now := r.CreatedAt.UnixMilli()
-	ttl := r.ExpiresAt().UnixMilli() - now
-	_, err = bounded(ctx, s, func() (any, error) {
-		return scriptCreate.Run(ctx, s.client, []string{s.key(r.Subject)}, r.ID, rec, now, ttl).Result()
+	ttl := ttlHorizon(rec[0], r.IdleExpiresAt.UnixMilli(), r.AbsoluteExpiresAt.UnixMilli()) - now
+	reply, err := bounded(ctx, s, func(ctx context.Context) ([]any, error) {
+		return scriptCreate.Run(ctx, s.client, []string{s.key(r.Subject)}, r.ID, rec, now, ttl, max(maxSessions, 0)).Slice()
 	})
-	return unavailable(err)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	var evicted []string
+	for _, x := range reply {
+		id, ok := x.(string)
+		if !ok {
+			return nil, errBadReply
+		}
+		evicted = append(evicted, id)
+	}
+	return evicted, nil
 }
 
 // Rotate implements [Store].
@@ -179,10 +260,12 @@ func (s *RedisStore) Create(ctx context.Context, r SessionRecord) error {
 // (NTP); if the server answers "too late" while this side is still
 // waiting, its clock is ahead, and the call is repeated once unguarded.
 func (s *RedisStore) Rotate(ctx context.Context, req RotateRequest) (RotateResult, error) {
-	newJTI, ok := appendJTI(nil, req.NewJTI)
+	jti := packedJTI(req.JTI)
+	pair, ok := appendJTI(make([]byte, 0, 2*17), req.NewJTI)
 	if !ok || req.NewJTI == "" {
 		return RotateResult{}, fmt.Errorf("%w: new jti empty or over %d bytes", ErrStoreUnavailable, maxPackedJTI)
 	}
+	pair = append(pair, jti...)
 	deadline := req.Deadline
 	if s.readTimeout > 0 {
 		if d := time.Now().Add(s.readTimeout); deadline.IsZero() || d.Before(deadline) {
@@ -190,52 +273,76 @@ func (s *RedisStore) Rotate(ctx context.Context, req RotateRequest) (RotateResul
 		}
 	}
 	now := req.Now.UnixMilli()
-	args := []any{req.SessionID, packedJTI(req.JTI), req.Generation, newJTI, now,
-		req.IdleTTL.Milliseconds(), req.Grace.Milliseconds(), deadlineMillis(deadline),
-		rotatedHead(req.Generation + 1), rotatedTimes(now, now+req.IdleTTL.Milliseconds())}
+	idle := now + req.IdleTTL.Milliseconds()
+	gen := genBytes(req.Generation)
+	if gen == "" {
+		return RotateResult{}, ErrSessionNotFound // no record holds such a generation
+	}
+	args := []any{req.SessionID, jti, gen, genBytes(req.Generation + 1), rotatedTimes(now, idle), pair,
+		now, idle, req.Grace.Milliseconds(), deadlineMillis(deadline)}
 	reply, err := s.rotate(ctx, req.Subject, args)
-	if err == nil && len(reply) > 0 && reply[0] == int64(4) && time.Now().Before(deadline) {
-		args[7] = int64(0)
+	if err == nil && replyCode(reply) == replyTooLate && time.Now().Before(deadline) {
+		args[len(args)-1] = int64(0)
 		reply, err = s.rotate(ctx, req.Subject, args)
 	}
 	if err != nil {
 		return RotateResult{}, unavailable(err)
 	}
-	if len(reply) == 0 {
-		return RotateResult{}, errBadReply
+	if v, ok := reply.(string); ok {
+		rec, err := unpackRecord(req.Subject, req.SessionID, v)
+		if err != nil {
+			return RotateResult{}, err
+		}
+		return RotateResult{Outcome: OutcomeRotated, Session: rec}, nil
 	}
-	switch code, _ := reply[0].(int64); code {
-	case 0:
+	switch code := replyCode(reply); code {
+	case replyNotFound:
 		return RotateResult{}, ErrSessionNotFound
-	case 1, 2, 5:
-		v, _ := reply[len(reply)-1].(string)
+	case replyRepeated, replyRetried:
+		t, _ := reply.([]any)
+		if len(t) != 2 {
+			return RotateResult{}, errBadReply
+		}
+		v, _ := t[1].(string)
 		rec, err := unpackRecord(req.Subject, req.SessionID, v)
 		if err != nil {
 			return RotateResult{}, err
 		}
 		o := OutcomeRotated
-		if code == 2 {
+		if code == replyRetried {
 			o = OutcomeRetried
 		}
 		return RotateResult{Outcome: o, Session: rec}, nil
-	case 3:
+	case replyReused:
 		return RotateResult{Outcome: OutcomeReused}, nil
-	case 4:
+	case replyTooLate:
 		return RotateResult{}, errTooLate
 	default:
 		return RotateResult{}, errBadReply
 	}
 }
 
-func (s *RedisStore) rotate(ctx context.Context, subject string, args []any) ([]any, error) {
-	return bounded(ctx, s, func() ([]any, error) {
-		return scriptRotate.Run(ctx, s.client, []string{s.key(subject)}, args...).Slice()
+// replyCode is the code of a table reply of the rotate script, or -1.
+func replyCode(reply any) int64 {
+	if t, ok := reply.([]any); ok && len(t) > 0 {
+		if c, ok := t[0].(int64); ok {
+			return c
+		}
+	}
+	return -1
+}
+
+func (s *RedisStore) rotate(ctx context.Context, subject string, args []any) (any, error) {
+	return bounded(ctx, s, func(ctx context.Context) (any, error) {
+		return scriptRotate.Run(ctx, s.client, []string{s.key(subject)}, args...).Result()
 	})
 }
 
 // Get implements [Store].
 func (s *RedisStore) Get(ctx context.Context, subject, sessionID string, now time.Time) (SessionRecord, error) {
-	v, err := bounded(ctx, s, func() (string, error) { return s.client.HGet(ctx, s.key(subject), sessionID).Result() })
+	v, err := bounded(ctx, s, func(ctx context.Context) (string, error) {
+		return s.client.HGet(ctx, s.key(subject), sessionID).Result()
+	})
 	if errors.Is(err, redis.Nil) {
 		return SessionRecord{}, ErrSessionNotFound
 	}
@@ -254,7 +361,9 @@ func (s *RedisStore) Get(ctx context.Context, subject, sessionID string, now tim
 
 // Revoke implements [Store].
 func (s *RedisStore) Revoke(ctx context.Context, subject, sessionID string) (bool, error) {
-	n, err := bounded(ctx, s, func() (int64, error) { return s.client.HDel(ctx, s.key(subject), sessionID).Result() })
+	n, err := bounded(ctx, s, func(ctx context.Context) (int64, error) {
+		return s.client.HDel(ctx, s.key(subject), sessionID).Result()
+	})
 	if err != nil {
 		return false, unavailable(err)
 	}
@@ -263,7 +372,7 @@ func (s *RedisStore) Revoke(ctx context.Context, subject, sessionID string) (boo
 
 // RevokeAll implements [Store].
 func (s *RedisStore) RevokeAll(ctx context.Context, subject string) ([]string, error) {
-	reply, err := bounded(ctx, s, func() ([]any, error) {
+	reply, err := bounded(ctx, s, func(ctx context.Context) ([]any, error) {
 		return scriptRevokeAll.Run(ctx, s.client, []string{s.key(subject)}).Slice()
 	})
 	if err != nil {
@@ -282,7 +391,7 @@ func (s *RedisStore) RevokeAll(ctx context.Context, subject string) ([]string, e
 
 // List implements [Store].
 func (s *RedisStore) List(ctx context.Context, subject string, now time.Time) ([]SessionRecord, error) {
-	reply, err := bounded(ctx, s, func() ([]any, error) {
+	reply, err := bounded(ctx, s, func(ctx context.Context) ([]any, error) {
 		return scriptList.Run(ctx, s.client, []string{s.key(subject)}, now.UnixMilli()).Slice()
 	})
 	if err != nil {

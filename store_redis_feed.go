@@ -184,7 +184,7 @@ func (s *RedisStore) publishBatch(ctx context.Context, now time.Time, revs []Rev
 		msg = appendRevMessage(msg, u, m)
 	}
 	args[0], args[1], args[2] = now.UnixMilli(), sharded, string(msg)
-	_, err := bounded(ctx, s, func() (any, error) {
+	_, err := bounded(ctx, s, func(ctx context.Context) (any, error) {
 		return scriptPublishRevocations.Run(ctx, s.client, []string{s.revRecordKey(), s.revChannel()}, args...).Result()
 	})
 	return unavailable(err)
@@ -280,7 +280,7 @@ func (s *RedisStore) followOnce(ctx context.Context, now func() time.Time, f Rev
 func (s *RedisStore) catchUp(ctx context.Context, now time.Time, f RevocationFollower) error {
 	minScore, skip := "("+strconv.FormatInt(now.UnixMilli(), 10), int64(0)
 	for {
-		zs, err := bounded(ctx, s, func() ([]redis.Z, error) {
+		zs, err := bounded(ctx, s, func(ctx context.Context) ([]redis.Z, error) {
 			return s.client.ZRangeByScoreWithScores(ctx, s.revRecordKey(), &redis.ZRangeBy{
 				Min: minScore, Max: "+inf", Offset: skip, Count: redisFeedPage,
 			}).Result()

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"time"
 )
 
@@ -16,7 +17,7 @@ import (
 //
 // Layout (integers big-endian, times in unix milliseconds):
 //
-//	[0]      format version (recordVersion)
+//	[0]      format: recordV1, or recordBucketed|k (see below)
 //	[1:5]    generation
 //	[5:11]   created
 //	[11:17]  rotated
@@ -25,15 +26,49 @@ import (
 //	[29:]    current jti, then previous jti (each packed by appendJTI),
 //	         then the metadata as JSON (absent when there is none)
 //
-// The scripts in store_redis_scripts.go read the same offsets (Lua counts
-// from 1).
+// The scripts in store_redis_scripts.go are built from these constants
+// (luaTemplate), so Go and Lua cannot disagree on an offset.
+//
+// The format byte also says how far the hash's TTL is known to reach. For
+// recordV1 (what earlier versions wrote), only to the session's expiry, so
+// every rotation extends the TTL. For recordBucketed|k, to the end of the
+// 2^k ms bucket of the idle expiry (capped by the absolute expiry): a
+// rotation whose new idle expiry stays in the same bucket needs no PEXPIRE.
+// k is chosen at login so that a bucket is about an eighth of the idle
+// lifetime: an abandoned hash outlives its last session by at most that.
 
 const (
-	recordVersion = 1
-	recordFixed   = 29 // bytes before the current jti
-	maxGeneration = 1<<32 - 1
-	maxMillis     = 1<<48 - 1 // year 10889
+	recordV1       = 1
+	recordBucketed = 0x80 // | k, k <= maxBucketBits
+	maxBucketBits  = 47
+
+	offGen, offCreated, offRotated, offIdle, offAbs = 1, 5, 11, 17, 23
+	recordFixed                                     = 29 // bytes before the current jti
+	maxGeneration                                   = 1<<32 - 1
+	maxMillis                                       = 1<<48 - 1 // year 10889
 )
+
+// validFormat reports whether c is a format byte this code reads.
+func validFormat(c byte) bool {
+	return c == recordV1 || (c >= recordBucketed && c <= recordBucketed|maxBucketBits)
+}
+
+// bucketBits is the bucket exponent for a session whose idle lifetime at
+// login is idleMillis: 2^k is at most an eighth of it.
+func bucketBits(idleMillis int64) byte {
+	k := bits.Len64(uint64(max(idleMillis/8, 1))) - 1
+	return byte(min(k, maxBucketBits))
+}
+
+// ttlHorizon is how far the hash's TTL must reach for a session with idle
+// and absolute expiries idle and abs (unix ms) in a record of format f.
+func ttlHorizon(f byte, idle, abs int64) int64 {
+	if f == recordV1 {
+		return min(idle, abs)
+	}
+	b := int64(1) << (f &^ recordBucketed)
+	return min(idle-idle%b+b, abs)
+}
 
 // A packed jti is a length byte and the jti's bytes. rtr's own jtis (22
 // characters of unpadded base64url, 16 bytes) are stored decoded, which
@@ -100,14 +135,14 @@ func packRecord(r SessionRecord) (string, error) {
 		return "", fmt.Errorf("%w: generation out of range", ErrStoreUnavailable)
 	}
 	b := make([]byte, recordFixed, recordFixed+2*17)
-	b[0] = recordVersion
-	binary.BigEndian.PutUint32(b[1:5], uint32(r.Generation))
+	b[0] = recordBucketed | bucketBits(r.IdleExpiresAt.UnixMilli()-r.CreatedAt.UnixMilli())
+	binary.BigEndian.PutUint32(b[offGen:], uint32(r.Generation))
 	for i, t := range [...]time.Time{r.CreatedAt, r.RotatedAt, r.IdleExpiresAt, r.AbsoluteExpiresAt} {
 		ms := t.UnixMilli()
 		if ms < 0 || ms > maxMillis {
 			return "", fmt.Errorf("%w: session time out of range", ErrStoreUnavailable)
 		}
-		putUint48(b[5+6*i:], uint64(ms))
+		putUint48(b[offCreated+6*i:], uint64(ms))
 	}
 	var ok bool
 	if b, ok = appendJTI(b, r.Current); !ok || r.Current == "" {
@@ -129,13 +164,13 @@ func packRecord(r SessionRecord) (string, error) {
 // unpackRecord decodes a record packRecord made, as session id of subject.
 func unpackRecord(subject, id, v string) (SessionRecord, error) {
 	b := []byte(v)
-	if len(b) < recordFixed+1 || b[0] != recordVersion {
+	if len(b) < recordFixed+1 || !validFormat(b[0]) {
 		return SessionRecord{}, errRecordFormat
 	}
-	ms := func(i int) time.Time { return time.UnixMilli(int64(uint48(b[5+6*i:]))) }
+	ms := func(i int) time.Time { return time.UnixMilli(int64(uint48(b[offCreated+6*i:]))) }
 	rec := SessionRecord{
 		ID: id, Subject: subject,
-		Generation:        uint64(binary.BigEndian.Uint32(b[1:5])),
+		Generation:        uint64(binary.BigEndian.Uint32(b[offGen:])),
 		CreatedAt:         ms(0),
 		RotatedAt:         ms(1),
 		IdleExpiresAt:     ms(2),
@@ -159,23 +194,24 @@ func unpackRecord(subject, id, v string) (SessionRecord, error) {
 	return rec, nil
 }
 
-// rotatedHead is the start of a rotated record, as the rotate script
-// takes it: the version and the new generation (the script refuses to go
-// past maxGeneration).
-func rotatedHead(gen uint64) []byte {
-	b := make([]byte, 5)
-	b[0] = recordVersion
-	binary.BigEndian.PutUint32(b[1:], uint32(gen))
-	return b
+// genBytes is gen as the record holds it. A generation past
+// maxGeneration has no form: "" (the rotate script ends such a session).
+func genBytes(gen uint64) string {
+	if gen > maxGeneration {
+		return ""
+	}
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(gen))
+	return string(b[:])
 }
 
 // rotatedTimes is a rotated record's rotation time and idle expiry, as the
 // rotate script takes them (it caps the idle expiry at the absolute one).
-func rotatedTimes(now, idle int64) []byte {
-	b := make([]byte, 12)
-	putUint48(b, uint64(now))
+func rotatedTimes(now, idle int64) string {
+	var b [12]byte
+	putUint48(b[:], uint64(now))
 	putUint48(b[6:], uint64(idle))
-	return b
+	return string(b[:])
 }
 
 func putUint48(b []byte, v uint64) {

@@ -2,7 +2,9 @@ package rtr_test
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -241,6 +243,9 @@ func TestRedisPrunesExpiredSessions(t *testing.T) {
 				iss, err := rtr.NewIssuer(rtr.Config{
 					Store:  rtr.NewRedisStore(c, rtr.WithKeyPrefix(prefix)),
 					Secret: []byte("prune-test-secret-0123456789abcdef"), RefreshTTL: ttl, Now: clock.Now,
+					// A login reads the hash once the subject is at its cap
+					// (below it, it does not look): here the fifth.
+					MaxSessionsPerSubject: 4,
 				})
 				require.NoError(t, err)
 				return iss
@@ -310,11 +315,77 @@ func TestRedisGenerationsRunOut(t *testing.T) {
 		ID: "s1", Subject: "alice", Current: "j1", Generation: 1<<32 - 1,
 		CreatedAt: now, RotatedAt: now, IdleExpiresAt: now.Add(time.Hour), AbsoluteExpiresAt: now.Add(time.Hour),
 	}
-	require.NoError(t, store.Create(ctx, rec))
-	_, err := store.Rotate(ctx, rtr.RotateRequest{
+	_, err := store.Create(ctx, rec, 0)
+	require.NoError(t, err)
+	_, err = store.Rotate(ctx, rtr.RotateRequest{
 		Subject: "alice", SessionID: "s1", JTI: "j1", Generation: 1<<32 - 1, NewJTI: "j2", Now: now, IdleTTL: time.Hour,
 	})
 	require.ErrorIs(t, err, rtr.ErrSessionNotFound)
 	_, err = store.Get(ctx, "alice", "s1", now)
 	require.ErrorIs(t, err, rtr.ErrSessionNotFound)
+}
+
+// TestRedisDefaultClientNoGoroutinePerCall: with a go-redis client built
+// with default options (ContextTimeoutEnabled off), a store call waiting
+// on a server that never answers runs on the caller's goroutine alone (no
+// goroutine watches its context), and still returns at its deadline as
+// ErrStoreUnavailable.
+func TestRedisDefaultClientNoGoroutinePerCall(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	accepted := make(chan net.Conn, 64)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c // read nothing, answer nothing
+		}
+	}()
+	c := redis.NewClient(&redis.Options{Addr: l.Addr().String(), MaxRetries: -1})
+	t.Cleanup(func() { _ = c.Close() })
+	store := rtr.NewRedisStore(c)
+
+	const n = 8
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := store.Get(ctx, "alice", fmt.Sprint("s", i), time.Now())
+			errs <- err
+		}()
+	}
+	for range n {
+		conn := <-accepted
+		defer conn.Close()
+	}
+	// Every call is now blocked on its connection.
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	require.False(t, strings.Contains(stacks, "created by github.com/rtr-go/rtr.bounded"), "a goroutine per store call")
+	require.Equal(t, n, strings.Count(stacks, "rtr.(*RedisStore).Get("), "the callers wait in the store themselves")
+	cancel() // not honoured by go-redis mid-read; the deadline below is
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel2()
+	_, err = store.Get(ctx2, "alice", "s", time.Now())
+	require.ErrorIs(t, err, rtr.ErrStoreUnavailable, "the deadline holds")
+	_ = l.Close()
+	for _, conn := range drain(accepted) {
+		_ = conn.Close()
+	}
+}
+
+func drain(ch chan net.Conn) []net.Conn {
+	var out []net.Conn
+	for {
+		select {
+		case c := <-ch:
+			out = append(out, c)
+		default:
+			return out
+		}
+	}
 }

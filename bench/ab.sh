@@ -4,7 +4,10 @@
 # alternately (old, new, old, new, ...) so drift on a shared machine hits
 # both sides alike, and benchstat prints the ratio.
 #
-#   bench/ab.sh [-n RUNS] [-t BENCHTIME] REF PATTERN
+#   bench/ab.sh [-n RUNS] [-t BENCHTIME] [-k] REF PATTERN
+#
+# -k keeps REF's own bench_test.go (for a REF whose API the working tree's
+# benchmarks no longer compile against).
 #
 # e.g. bench/ab.sh -n 8 HEAD 'BenchmarkRefreshMemory$'
 # Redis benchmarks use $RTR_REDIS_ADDR when set. Results are left in
@@ -12,15 +15,17 @@
 set -euo pipefail
 runs=6
 benchtime=1s
-while getopts n:t: opt; do
+keep=
+while getopts n:t:k opt; do
 	case $opt in
 	n) runs=$OPTARG ;;
 	t) benchtime=$OPTARG ;;
+	k) keep=1 ;;
 	*) exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -eq 2 ] || { echo "usage: $0 [-n RUNS] [-t BENCHTIME] REF PATTERN" >&2; exit 2; }
+[ $# -eq 2 ] || { echo "usage: $0 [-n RUNS] [-t BENCHTIME] [-k] REF PATTERN" >&2; exit 2; }
 ref=$1 pattern=$2
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,7 +36,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/rtr-ab.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 git archive "$ref" | tar -x -C "$tmp"
-cp bench_test.go "$tmp/" # the external benchmarks; internal *_bench_test.go files test new code
+[ -n "$keep" ] || cp bench_test.go "$tmp/" # the external benchmarks; internal *_bench_test.go files test new code
 (cd "$tmp" && go test -c -o "$tmp/old.test" .)
 go test -c -o "$tmp/new.test" .
 

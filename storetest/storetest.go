@@ -56,6 +56,13 @@ func Run(t *testing.T, newStore func(t *testing.T) rtr.Store) {
 		{"TokenAheadOfStore", testTokenAheadOfStore},
 		{"ConcurrentRotationStrict", func(t *testing.T, s rtr.Store) { testConcurrentRotation(t, s, 0) }},
 		{"ConcurrentRotationGrace", func(t *testing.T, s rtr.Store) { testConcurrentRotation(t, s, grace) }},
+		{"InvalidRecordRefused", testInvalidRecord},
+		{"CapEvictsLeastRecentlyUsed", testCapLRU},
+		{"CapTies", testCapTies},
+		{"CapExactlyAtCap", testCapExactly},
+		{"CapExpiredNotReported", testCapExpired},
+		{"CapShrinksOverCapSubject", testCapShrinks},
+		{"CapConcurrentLogins", testCapConcurrent},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
@@ -90,8 +97,18 @@ func newRecord(subj string, at time.Time) rtr.SessionRecord {
 func create(t *testing.T, s rtr.Store, subj string, at time.Time) rtr.SessionRecord {
 	t.Helper()
 	r := newRecord(subj, at)
-	require.NoError(t, s.Create(context.Background(), r))
+	evicted, err := s.Create(context.Background(), r, 0)
+	require.NoError(t, err)
+	require.Empty(t, evicted, "no cap, no evictions")
 	return r
+}
+
+// createCapped creates r under the cap max and returns the evicted ids.
+func createCapped(t *testing.T, s rtr.Store, r rtr.SessionRecord, max int) []string {
+	t.Helper()
+	evicted, err := s.Create(context.Background(), r, max)
+	require.NoError(t, err)
+	return evicted
 }
 
 func rotateReq(r rtr.SessionRecord, jti string, gen uint64, at time.Time, g time.Duration) rtr.RotateRequest {
@@ -152,7 +169,8 @@ func testCreateGet(t *testing.T, s rtr.Store) {
 	at := now()
 	r := newRecord(subject(t), at)
 	r.Meta = map[string]string{"ua": "Mozilla/5.0 \"quoted\" ünï", "ip": "192.0.2.1"}
-	require.NoError(t, s.Create(context.Background(), r))
+	_, err := s.Create(context.Background(), r, 0)
+	require.NoError(t, err)
 	got, err := s.Get(context.Background(), r.Subject, r.ID, at)
 	require.NoError(t, err)
 	requireSameRecord(t, r, got)
@@ -187,7 +205,8 @@ func testIdleCapped(t *testing.T, s rtr.Store) {
 	at := now()
 	r := newRecord(subject(t), at)
 	r.AbsoluteExpiresAt = at.Add(90 * time.Minute)
-	require.NoError(t, s.Create(context.Background(), r))
+	_, err := s.Create(context.Background(), r, 0)
+	require.NoError(t, err)
 	later := at.Add(45 * time.Minute) // now+idle would pass the absolute expiry
 	res, err := s.Rotate(context.Background(), rotateReq(r, r.Current, 1, later, 0))
 	require.NoError(t, err)
@@ -235,6 +254,9 @@ func testReuse(t *testing.T, s rtr.Store) {
 		{"PredecessorAtGraceEnd", 1, first, grace, grace},
 		{"PredecessorAfterGrace", 1, first, idle / 2, grace},
 		{"PredecessorStrict", 1, first, 0, 0},
+		// A concurrent request whose clock reading is older than the
+		// rotation it lost to: strict still means reuse.
+		{"PredecessorStrictClockBehind", 1, first, -time.Millisecond, 0},
 		{"OlderGenerationWithinGrace", 2, first, 0, grace},
 		{"UnknownJTICurrentGeneration", 1, func(_, l rtr.SessionRecord) (string, uint64) { return id(), l.Generation }, 0, grace},
 		{"CurrentJTIOlderGeneration", 1, func(_, l rtr.SessionRecord) (string, uint64) { return l.Current, l.Generation - 1 }, 0, grace},
@@ -323,12 +345,14 @@ func testList(t *testing.T, s rtr.Store) {
 		// Expiry order differs from login order.
 		r.IdleExpiresAt = at.Add(idle - time.Duration(i)*time.Minute)
 		r.Meta = map[string]string{"device": string(rune('a' + i))}
-		require.NoError(t, s.Create(ctx, r))
+		_, err := s.Create(ctx, r, 0)
+		require.NoError(t, err)
 		want = append(want, r)
 	}
 	expired := newRecord(subj, at.Add(-2*idle))
 	expired.IdleExpiresAt = at.Add(time.Second)
-	require.NoError(t, s.Create(ctx, expired))
+	_, err := s.Create(ctx, expired, 0)
+	require.NoError(t, err)
 
 	list, err := s.List(ctx, subj, at.Add(time.Second))
 	require.NoError(t, err)
@@ -366,7 +390,8 @@ func testAbsoluteExpiry(t *testing.T, s rtr.Store) {
 	ctx, at := context.Background(), now()
 	r := newRecord(subject(t), at)
 	r.AbsoluteExpiresAt = at.Add(3 * idle / 2)
-	require.NoError(t, s.Create(ctx, r))
+	_, err := s.Create(ctx, r, 0)
+	require.NoError(t, err)
 	cur := r
 	for step := time.Duration(1); step <= 2; step++ {
 		res, err := s.Rotate(ctx, rotateReq(cur, cur.Current, cur.Generation, at.Add(step*idle/2), grace))
@@ -374,7 +399,7 @@ func testAbsoluteExpiry(t *testing.T, s rtr.Store) {
 		require.Equal(t, rtr.OutcomeRotated, res.Outcome)
 		cur = res.Session
 	}
-	_, err := s.Get(ctx, r.Subject, r.ID, r.AbsoluteExpiresAt.Add(-time.Millisecond))
+	_, err = s.Get(ctx, r.Subject, r.ID, r.AbsoluteExpiresAt.Add(-time.Millisecond))
 	require.NoError(t, err)
 	_, err = s.Rotate(ctx, rotateReq(cur, cur.Current, cur.Generation, r.AbsoluteExpiresAt, grace))
 	require.ErrorIs(t, err, rtr.ErrSessionNotFound, "no rotation past the absolute expiry")
@@ -412,7 +437,8 @@ func testCancelledContext(t *testing.T, s rtr.Store) {
 	require.NotErrorIs(t, err, rtr.ErrSessionNotFound)
 	_, err = s.Get(ctx, r.Subject, r.ID, at)
 	require.ErrorIs(t, err, rtr.ErrStoreUnavailable)
-	require.ErrorIs(t, s.Create(ctx, newRecord(r.Subject, at)), rtr.ErrStoreUnavailable)
+	_, err = s.Create(ctx, newRecord(r.Subject, at), 3)
+	require.ErrorIs(t, err, rtr.ErrStoreUnavailable)
 	// Nothing happened to the session.
 	got, err := s.Get(context.Background(), r.Subject, r.ID, at)
 	require.NoError(t, err)
@@ -529,4 +555,201 @@ func testConcurrentRotation(t *testing.T, s rtr.Store, g time.Duration) {
 	require.GreaterOrEqual(t, reused, 1, "a strict store treats the first loser as reuse")
 	require.Equal(t, n-1, reused+notFound)
 	requireGone(t, s, r, at)
+}
+
+func testInvalidRecord(t *testing.T, s rtr.Store) {
+	ctx, subj, at := context.Background(), subject(t), now()
+	for _, c := range []struct {
+		name string
+		edit func(r *rtr.SessionRecord)
+	}{
+		{"EmptySubject", func(r *rtr.SessionRecord) { r.Subject = "" }},
+		{"EmptyID", func(r *rtr.SessionRecord) { r.ID = "" }},
+		{"EmptyCurrent", func(r *rtr.SessionRecord) { r.Current = "" }},
+		{"GenerationZero", func(r *rtr.SessionRecord) { r.Generation = 0 }},
+		{"SubjectTooLong", func(r *rtr.SessionRecord) { r.Subject = subj + string(make([]byte, rtr.MaxSubjectLen)) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRecord(subj, at)
+			c.edit(&r)
+			for _, max := range []int{0, 1} {
+				evicted, err := s.Create(ctx, r, max)
+				require.ErrorIs(t, err, rtr.ErrInvalidSessionRecord)
+				require.NotErrorIs(t, err, rtr.ErrStoreUnavailable)
+				require.Empty(t, evicted)
+			}
+			if r.Subject != "" {
+				list, err := s.List(ctx, r.Subject, at)
+				require.NoError(t, err)
+				require.Empty(t, list, "nothing stored")
+			}
+		})
+	}
+	// An invalid record changes nothing, not even by the cap.
+	keep := create(t, s, subj, at)
+	bad := newRecord(subj, at)
+	bad.Current = ""
+	_, err := s.Create(ctx, bad, 1)
+	require.ErrorIs(t, err, rtr.ErrInvalidSessionRecord)
+	_, err = s.Get(ctx, subj, keep.ID, at)
+	require.NoError(t, err)
+}
+
+// usedAt returns a record of subj created at created and last rotated at
+// rotated.
+func usedAt(subj string, created, rotated time.Time) rtr.SessionRecord {
+	r := newRecord(subj, created)
+	r.RotatedAt = rotated
+	return r
+}
+
+func requireListed(t *testing.T, s rtr.Store, subj string, at time.Time, want ...string) {
+	t.Helper()
+	list, err := s.List(context.Background(), subj, at)
+	require.NoError(t, err)
+	got := make([]string, len(list))
+	for i, r := range list {
+		got[i] = r.ID
+	}
+	require.ElementsMatch(t, want, got)
+}
+
+// testCapLRU: the session ended to make room is the one used least
+// recently, whatever the login order, and a rotation counts as a use.
+func testCapLRU(t *testing.T, s rtr.Store) {
+	ctx, subj, at := context.Background(), subject(t), now()
+	a := create(t, s, subj, at)
+	b := create(t, s, subj, at.Add(time.Second))
+	c := create(t, s, subj, at.Add(2*time.Second))
+	// a, the oldest login, is used now: b becomes the least recently used.
+	res, err := s.Rotate(ctx, rotateReq(a, a.Current, 1, at.Add(3*time.Second), grace))
+	require.NoError(t, err)
+	require.Equal(t, rtr.OutcomeRotated, res.Outcome)
+
+	d := newRecord(subj, at.Add(4*time.Second))
+	require.Equal(t, []string{b.ID}, createCapped(t, s, d, 3))
+	requireListed(t, s, subj, d.CreatedAt, a.ID, c.ID, d.ID)
+	requireGone(t, s, b, d.CreatedAt)
+
+	// Two more logins under a cap of 2 end c, then a (rotated at +3s) and
+	// d (+4s), least recently used first.
+	e := newRecord(subj, at.Add(5*time.Second))
+	require.Equal(t, []string{c.ID, a.ID}, createCapped(t, s, e, 2))
+	requireListed(t, s, subj, e.CreatedAt, d.ID, e.ID)
+
+	// A cap of 1 keeps only the new session.
+	f := newRecord(subj, at.Add(6*time.Second))
+	require.Equal(t, []string{d.ID, e.ID}, createCapped(t, s, f, 1))
+	requireListed(t, s, subj, f.CreatedAt, f.ID)
+
+	// Other subjects are not counted.
+	other := subject(t)
+	create(t, s, other, at)
+	require.Empty(t, createCapped(t, s, newRecord(subj, at.Add(7*time.Second)), 2))
+}
+
+// testCapTies: equal last use is ordered by login, then by session id.
+func testCapTies(t *testing.T, s rtr.Store) {
+	subj, at := subject(t), now()
+	used := at.Add(time.Minute)
+	late := usedAt(subj, at.Add(time.Second), used)
+	early := usedAt(subj, at, used)
+	x, y := usedAt(subj, at, used), usedAt(subj, at, used)
+	// Byte order '0' < 'A' < 'B' < 'a': by id alone late would go first.
+	late.ID, x.ID, early.ID, y.ID = "0"+late.ID[1:], "A"+x.ID[1:], "B"+early.ID[1:], "a"+y.ID[1:]
+	for _, r := range []rtr.SessionRecord{late, y, early, x} {
+		require.Empty(t, createCapped(t, s, r, 0))
+	}
+	next := newRecord(subj, used.Add(time.Second))
+	evicted := createCapped(t, s, next, 2)
+	require.Equal(t, []string{x.ID, early.ID, y.ID}, evicted)
+	requireListed(t, s, subj, next.CreatedAt, late.ID, next.ID)
+}
+
+// testCapExactly: a login that brings the subject to exactly the cap ends
+// nothing; the next one ends one.
+func testCapExactly(t *testing.T, s rtr.Store) {
+	subj, at := subject(t), now()
+	const max = 4
+	var ids []string
+	for i := range max {
+		r := newRecord(subj, at.Add(time.Duration(i)*time.Second))
+		require.Empty(t, createCapped(t, s, r, max), "login %d of %d", i+1, max)
+		ids = append(ids, r.ID)
+	}
+	requireListed(t, s, subj, at.Add(max*time.Second), ids...)
+	r := newRecord(subj, at.Add(max*time.Second))
+	require.Equal(t, []string{ids[0]}, createCapped(t, s, r, max))
+	requireListed(t, s, subj, r.CreatedAt, append(ids[1:], r.ID)...)
+}
+
+// testCapExpired: expired sessions make room without being reported, and
+// are not counted.
+func testCapExpired(t *testing.T, s rtr.Store) {
+	subj, at := subject(t), now()
+	old := newRecord(subj, at.Add(-2*idle))
+	old.IdleExpiresAt = at.Add(-time.Second)
+	old.AbsoluteExpiresAt = at.Add(time.Hour) // the store keeps the key
+	_, err := s.Create(context.Background(), old, 0)
+	require.NoError(t, err)
+	live := create(t, s, subj, at)
+	r := newRecord(subj, at.Add(time.Second))
+	require.Empty(t, createCapped(t, s, r, 2), "the expired session made room")
+	requireListed(t, s, subj, r.CreatedAt, live.ID, r.ID)
+	requireGone(t, s, old, r.CreatedAt)
+}
+
+// testCapShrinks: a subject that has more sessions than the cap (created
+// with none) is brought back to the cap by its next capped login.
+func testCapShrinks(t *testing.T, s rtr.Store) {
+	subj, at := subject(t), now()
+	var ids []string
+	for i := range 9 {
+		r := newRecord(subj, at.Add(time.Duration(i)*time.Millisecond))
+		require.Empty(t, createCapped(t, s, r, 0))
+		ids = append(ids, r.ID)
+	}
+	r := newRecord(subj, at.Add(time.Second))
+	require.Equal(t, ids[:7], createCapped(t, s, r, 3))
+	requireListed(t, s, subj, r.CreatedAt, ids[7], ids[8], r.ID)
+}
+
+// testCapConcurrent: concurrent logins never leave more sessions than the
+// cap, and every session ended is reported exactly once.
+func testCapConcurrent(t *testing.T, s rtr.Store) {
+	const n, max = 48, 5
+	subj, at := subject(t), now()
+	recs := make([]rtr.SessionRecord, n)
+	evicted := make([][]string, n)
+	errs := make([]error, n)
+	for i := range recs {
+		recs[i] = newRecord(subj, at.Add(time.Duration(i)*time.Millisecond))
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			evicted[i], errs[i] = s.Create(context.Background(), recs[i], max)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	seen := map[string]bool{}
+	for i := range n {
+		require.NoError(t, errs[i])
+		for _, id := range evicted[i] {
+			require.False(t, seen[id], "session %s ended twice", id)
+			seen[id] = true
+		}
+	}
+	list, err := s.List(context.Background(), subj, at.Add(time.Second))
+	require.NoError(t, err)
+	require.Len(t, list, max)
+	require.Len(t, seen, n-max, "every session ended is reported")
+	for _, r := range list {
+		require.False(t, seen[r.ID], "a reported session is still listed")
+	}
 }

@@ -126,7 +126,7 @@ func (s forkingStore) Rotate(ctx context.Context, req rtr.RotateRequest) (rtr.Ro
 			return rtr.RotateResult{}, err
 		}
 		rec.Current = req.NewJTI
-		if err := s.Create(ctx, rec); err != nil {
+		if _, err := s.Create(ctx, rec, 0); err != nil {
 			return rtr.RotateResult{}, err
 		}
 		return rtr.RotateResult{Outcome: rtr.OutcomeRotated, Session: rec}, nil
