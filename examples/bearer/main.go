@@ -47,6 +47,7 @@ import (
 	"flag"
 	"io"
 
+	"github.com/rtr-go/rtr"
 	"github.com/rtr-go/rtr/examples/internal/demo"
 )
 
@@ -76,11 +77,24 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		return err // nil after -h: the help is printed
 	}
 	defer env.Close()
-	if env.Config.SigningKey, err = demo.SigningKey(alg, keyFile, env.Log); err != nil {
+	signingKey, err := demo.SigningKey(alg, keyFile, env.Log) // nil for -alg HS256
+	if err != nil {
 		return err
 	}
 	a, err := newApp(appOptions{
-		Config:          env.Config,
+		Config: rtr.Config{
+			Store:      env.Store,      // a memory store, or Redis when REDIS_URL is set
+			Secret:     env.Secret,     // RTR_SECRET, or random for this run; refresh tokens are always HMAC under it
+			AccessTTL:  env.AccessTTL,  // -access-ttl
+			RefreshTTL: env.RefreshTTL, // -refresh-ttl: the idle lifetime of a session
+			// -grace: a client whose refresh response was lost may send the
+			// same refresh token again within it and gets the current pair.
+			ReuseGrace: env.Grace,
+			// -alg EdDSA|ES256|RS256: access tokens signed with a private key,
+			// verified by other services from /.well-known/jwks.json.
+			SigningKey: signingKey,
+			OnEvent:    demo.LogEvents(env.Log), // a replayed refresh token is logged as a warning
+		},
 		RefreshCookie:   refreshCookie,
 		InsecureCookies: env.InsecureCookies,
 		Logger:          env.Log,
