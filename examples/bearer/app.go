@@ -12,8 +12,8 @@ import (
 
 // appOptions are the example's settings.
 type appOptions struct {
-	// Config is the issuer's configuration; newApp sets OnEvent. A
-	// ReuseGrace > 0 lets a client whose refresh response was lost retry.
+	// Config is the issuer's configuration (see run). A ReuseGrace > 0
+	// lets a client whose refresh response was lost retry.
 	Config          rtr.Config
 	RefreshCookie   bool
 	InsecureCookies bool
@@ -34,9 +34,7 @@ func newApp(o appOptions) (*app, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	cfg := o.Config
-	cfg.OnEvent = demo.LogEvents(log)
-	iss, err := rtr.NewIssuer(cfg)
+	iss, err := rtr.NewIssuer(o.Config)
 	if err != nil {
 		return nil, err
 	}

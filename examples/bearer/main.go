@@ -16,7 +16,7 @@
 //	GET  /api/sessions   Authorization: Bearer -> the user's active sessions
 //	POST /token/refresh  grant_type=refresh_token&refresh_token=... (RFC 6749 §6 form) or {"refresh_token"} -> a new token response
 //	POST /token/revoke   token=... (RFC 7009 form) -> 200, a refresh token's session ends
-//	POST /logout         {"refresh_token"} -> 204, the session ends
+//	POST /logout         {"refresh_token"} (Content-Type: application/json) or refresh_token=... -> 204, the session ends
 //	POST /logout-all     Authorization: Bearer -> 204, every session of the user ends
 //	GET  /.well-known/jwks.json  the public keys that verify the access tokens (empty with HS256)
 //
@@ -27,12 +27,15 @@
 // is generated at start-up without -key), so that other services verify
 // them from the JWKS.
 //
-// Try it:
+// Try it (with jq; every refresh rotates, so keep the new pair each time):
 //
-//	curl -s -X POST localhost:8080/login -d '{"username":"alice","password":"password"}'
+//	TOKENS=$(curl -s -X POST localhost:8080/login -d '{"username":"alice","password":"password"}')
+//	ACCESS=$(echo "$TOKENS" | jq -r .access_token); REFRESH=$(echo "$TOKENS" | jq -r .refresh_token)
 //	curl -s localhost:8080/api/me -H "Authorization: Bearer $ACCESS"
-//	curl -s -X POST localhost:8080/token/refresh -d "{\"refresh_token\":\"$REFRESH\"}"
-//	curl -s -X POST localhost:8080/token/refresh -d grant_type=refresh_token --data-urlencode "refresh_token=$REFRESH"
+//	TOKENS=$(curl -s -X POST localhost:8080/token/refresh -H 'Content-Type: application/json' -d '{"refresh_token":"'"$REFRESH"'"}')
+//	REFRESH=$(echo "$TOKENS" | jq -r .refresh_token)
+//	TOKENS=$(curl -s -X POST localhost:8080/token/refresh -d grant_type=refresh_token --data-urlencode "refresh_token=$REFRESH")
+//	REFRESH=$(echo "$TOKENS" | jq -r .refresh_token)
 //	curl -s -X POST localhost:8080/token/revoke --data-urlencode "token=$REFRESH"
 //
 // With -alg EdDSA (or ES256, RS256), other services verify the access
@@ -47,6 +50,7 @@ import (
 	"flag"
 	"io"
 
+	"github.com/rtr-go/rtr"
 	"github.com/rtr-go/rtr/examples/internal/demo"
 )
 
@@ -76,11 +80,24 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		return err // nil after -h: the help is printed
 	}
 	defer env.Close()
-	if env.Config.SigningKey, err = demo.SigningKey(alg, keyFile, env.Log); err != nil {
+	signingKey, err := demo.SigningKey(alg, keyFile, env.Log) // nil for -alg HS256
+	if err != nil {
 		return err
 	}
 	a, err := newApp(appOptions{
-		Config:          env.Config,
+		Config: rtr.Config{
+			Store:      env.Store,      // a memory store, or Redis when REDIS_URL is set
+			Secret:     env.Secret,     // RTR_SECRET, or random for this run; refresh tokens are always HMAC under it
+			AccessTTL:  env.AccessTTL,  // -access-ttl
+			RefreshTTL: env.RefreshTTL, // -refresh-ttl: the idle lifetime of a session
+			// -grace: a client whose refresh response was lost may send the
+			// same refresh token again within it and gets the current pair.
+			ReuseGrace: env.Grace,
+			// -alg EdDSA|ES256|RS256: access tokens signed with a private key,
+			// verified by other services from /.well-known/jwks.json.
+			SigningKey: signingKey,
+			OnEvent:    demo.LogEvents(env.Log), // a replayed refresh token is logged as a warning
+		},
 		RefreshCookie:   refreshCookie,
 		InsecureCookies: env.InsecureCookies,
 		Logger:          env.Log,

@@ -15,8 +15,8 @@ import (
 
 // appOptions are the example's settings.
 type appOptions struct {
-	// Config is the issuer's configuration; newApp sets OnEvent. Its
-	// ReuseGrace must be > 0: cookie mode refreshes transparently, so two
+	// Config is the issuer's configuration (see run). Its ReuseGrace must
+	// be > 0: cookie mode refreshes transparently, so two
 	// tabs may present the same refresh token at once.
 	Config          rtr.Config
 	InsecureCookies bool
@@ -45,10 +45,8 @@ func newApp(o appOptions) (*app, error) {
 		"when": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04") }, // sessions are to the minute
 	}).Parse(pagesHTML))
 
-	cfg := o.Config
-	cfg.OnEvent = demo.LogEvents(a.log)
 	var err error
-	if a.iss, err = rtr.NewIssuer(cfg); err != nil {
+	if a.iss, err = rtr.NewIssuer(o.Config); err != nil {
 		return nil, err
 	}
 	// Cookie mode: both tokens in HttpOnly cookies, refreshed by the

@@ -25,6 +25,7 @@ import (
 	"context"
 	"io"
 
+	"github.com/rtr-go/rtr"
 	"github.com/rtr-go/rtr/examples/internal/demo"
 )
 
@@ -44,7 +45,21 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		return err // nil after -h: the help is printed
 	}
 	defer env.Close()
-	a, err := newApp(appOptions{Config: env.Config, InsecureCookies: env.InsecureCookies, Logger: env.Log})
+	a, err := newApp(appOptions{
+		Config: rtr.Config{
+			Store:      env.Store,      // a memory store, or Redis when REDIS_URL is set
+			Secret:     env.Secret,     // RTR_SECRET, or random for this run
+			AccessTTL:  env.AccessTTL,  // -access-ttl
+			RefreshTTL: env.RefreshTTL, // -refresh-ttl: the idle lifetime of a session
+			// -grace, which cookie mode needs > 0: the middleware refreshes
+			// transparently, so a page's parallel requests, or two tabs,
+			// present the same refresh cookie at once.
+			ReuseGrace: env.Grace,
+			OnEvent:    demo.LogEvents(env.Log), // a replayed refresh token is logged as a warning
+		},
+		InsecureCookies: env.InsecureCookies,
+		Logger:          env.Log,
+	})
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,13 @@
-// Package demo is the start-up code that the example apps in
-// examples/cookie and examples/bearer share, so that each of them keeps only
-// what is particular to its mode: the command-line flags, the signing
-// secret, the session store (memory, or Redis from REDIS_URL), the HTTP
-// server, the event log and the demo users.
+// Package demo holds the incidental start-up code that the example apps in
+// examples/cookie and examples/bearer share: parsing the command-line flags,
+// reading the signing secret, opening the session store (memory, or Redis
+// from REDIS_URL), loading a signing key for -alg, running the HTTP server,
+// logging events and the demo users.
 //
-// It is not part of rtr's API. How an app wires rtr — [rtr.NewIssuer],
-// [rtr.NewHTTP], Login, Require and the refresh and logout handlers — stays
-// in each example's app.go.
+// It is not part of rtr's API, and it holds none of the wiring a reader of
+// the examples came for: the [rtr.Config], [rtr.NewIssuer], [rtr.NewHTTP]
+// with its options and the routes are written out in each example's
+// main.go and app.go.
 package demo
 
 import (
@@ -55,15 +56,20 @@ type Command struct {
 	Flags                func(*flag.FlagSet) // adds the app's own flags; may be nil
 }
 
-// Env is what an example app starts with.
+// Env is what an example app starts with: the values of the shared flags
+// and of the environment, from which the app builds its [rtr.Config].
 type Env struct {
-	Addr            string // -addr: the listen address
-	InsecureCookies bool   // -insecure-cookies
+	Addr            string        // -addr: the listen address
+	InsecureCookies bool          // -insecure-cookies
+	AccessTTL       time.Duration // -access-ttl
+	RefreshTTL      time.Duration // -refresh-ttl
+	// Grace is -grace. When the flag is not given it is
+	// rtr.RecommendedReuseGrace, or -access-ttl when that is shorter (rtr
+	// refuses a grace longer than the access-token lifetime).
+	Grace time.Duration
 
-	// Config has Store (REDIS_URL), Secret (RTR_SECRET), AccessTTL
-	// (-access-ttl), RefreshTTL (-refresh-ttl) and ReuseGrace (-grace) set.
-	// The app adds the rest, such as OnEvent.
-	Config rtr.Config
+	Secret []byte    // RTR_SECRET, or a random secret for this run
+	Store  rtr.Store // Redis from REDIS_URL, or a memory store
 
 	Log *slog.Logger // text lines on stderr
 
@@ -83,9 +89,9 @@ func Start(ctx context.Context, cmd Command, args []string, stdout io.Writer, ge
 	fs := flag.NewFlagSet(cmd.Name, flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	fs.StringVar(&e.Addr, "addr", "127.0.0.1:8080", "listen address")
-	fs.DurationVar(&e.Config.AccessTTL, "access-ttl", 5*time.Minute, "access-token lifetime")
-	fs.DurationVar(&e.Config.RefreshTTL, "refresh-ttl", 24*time.Hour, "idle lifetime of a session (the refresh token's lifetime)")
-	fs.DurationVar(&e.Config.ReuseGrace, "grace", rtr.RecommendedReuseGrace, cmd.GraceUsage)
+	fs.DurationVar(&e.AccessTTL, "access-ttl", 5*time.Minute, "access-token lifetime")
+	fs.DurationVar(&e.RefreshTTL, "refresh-ttl", 24*time.Hour, "idle lifetime of a session (the refresh token's lifetime)")
+	fs.DurationVar(&e.Grace, "grace", rtr.RecommendedReuseGrace, cmd.GraceUsage)
 	fs.BoolVar(&e.InsecureCookies, "insecure-cookies", false, cmd.InsecureCookiesUsage)
 	if cmd.Flags != nil {
 		cmd.Flags(fs)
@@ -104,15 +110,15 @@ func Start(ctx context.Context, cmd Command, args []string, stdout io.Writer, ge
 	if !graceSet {
 		// rtr refuses a grace longer than the access-token lifetime; the
 		// default grace yields to a short -access-ttl (a demo of refreshes).
-		e.Config.ReuseGrace = min(e.Config.ReuseGrace, e.Config.AccessTTL)
+		e.Grace = min(e.Grace, e.AccessTTL)
 	}
 
 	e.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	var err error
-	if e.Config.Secret, err = Secret(getenv("RTR_SECRET"), e.Log); err != nil {
+	if e.Secret, err = Secret(getenv("RTR_SECRET"), e.Log); err != nil {
 		return nil, err
 	}
-	if e.Config.Store, e.closeStore, err = OpenStore(ctx, getenv("REDIS_URL"), e.Log); err != nil {
+	if e.Store, e.closeStore, err = OpenStore(ctx, getenv("REDIS_URL"), e.Log); err != nil {
 		return nil, err
 	}
 	return e, nil
