@@ -396,6 +396,20 @@ func TestBearerLogout(t *testing.T) {
 		resp := hServe(f.auth.LogoutHandler(nil), hReq("POST", "/logout", strings.NewReader(`nope`)))
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	})
+	t.Run("JSON sent as a form", func(t *testing.T) {
+		// curl -d without a Content-Type: the JSON would read as a form
+		// naming no parameter, and the logout would succeed, ending nothing.
+		f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode))
+		tr := f.bearerLogin("alice")
+		req := hReq("POST", "/logout", strings.NewReader(`{"refresh_token":"`+tr.RefreshToken+`"}`))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp := hServe(f.auth.LogoutHandler(nil), req)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		code, _ := hJSONError(t, resp)
+		assert.Equal(t, "invalid_request", code)
+		_, err := f.iss.Refresh(t.Context(), tr.RefreshToken)
+		require.NoError(t, err, "nothing ended")
+	})
 	t.Run("store outage", func(t *testing.T) {
 		f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode))
 		tr := f.bearerLogin("alice")

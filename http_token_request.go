@@ -62,6 +62,12 @@ func parseTokenRequest(b []byte, form bool) (tokenRequest, error) {
 		}
 		return req, nil
 	}
+	if bytes.TrimSpace(b)[0] == '{' {
+		// JSON declared as a form (curl -d sends every body as one): read
+		// as a form it would name no parameter, and a logout would then
+		// answer success without ending anything.
+		return tokenRequest{}, errBadRequest
+	}
 	vals, err := url.ParseQuery(string(b))
 	if err != nil {
 		return tokenRequest{}, errBadRequest
