@@ -454,7 +454,7 @@ func benchSkipLarge(b *testing.B, total int) {
 func benchRecord(subject string, now time.Time) rtr.SessionRecord {
 	return rtr.SessionRecord{
 		ID: benchID(), Subject: subject, Current: benchID(), Generation: 1,
-		CreatedAt: now, RotatedAt: now,
+		CreatedAt: now, LastUsedAt: now,
 		IdleExpiresAt:     now.Add(rtr.DefaultRefreshTTL),
 		AbsoluteExpiresAt: now.Add(rtr.DefaultMaxSessionAge),
 	}

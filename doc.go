@@ -38,7 +38,7 @@
 //
 // # HTTP
 //
-// [NewHTTP] applies the policy to net/http. [HTTPAuth.Require] and
+// [NewHTTPAuth] applies the policy to net/http. [HTTPAuth.Require] and
 // [HTTPAuth.Optional] are plain func(http.Handler) http.Handler middleware
 // that put the verified [Claims] in the request's context
 // ([ClaimsFromContext]). In [CookieMode], the default, both tokens live in
@@ -110,7 +110,7 @@
 // not nest (ReuseGrace <= AccessTTL <= RefreshTTL <= MaxSessionAge) or
 // whose secret is short or a placeholder. Options follow one rule: an
 // invalid value is refused by the constructor that takes it. Where the
-// constructor returns an error ([NewHTTP]) that error wraps
+// constructor returns an error ([NewHTTPAuth]) that error wraps
 // [ErrInvalidConfig]; where it cannot ([NewMemoryStore],
 // [NewRedisStore], whose signatures return only the store), the option
 // function or constructor panics with such an error, as go-redis's

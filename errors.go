@@ -39,7 +39,7 @@ var (
 
 	// ErrInvalidConfig is returned by [NewIssuer] for a [Config] that cannot
 	// be used safely (no store, a short or placeholder secret, negative or
-	// conflicting durations), and by [NewHTTP] for an invalid option. The
+	// conflicting durations), and by [NewHTTPAuth] for an invalid option. The
 	// wrapping error says which field is wrong and why.
 	ErrInvalidConfig = errors.New("rtr: invalid config")
 

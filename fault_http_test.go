@@ -43,7 +43,7 @@ func fNewWeb(t *testing.T, store rtr.Store, mode rtr.Mode, grace time.Duration, 
 	})
 	require.NoError(t, err)
 	w.iss = iss
-	w.auth, err = rtr.NewHTTP(iss, rtr.WithMode(mode), rtr.WithInsecureCookies())
+	w.auth, err = rtr.NewHTTPAuth(iss, rtr.WithMode(mode), rtr.WithInsecureCookies())
 	require.NoError(t, err)
 
 	mux := http.NewServeMux()

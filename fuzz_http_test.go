@@ -129,7 +129,7 @@ func fzNewWorld(t *testing.T, opts ...rtr.HTTPOption) *fzWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := rtr.NewHTTP(iss, opts...)
+	auth, err := rtr.NewHTTPAuth(iss, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

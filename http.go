@@ -20,7 +20,7 @@ const (
 	// transparently: when the access token is missing or expired and a
 	// refresh cookie is present, the middleware rotates, sets both new
 	// cookies and serves the request. For browsers and server-rendered
-	// apps. It requires a non-zero [Config.ReuseGrace] (see [NewHTTP]).
+	// apps. It requires a non-zero [Config.ReuseGrace] (see [NewHTTPAuth]).
 	// Browsers keep cookies of up to about 4 KB: keep the claims from
 	// [Config.Claims] small ([HTTPAuth.Login] refuses a token that would
 	// not fit).
@@ -47,13 +47,13 @@ func (m Mode) String() string {
 // HTTPAuth applies an [Issuer]'s sessions to net/http: the [HTTPAuth.Require]
 // and [HTTPAuth.Optional] middleware, the [HTTPAuth.Login] and
 // [HTTPAuth.WriteTokenResponse] helpers, and the refresh, revocation and
-// logout handlers. Create it with [NewHTTP]; it is safe for
+// logout handlers. Create it with [NewHTTPAuth]; it is safe for
 // concurrent use.
 type HTTPAuth struct {
 	iss         *Issuer
 	mode        Mode
 	cookies     cookieJar
-	sources     []TokenSource
+	sources     []TokenLocation
 	cop         *http.CrossOriginProtection
 	onError     ErrorHandler
 	reuseStatus int
@@ -62,7 +62,7 @@ type HTTPAuth struct {
 	clientAuth  ClientAuthenticator
 	log         *slog.Logger
 
-	// ambientSources: some token source is ambient (see [TokenSource]).
+	// ambientSources: some token source is ambient (see [TokenLocation]).
 	ambientSources bool
 	// plainHTTP warns once about Secure cookies set over plain HTTP.
 	plainHTTP sync.Once
@@ -73,7 +73,7 @@ type HTTPAuth struct {
 	accessSigParser *jwt.Parser
 }
 
-// HTTPOption configures [NewHTTP].
+// HTTPOption configures [NewHTTPAuth].
 type HTTPOption func(*httpSettings) error
 
 type httpSettings struct {
@@ -81,7 +81,7 @@ type httpSettings struct {
 	cookie        CookieOptions
 	insecure      bool
 	refreshCookie string // bearer mode: path of the refresh cookie; "" = JSON body only
-	sources       []TokenSource
+	sources       []TokenLocation
 	cop           *http.CrossOriginProtection
 	onError       ErrorHandler
 	reuseStatus   int
@@ -142,23 +142,23 @@ func WithRefreshCookie(path string) HTTPOption {
 	}
 }
 
-// WithTokenSources sets where the middleware looks for the access token;
+// WithTokenLocations sets where the middleware looks for the access token;
 // the sources are tried in order and the first non-empty token wins. In
 // [BearerMode] they replace the default, [FromAuthorization]. In
 // [CookieMode] the access cookie is always looked at first and the
 // sources come after it (say [FromAuthorization], for API clients of a
 // cookie-mode app).
-func WithTokenSources(sources ...TokenSource) HTTPOption {
+func WithTokenLocations(sources ...TokenLocation) HTTPOption {
 	return func(s *httpSettings) error {
 		for _, src := range sources {
 			if src.get == nil {
-				return fmt.Errorf("%w: zero TokenSource", ErrInvalidConfig)
+				return fmt.Errorf("%w: zero TokenLocation", ErrInvalidConfig)
 			}
 		}
 		if len(sources) == 0 {
 			return fmt.Errorf("%w: no token source", ErrInvalidConfig)
 		}
-		s.sources = append([]TokenSource(nil), sources...)
+		s.sources = append([]TokenLocation(nil), sources...)
 		return nil
 	}
 }
@@ -260,7 +260,7 @@ func WithLogger(l *slog.Logger) HTTPOption {
 	}
 }
 
-// NewHTTP returns the HTTP layer for iss.
+// NewHTTPAuth returns the HTTP layer for iss.
 //
 // [CookieMode] requires a non-zero [Config.ReuseGrace]
 // ([RecommendedReuseGrace] is a good value): a browser that loads a page
@@ -270,9 +270,9 @@ func WithLogger(l *slog.Logger) HTTPOption {
 // requests that reach the same process share one rotation; the grace
 // covers those that reach other processes or arrive a little later.
 //
-// NewHTTP fails with [ErrInvalidConfig] on a nil issuer, cookie mode with a
+// NewHTTPAuth fails with [ErrInvalidConfig] on a nil issuer, cookie mode with a
 // zero grace, or inconsistent cookie settings.
-func NewHTTP(iss *Issuer, opts ...HTTPOption) (*HTTPAuth, error) {
+func NewHTTPAuth(iss *Issuer, opts ...HTTPOption) (*HTTPAuth, error) {
 	if iss == nil {
 		return nil, fmt.Errorf("%w: nil Issuer", ErrInvalidConfig)
 	}
@@ -322,9 +322,9 @@ func NewHTTP(iss *Issuer, opts ...HTTPOption) (*HTTPAuth, error) {
 	}
 	switch {
 	case s.mode == CookieMode:
-		a.sources = append([]TokenSource{FromCookie(jar.access.name)}, s.sources...)
+		a.sources = append([]TokenLocation{FromCookie(jar.access.name)}, s.sources...)
 	case a.sources == nil:
-		a.sources = []TokenSource{FromAuthorization()}
+		a.sources = []TokenLocation{FromAuthorization()}
 	}
 	for _, src := range a.sources {
 		a.ambientSources = a.ambientSources || src.ambient

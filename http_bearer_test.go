@@ -94,14 +94,14 @@ func TestBearerRequire(t *testing.T) {
 		{"garbage token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 			return hBearer(hReq("GET", "/", nil), "abc")
 		}, 401, `Bearer error="invalid_token", error_description="the token is invalid"`},
-		{"custom header source", []rtr.HTTPOption{rtr.WithTokenSources(rtr.FromHeader("X-Token"), rtr.FromAuthorization())},
+		{"custom header source", []rtr.HTTPOption{rtr.WithTokenLocations(rtr.FromHeader("X-Token"), rtr.FromAuthorization())},
 			func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 				r := hReq("POST", "/", nil)
 				r.Header.Set("X-Token", tr.AccessToken)
 				r.Header.Set("Sec-Fetch-Site", "cross-site") // headers are not ambient: no CSRF check
 				return r
 			}, 200, ""},
-		{"cookie source is checked for cross-origin requests", []rtr.HTTPOption{rtr.WithTokenSources(rtr.FromCookie("at"))},
+		{"cookie source is checked for cross-origin requests", []rtr.HTTPOption{rtr.WithTokenLocations(rtr.FromCookie("at"))},
 			func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 				r := hReq("POST", "/", nil, &http.Cookie{Name: "at", Value: tr.AccessToken})
 				r.Header.Set("Sec-Fetch-Site", "cross-site")

@@ -93,14 +93,14 @@ func TestCookieOptions(t *testing.T) {
 		"refresh cookie path":   {rtr.WithRefreshCookie("/auth/")},
 		"reuse status 400":      {rtr.WithReuseStatus(400)},
 		"unknown mode":          {rtr.WithMode(rtr.Mode(9))},
-		"no token source":       {rtr.WithTokenSources()},
+		"no token source":       {rtr.WithTokenLocations()},
 		"realm with a quote":    {rtr.WithMode(rtr.BearerMode), rtr.WithRealm(`a"b`)},
 	}
 	for name, opts := range bad {
 		t.Run(name, func(t *testing.T) {
 			iss, err := rtr.NewIssuer(rtr.Config{Store: rtr.NewMemoryStore(), Secret: hSecret, ReuseGrace: hGrace})
 			require.NoError(t, err)
-			_, err = rtr.NewHTTP(iss, opts...)
+			_, err = rtr.NewHTTPAuth(iss, opts...)
 			require.ErrorIs(t, err, rtr.ErrInvalidConfig)
 		})
 	}
@@ -109,11 +109,11 @@ func TestCookieOptions(t *testing.T) {
 func TestCookieModeNeedsGrace(t *testing.T) {
 	iss, err := rtr.NewIssuer(rtr.Config{Store: rtr.NewMemoryStore(), Secret: hSecret})
 	require.NoError(t, err)
-	_, err = rtr.NewHTTP(iss)
+	_, err = rtr.NewHTTPAuth(iss)
 	require.ErrorIs(t, err, rtr.ErrInvalidConfig)
-	_, err = rtr.NewHTTP(iss, rtr.WithMode(rtr.BearerMode)) // bearer mode does not refresh by itself
+	_, err = rtr.NewHTTPAuth(iss, rtr.WithMode(rtr.BearerMode)) // bearer mode does not refresh by itself
 	require.NoError(t, err)
-	_, err = rtr.NewHTTP(nil)
+	_, err = rtr.NewHTTPAuth(nil)
 	require.ErrorIs(t, err, rtr.ErrInvalidConfig)
 }
 
@@ -599,7 +599,7 @@ func TestCookieLogoutAll(t *testing.T) {
 
 func mustHTTP(t *testing.T, iss *rtr.Issuer, opts ...rtr.HTTPOption) *rtr.HTTPAuth {
 	t.Helper()
-	a, err := rtr.NewHTTP(iss, opts...)
+	a, err := rtr.NewHTTPAuth(iss, opts...)
 	require.NoError(t, err)
 	return a
 }
@@ -706,8 +706,8 @@ func TestCookieLoginRefusesTokensTooLargeForACookie(t *testing.T) {
 	assert.Empty(t, sessions, "no session left behind")
 }
 
-func TestCookieModeWithExtraTokenSource(t *testing.T) {
-	f := newHFix(t, nil, rtr.WithTokenSources(rtr.FromAuthorization()))
+func TestCookieModeWithExtraTokenLocation(t *testing.T) {
+	f := newHFix(t, nil, rtr.WithTokenLocations(rtr.FromAuthorization()))
 	a, r := f.cookieLogin("alice")
 	resp := hServe(f.auth.Require(hWhoami), hReq("GET", "/", nil, a, r))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "the access cookie is still read first")

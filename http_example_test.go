@@ -17,7 +17,7 @@ var exampleSecret = []byte("replace-me-with-32-random-bytes!")
 
 // Cookie mode: both tokens in HttpOnly cookies, refreshed transparently by
 // the middleware. Cookie mode needs a non-zero ReuseGrace.
-func ExampleNewHTTP_cookie() {
+func ExampleNewHTTPAuth_cookie() {
 	iss, err := rtr.NewIssuer(rtr.Config{
 		Store:      rtr.NewMemoryStore(), // rtr.NewRedisStore(client) in production
 		Secret:     exampleSecret,
@@ -26,7 +26,7 @@ func ExampleNewHTTP_cookie() {
 	if err != nil {
 		panic(err)
 	}
-	auth, err := rtr.NewHTTP(iss) // rtr.WithMode(rtr.CookieMode) is the default
+	auth, err := rtr.NewHTTPAuth(iss) // rtr.WithMode(rtr.CookieMode) is the default
 	if err != nil {
 		panic(err)
 	}
@@ -71,7 +71,7 @@ func ExampleNewHTTP_cookie() {
 
 // Bearer mode: the client sends "Authorization: Bearer" and calls the
 // refresh endpoint itself after a 401.
-func ExampleNewHTTP_bearer() {
+func ExampleNewHTTPAuth_bearer() {
 	iss, err := rtr.NewIssuer(rtr.Config{
 		Store:      rtr.NewMemoryStore(),
 		Secret:     exampleSecret,
@@ -80,7 +80,7 @@ func ExampleNewHTTP_bearer() {
 	if err != nil {
 		panic(err)
 	}
-	auth, err := rtr.NewHTTP(iss, rtr.WithMode(rtr.BearerMode))
+	auth, err := rtr.NewHTTPAuth(iss, rtr.WithMode(rtr.BearerMode))
 	if err != nil {
 		panic(err)
 	}

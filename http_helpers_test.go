@@ -114,7 +114,7 @@ func newHFixOn(t *testing.T, store rtr.Store, cfg func(*rtr.Config), opts ...rtr
 	iss, err := rtr.NewIssuer(c)
 	require.NoError(t, err)
 	f.iss = iss
-	f.auth, err = rtr.NewHTTP(iss, opts...)
+	f.auth, err = rtr.NewHTTPAuth(iss, opts...)
 	require.NoError(t, err)
 	return f
 }

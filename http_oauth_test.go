@@ -176,7 +176,7 @@ func TestBearerClientAuthenticator(t *testing.T) {
 		require.NoError(t, err)
 	})
 	t.Run("nil", func(t *testing.T) {
-		_, err := rtr.NewHTTP(newHFix(t, nil).iss, rtr.WithClientAuthenticator(nil))
+		_, err := rtr.NewHTTPAuth(newHFix(t, nil).iss, rtr.WithClientAuthenticator(nil))
 		require.ErrorIs(t, err, rtr.ErrInvalidConfig)
 	})
 }
@@ -336,7 +336,7 @@ func TestCrossOriginRule(t *testing.T) {
 		}
 	}
 	t.Run("ambient access token in bearer mode", func(t *testing.T) {
-		f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode), rtr.WithTokenSources(rtr.FromCookie("at")))
+		f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode), rtr.WithTokenLocations(rtr.FromCookie("at")))
 		for _, h := range handlers {
 			r := hReq(http.MethodPost, "/x?user=alice", nil, &http.Cookie{Name: "at", Value: "x.y.z"})
 			r.Header.Set("Sec-Fetch-Site", "cross-site")
@@ -434,7 +434,7 @@ func TestPlainHTTPCookieWarning(t *testing.T) {
 		require.Len(t, records, 1)
 	})
 	t.Run("nil logger", func(t *testing.T) {
-		_, err := rtr.NewHTTP(newHFix(t, nil).iss, rtr.WithLogger(nil))
+		_, err := rtr.NewHTTPAuth(newHFix(t, nil).iss, rtr.WithLogger(nil))
 		require.ErrorIs(t, err, rtr.ErrInvalidConfig)
 	})
 }

@@ -31,7 +31,7 @@ const (
 //     ([WithRefreshCookie]): login sets it, refresh reads it, logout
 //     deletes it, whatever the body holds, or
 //   - its access token comes from an ambient source ([FromCookie],
-//     [TokenSourceFunc]) that the browser attaches by itself.
+//     [TokenLocationFunc]) that the browser attaches by itself.
 //
 // Every handler calls it first, before reading the body.
 func (a *HTTPAuth) checkOrigin(r *http.Request, kind endpointKind) error {

@@ -14,7 +14,7 @@ import (
 // is safe for concurrent use.
 type BearerMiddleware struct {
 	v       *Verifier
-	sources []TokenSource
+	sources []TokenLocation
 	cop     *http.CrossOriginProtection
 	onError ErrorHandler
 	realm   string
@@ -22,7 +22,7 @@ type BearerMiddleware struct {
 
 // NewBearerMiddleware returns the resource-server middleware for v. It
 // takes the [HTTPOption]s that make sense without an issuer:
-// [WithTokenSources] (default [FromAuthorization]), [WithRealm],
+// [WithTokenLocations] (default [FromAuthorization]), [WithRealm],
 // [WithErrorHandler], [WithCrossOriginProtection] and
 // [WithMode]([BearerMode]). The cookie options, [WithMode]([CookieMode])
 // and [WithReuseStatus] need an issuer and are refused with
@@ -42,7 +42,7 @@ func NewBearerMiddleware(v *Verifier, opts ...HTTPOption) (*BearerMiddleware, er
 	}
 	m := &BearerMiddleware{v: v, sources: s.sources, cop: s.cop, onError: s.onError, realm: s.realm}
 	if m.sources == nil {
-		m.sources = []TokenSource{FromAuthorization()}
+		m.sources = []TokenLocation{FromAuthorization()}
 	}
 	if m.cop == nil {
 		m.cop = http.NewCrossOriginProtection()

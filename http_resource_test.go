@@ -103,7 +103,7 @@ func TestBearerMiddlewareOptions(t *testing.T) {
 		_, err := rtr.NewBearerMiddleware(v, opt)
 		require.ErrorIs(t, err, rtr.ErrInvalidConfig, name)
 	}
-	_, err = rtr.NewBearerMiddleware(v, rtr.WithMode(rtr.BearerMode), rtr.WithTokenSources(rtr.FromHeader("X-Token")),
+	_, err = rtr.NewBearerMiddleware(v, rtr.WithMode(rtr.BearerMode), rtr.WithTokenLocations(rtr.FromHeader("X-Token")),
 		rtr.WithErrorHandler(rtr.DefaultErrorHandler), rtr.WithCrossOriginProtection(http.NewCrossOriginProtection()))
 	require.NoError(t, err)
 
@@ -113,7 +113,7 @@ func TestBearerMiddlewareOptions(t *testing.T) {
 	require.NoError(t, err)
 	v, err = rtr.NewVerifier(rtr.VerifierConfig{PublicKeys: []crypto.PublicKey{testKeys()[rtr.AlgEdDSA][0].Public()}, Now: f.clock.Now})
 	require.NoError(t, err)
-	m, err := rtr.NewBearerMiddleware(v, rtr.WithTokenSources(rtr.FromCookie("at")))
+	m, err := rtr.NewBearerMiddleware(v, rtr.WithTokenLocations(rtr.FromCookie("at")))
 	require.NoError(t, err)
 	r := httptest.NewRequest(http.MethodPost, "https://api.example/x", nil)
 	r.AddCookie(&http.Cookie{Name: "at", Value: p.AccessToken})
@@ -130,7 +130,7 @@ func TestCookieModeAsymmetric(t *testing.T) {
 	for _, alg := range asymmetricAlgs {
 		t.Run(alg, func(t *testing.T) {
 			f := newFixture(t, rtr.NewMemoryStore(), withSigningKey(testKeys()[alg][0]))
-			a, err := rtr.NewHTTP(f.iss, rtr.WithInsecureCookies())
+			a, err := rtr.NewHTTPAuth(f.iss, rtr.WithInsecureCookies())
 			require.NoError(t, err)
 			p, err := f.iss.Issue(ctx, "alice")
 			require.NoError(t, err)

@@ -267,7 +267,7 @@ func TestSignatureOnlyIdentificationIsBounded(t *testing.T) {
 	clock := &fastClock{t: time.Unix(1_800_000_000, 0)}
 	isss := audienceIssuers(t, clock, []string{"api"}, []string{"admin"})
 	api, admin := isss[0], isss[1]
-	a, err := NewHTTP(api, WithMode(BearerMode))
+	a, err := NewHTTPAuth(api, WithMode(BearerMode))
 	require.NoError(t, err)
 	p, err := api.Issue(ctx, "alice")
 	require.NoError(t, err)

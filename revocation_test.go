@@ -265,7 +265,7 @@ func TestInstantRevocationHTTP(t *testing.T) {
 		t.Run(fmt.Sprint(mode), func(t *testing.T) {
 			store := rtr.NewMemoryStore()
 			iss := revIssuer(t, store, func(c *rtr.Config) { c.ReuseGrace = hGrace })
-			auth, err := rtr.NewHTTP(iss, rtr.WithMode(mode))
+			auth, err := rtr.NewHTTPAuth(iss, rtr.WithMode(mode))
 			require.NoError(t, err)
 			p, err := iss.Issue(ctx, "alice")
 			require.NoError(t, err)

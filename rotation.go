@@ -33,7 +33,7 @@ func (iss *Issuer) Issue(ctx context.Context, subject string, opts ...IssueOptio
 		Current:           newID(),
 		Generation:        1,
 		CreatedAt:         now,
-		RotatedAt:         now,
+		LastUsedAt:        now,
 		IdleExpiresAt:     now.Add(iss.cfg.RefreshTTL),
 		AbsoluteExpiresAt: abs,
 		Meta:              o.meta,
@@ -123,7 +123,7 @@ func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (Pair, erro
 		}
 		iss.emit(ctx, t, rc.Subject, rc.SessionID, res.Session.Generation)
 		return p, nil
-	case OutcomeReused:
+	case OutcomeReuseDetected:
 		iss.emit(ctx, EventReuseDetected, rc.Subject, rc.SessionID, rc.Generation)
 		if err := iss.publishEnded(ctx, rc.Subject, rc.SessionID); err != nil {
 			// The theft answer stands; the caller can also tell that other

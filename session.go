@@ -29,7 +29,7 @@ func sessionFromRecord(r SessionRecord) Session {
 		ID:         r.ID,
 		Subject:    r.Subject,
 		CreatedAt:  r.CreatedAt.Truncate(SessionTimeResolution),
-		LastUsedAt: r.RotatedAt.Truncate(SessionTimeResolution),
+		LastUsedAt: r.LastUsedAt.Truncate(SessionTimeResolution),
 		ExpiresAt:  r.ExpiresAt().Truncate(SessionTimeResolution),
 		Meta:       r.Meta,
 	}

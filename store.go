@@ -29,7 +29,7 @@ type Store interface {
 	// an existing session with the same subject and ID.
 	//
 	// When maxSessions > 0, the same atomic step caps the subject's
-	// sessions: the least recently used live ones (smallest RotatedAt,
+	// sessions: the least recently used live ones (smallest LastUsedAt,
 	// ties broken by CreatedAt, then ID) are deleted so that at most
 	// maxSessions remain, the new one included, and their IDs are
 	// returned in that order. Expired sessions met on the way are deleted
@@ -48,11 +48,11 @@ type Store interface {
 	//     (an expired session is deleted);
 	//   - req.JTI and req.Generation are the current ones: the session
 	//     moves to req.NewJTI at generation+1, the old jti becomes
-	//     Previous with RotatedAt = req.Now, the idle expiry becomes
+	//     Previous with LastUsedAt = req.Now, the idle expiry becomes
 	//     min(req.Now+req.IdleTTL, AbsoluteExpiresAt); [OutcomeRotated]
 	//     with the new record;
 	//   - req.JTI is Previous at generation-1 and req.Now is less than
-	//     req.Grace after RotatedAt: nothing changes; [OutcomeRetried]
+	//     req.Grace after LastUsedAt: nothing changes; [OutcomeRetried]
 	//     with the current record;
 	//   - req.JTI is Previous and req.NewJTI is Current: this request was
 	//     already applied (a client library repeating it after a lost
@@ -60,7 +60,7 @@ type Store interface {
 	//   - req.Generation is newer than the stored one: the store lost a
 	//     rotation (failover, crash); the session is deleted;
 	//     [ErrSessionNotFound], and no theft is reported;
-	//   - anything else: the session is deleted; [OutcomeReused].
+	//   - anything else: the session is deleted; [OutcomeReuseDetected].
 	//
 	// Past req.Deadline nothing changes and the answer is
 	// [ErrStoreUnavailable].
@@ -94,7 +94,7 @@ type SessionRecord struct {
 	Generation uint64 // generation of Current; 1 at login
 
 	CreatedAt         time.Time // login
-	RotatedAt         time.Time // last rotation (CreatedAt before the first); also the current token's iat
+	LastUsedAt        time.Time // last rotation (CreatedAt before the first); also the current token's iat
 	IdleExpiresAt     time.Time // slides with each rotation; the current refresh token's exp
 	AbsoluteExpiresAt time.Time // CreatedAt + MaxSessionAge
 
@@ -139,9 +139,9 @@ type Outcome uint8
 
 // The outcomes of [Store.Rotate].
 const (
-	OutcomeRotated Outcome = iota + 1 // the presented token was current; the session moved on
-	OutcomeRetried                    // the presented token was the previous one, within the grace
-	OutcomeReused                     // the presented token was stale; the session was deleted
+	OutcomeRotated       Outcome = iota + 1 // the presented token was current; the session moved on
+	OutcomeRetried                          // the presented token was the previous one, within the grace
+	OutcomeReuseDetected                    // the presented token was stale; the session was deleted
 )
 
 // String returns the outcome's name.
@@ -151,7 +151,7 @@ func (o Outcome) String() string {
 		return "rotated"
 	case OutcomeRetried:
 		return "retried"
-	case OutcomeReused:
+	case OutcomeReuseDetected:
 		return "reused"
 	}
 	return "unknown"
@@ -159,7 +159,7 @@ func (o Outcome) String() string {
 
 // RotateResult is the answer of [Store.Rotate]. Session is the record after
 // the decision (the current generation) for [OutcomeRotated] and
-// [OutcomeRetried], and the zero value for [OutcomeReused].
+// [OutcomeRetried], and the zero value for [OutcomeReuseDetected].
 type RotateResult struct {
 	Outcome Outcome
 	Session SessionRecord
@@ -174,7 +174,7 @@ func decide(rec *SessionRecord, req RotateRequest, jtiEqual func(a, b string) bo
 		rec.Previous = rec.Current
 		rec.Current = req.NewJTI
 		rec.Generation++
-		rec.RotatedAt = req.Now
+		rec.LastUsedAt = req.Now
 		rec.IdleExpiresAt = req.Now.Add(req.IdleTTL)
 		if rec.IdleExpiresAt.After(rec.AbsoluteExpiresAt) {
 			rec.IdleExpiresAt = rec.AbsoluteExpiresAt
@@ -186,12 +186,12 @@ func decide(rec *SessionRecord, req RotateRequest, jtiEqual func(a, b string) bo
 		// the same answer, whatever the grace.
 		return OutcomeRotated
 	case req.Generation+1 == rec.Generation && rec.Previous != "" &&
-		jtiEqual(req.JTI, rec.Previous) && req.Grace > 0 && req.Now.Sub(rec.RotatedAt) < req.Grace:
+		jtiEqual(req.JTI, rec.Previous) && req.Grace > 0 && req.Now.Sub(rec.LastUsedAt) < req.Grace:
 		return OutcomeRetried
 	case req.Generation > rec.Generation:
 		return outcomeStoreBehind
 	default:
-		return OutcomeReused
+		return OutcomeReuseDetected
 	}
 }
 
@@ -230,7 +230,7 @@ func ValidateRecord(rec SessionRecord) error {
 }
 
 // lruCompare orders sessions for eviction by the session cap, least
-// recently used first: by RotatedAt, then CreatedAt, then ID.
+// recently used first: by LastUsedAt, then CreatedAt, then ID.
 func lruCompare(aRotated, aCreated int64, aID string, bRotated, bCreated int64, bID string) int {
 	return cmp.Or(cmp.Compare(aRotated, bRotated), cmp.Compare(aCreated, bCreated), strings.Compare(aID, bID))
 }

@@ -171,7 +171,7 @@ func (sh *memShard) create(h uint64, r SessionRecord, maxShard, maxSubject int) 
 	s := &sh.slab[i]
 	*s = memSession{
 		next: noSlot, gen: r.Generation,
-		created: now, rotated: r.RotatedAt.UnixNano(),
+		created: now, rotated: r.LastUsedAt.UnixNano(),
 		idleExp: r.IdleExpiresAt.UnixNano(), absExp: r.AbsoluteExpiresAt.UnixNano(),
 	}
 	sh.set(i, slotID, r.ID)
@@ -256,7 +256,7 @@ func (m *MemoryStore) Rotate(ctx context.Context, req RotateRequest) (RotateResu
 		sh.set(i, slotCur, rec.Current)
 		s := &sh.slab[i]
 		s.gen = rec.Generation
-		s.rotated, s.idleExp = rec.RotatedAt.UnixNano(), rec.IdleExpiresAt.UnixNano()
+		s.rotated, s.idleExp = rec.LastUsedAt.UnixNano(), rec.IdleExpiresAt.UnixNano()
 		return RotateResult{Outcome: o, Session: rec}, nil
 	case OutcomeRetried:
 		return RotateResult{Outcome: o, Session: rec}, nil
@@ -265,7 +265,7 @@ func (m *MemoryStore) Rotate(ctx context.Context, req RotateRequest) (RotateResu
 		return RotateResult{}, ErrSessionNotFound
 	default:
 		sh.remove(h, i)
-		return RotateResult{Outcome: OutcomeReused}, nil
+		return RotateResult{Outcome: OutcomeReuseDetected}, nil
 	}
 }
 
@@ -577,7 +577,7 @@ func (sh *memShard) record(i int32, subject, id, jti string) SessionRecord {
 	return SessionRecord{
 		ID: sh.str(i, slotID, id), Subject: subject,
 		Current: sh.str(i, slotCur, jti), Previous: sh.str(i, slotPrev, jti), Generation: s.gen,
-		CreatedAt: time.Unix(0, s.created), RotatedAt: time.Unix(0, s.rotated),
+		CreatedAt: time.Unix(0, s.created), LastUsedAt: time.Unix(0, s.rotated),
 		IdleExpiresAt: time.Unix(0, s.idleExp), AbsoluteExpiresAt: time.Unix(0, s.absExp),
 		Meta: meta,
 	}

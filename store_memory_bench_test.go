@@ -27,7 +27,7 @@ func TestMemoryStoreKeepsEveryIDForm(t *testing.T) {
 		for _, cur := range forms {
 			m := NewMemoryStore()
 			rec := SessionRecord{
-				ID: id, Subject: "s", Current: cur, Generation: 1, CreatedAt: now, RotatedAt: now,
+				ID: id, Subject: "s", Current: cur, Generation: 1, CreatedAt: now, LastUsedAt: now,
 				IdleExpiresAt: now.Add(time.Hour), AbsoluteExpiresAt: now.Add(2 * time.Hour),
 			}
 			_, err := m.Create(ctx, rec, 0)
@@ -79,7 +79,7 @@ func TestMemoryShardSharedChains(t *testing.T) {
 	rec := func(subject string, i int) SessionRecord {
 		return SessionRecord{
 			ID: newID(), Subject: subject, Current: newID(), Generation: 1,
-			CreatedAt: now.Add(time.Duration(i)), RotatedAt: now,
+			CreatedAt: now.Add(time.Duration(i)), LastUsedAt: now,
 			IdleExpiresAt: now.Add(time.Hour), AbsoluteExpiresAt: now.Add(time.Hour),
 		}
 	}
@@ -150,7 +150,7 @@ func TestMemoryCompactionEmptySubject(t *testing.T) {
 	rec := func(subject string) SessionRecord {
 		return SessionRecord{
 			ID: newID(), Subject: subject, Current: newID(), Generation: 1,
-			CreatedAt: now, RotatedAt: now, IdleExpiresAt: now.Add(time.Hour), AbsoluteExpiresAt: now.Add(time.Hour),
+			CreatedAt: now, LastUsedAt: now, IdleExpiresAt: now.Add(time.Hour), AbsoluteExpiresAt: now.Add(time.Hour),
 		}
 	}
 	// A long subject first makes garbage once revoked; then the empty

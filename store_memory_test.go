@@ -15,7 +15,7 @@ import (
 func memRecord(subject string, at time.Time, life time.Duration) rtr.SessionRecord {
 	return rtr.SessionRecord{
 		ID: fmt.Sprintf("sid-%s-%d", subject, at.UnixNano()), Subject: subject, Current: "jti", Generation: 1,
-		CreatedAt: at, RotatedAt: at, IdleExpiresAt: at.Add(life), AbsoluteExpiresAt: at.Add(life),
+		CreatedAt: at, LastUsedAt: at, IdleExpiresAt: at.Add(life), AbsoluteExpiresAt: at.Add(life),
 	}
 }
 

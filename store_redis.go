@@ -314,7 +314,7 @@ func (s *RedisStore) Rotate(ctx context.Context, req RotateRequest) (RotateResul
 		}
 		return RotateResult{Outcome: o, Session: rec}, nil
 	case replyReused:
-		return RotateResult{Outcome: OutcomeReused}, nil
+		return RotateResult{Outcome: OutcomeReuseDetected}, nil
 	case replyTooLate:
 		return RotateResult{}, errTooLate
 	default:

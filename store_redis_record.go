@@ -137,7 +137,7 @@ func packRecord(r SessionRecord) (string, error) {
 	b := make([]byte, recordFixed, recordFixed+2*17)
 	b[0] = recordBucketed | bucketBits(r.IdleExpiresAt.UnixMilli()-r.CreatedAt.UnixMilli())
 	binary.BigEndian.PutUint32(b[offGen:], uint32(r.Generation))
-	for i, t := range [...]time.Time{r.CreatedAt, r.RotatedAt, r.IdleExpiresAt, r.AbsoluteExpiresAt} {
+	for i, t := range [...]time.Time{r.CreatedAt, r.LastUsedAt, r.IdleExpiresAt, r.AbsoluteExpiresAt} {
 		ms := t.UnixMilli()
 		if ms < 0 || ms > maxMillis {
 			return "", fmt.Errorf("%w: session time out of range", ErrStoreUnavailable)
@@ -172,7 +172,7 @@ func unpackRecord(subject, id, v string) (SessionRecord, error) {
 		ID: id, Subject: subject,
 		Generation:        uint64(binary.BigEndian.Uint32(b[offGen:])),
 		CreatedAt:         ms(0),
-		RotatedAt:         ms(1),
+		LastUsedAt:        ms(1),
 		IdleExpiresAt:     ms(2),
 		AbsoluteExpiresAt: ms(3),
 	}

@@ -13,7 +13,7 @@ func testRecord() SessionRecord {
 	return SessionRecord{
 		ID: "sid", Subject: "alice",
 		Current: newID(), Previous: newID(), Generation: 7,
-		CreatedAt: at, RotatedAt: at.Add(time.Hour),
+		CreatedAt: at, LastUsedAt: at.Add(time.Hour),
 		IdleExpiresAt: at.Add(15 * 24 * time.Hour), AbsoluteExpiresAt: at.Add(90 * 24 * time.Hour),
 	}
 }
@@ -33,7 +33,7 @@ func TestPackRecordRoundTrip(t *testing.T) {
 		{"longest jti", func(r *SessionRecord) { r.Current = strings.Repeat("j", maxPackedJTI) }, 0},
 		{"metadata", func(r *SessionRecord) { r.Meta = map[string]string{"ua": "Firefox", "ip": "192.0.2.1"} }, 0},
 		{"last generation", func(r *SessionRecord) { r.Generation = maxGeneration }, 0},
-		{"epoch", func(r *SessionRecord) { r.CreatedAt, r.RotatedAt = time.UnixMilli(0), time.UnixMilli(0) }, 0},
+		{"epoch", func(r *SessionRecord) { r.CreatedAt, r.LastUsedAt = time.UnixMilli(0), time.UnixMilli(0) }, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want := testRecord()
@@ -52,12 +52,12 @@ func TestPackRecordRoundTrip(t *testing.T) {
 
 func TestPackRecordTruncatesToMilliseconds(t *testing.T) {
 	r := testRecord()
-	r.RotatedAt = r.RotatedAt.Add(999 * time.Microsecond)
+	r.LastUsedAt = r.LastUsedAt.Add(999 * time.Microsecond)
 	v, err := packRecord(r)
 	require.NoError(t, err)
 	got, err := unpackRecord(r.Subject, r.ID, v)
 	require.NoError(t, err)
-	require.Equal(t, r.RotatedAt.Truncate(time.Millisecond), got.RotatedAt)
+	require.Equal(t, r.LastUsedAt.Truncate(time.Millisecond), got.LastUsedAt)
 }
 
 // The scripts compare packed jtis, so packing must be one-to-one.
@@ -93,7 +93,7 @@ func TestPackRecordRefuses(t *testing.T) {
 		{"previous jti too long", func(r *SessionRecord) { r.Previous = strings.Repeat("j", maxPackedJTI+1) }},
 		{"generation too large", func(r *SessionRecord) { r.Generation = maxGeneration + 1 }},
 		{"time before 1970", func(r *SessionRecord) { r.CreatedAt = time.UnixMilli(-1) }},
-		{"zero time", func(r *SessionRecord) { r.RotatedAt = time.Time{} }},
+		{"zero time", func(r *SessionRecord) { r.LastUsedAt = time.Time{} }},
 		{"time after year 10889", func(r *SessionRecord) { r.AbsoluteExpiresAt = time.UnixMilli(maxMillis + 1) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

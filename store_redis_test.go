@@ -313,7 +313,7 @@ func TestRedisGenerationsRunOut(t *testing.T) {
 	now := time.Now()
 	rec := rtr.SessionRecord{
 		ID: "s1", Subject: "alice", Current: "j1", Generation: 1<<32 - 1,
-		CreatedAt: now, RotatedAt: now, IdleExpiresAt: now.Add(time.Hour), AbsoluteExpiresAt: now.Add(time.Hour),
+		CreatedAt: now, LastUsedAt: now, IdleExpiresAt: now.Add(time.Hour), AbsoluteExpiresAt: now.Add(time.Hour),
 	}
 	_, err := store.Create(ctx, rec, 0)
 	require.NoError(t, err)

@@ -26,7 +26,7 @@ func TestRedisHashTTLCoversSessions(t *testing.T) {
 			const idle = 14 * 24 * time.Hour
 			rec := SessionRecord{
 				ID: newID(), Subject: "alice", Current: newID(), Generation: 1,
-				CreatedAt: now, RotatedAt: now, IdleExpiresAt: now.Add(idle), AbsoluteExpiresAt: now.Add(90 * 24 * time.Hour),
+				CreatedAt: now, LastUsedAt: now, IdleExpiresAt: now.Add(idle), AbsoluteExpiresAt: now.Add(90 * 24 * time.Hour),
 			}
 			_, err := s.Create(ctx, rec, 0)
 			require.NoError(t, err)

@@ -247,7 +247,7 @@ func (kr *keyRing) mintRefresh(issuer string, aud jwt.ClaimStrings, rec *Session
 		Subject:    rec.Subject,
 		Audience:   aud,
 		ExpiresAt:  rec.ExpiresAt().Unix(),
-		IssuedAt:   rec.RotatedAt.Unix(),
+		IssuedAt:   rec.LastUsedAt.Unix(),
 		ID:         rec.Current,
 		SessionID:  rec.ID,
 		Generation: rec.Generation,

@@ -126,7 +126,7 @@ func seed(b *testing.B, pool *pgxpool.Pool, table string, n int, at time.Time) [
 	for i := range recs {
 		r := record(base+strconv.Itoa(i/4), at)
 		recs[i] = r
-		rows[i] = []any{[]byte(r.Subject), r.ID, r.Current, int64(1), r.CreatedAt, r.RotatedAt, r.IdleExpiresAt, r.AbsoluteExpiresAt}
+		rows[i] = []any{[]byte(r.Subject), r.ID, r.Current, int64(1), r.CreatedAt, r.LastUsedAt, r.IdleExpiresAt, r.AbsoluteExpiresAt}
 	}
 	ident := pgx.Identifier{"public", strings.TrimPrefix(table, "public.") + "sessions"}
 	_, err := pool.CopyFrom(context.Background(), ident,

@@ -107,7 +107,7 @@ func id() string {
 func record(subject string, at time.Time) rtr.SessionRecord {
 	return rtr.SessionRecord{
 		ID: id(), Subject: subject, Current: id(), Generation: 1,
-		CreatedAt: at, RotatedAt: at, IdleExpiresAt: at.Add(time.Hour), AbsoluteExpiresAt: at.Add(24 * time.Hour),
+		CreatedAt: at, LastUsedAt: at, IdleExpiresAt: at.Add(time.Hour), AbsoluteExpiresAt: at.Add(24 * time.Hour),
 	}
 }
 

@@ -84,7 +84,7 @@ func TestPostgresOneRoundTrip(t *testing.T) {
 	count("Rotate/reused", rotateOnce(0), func() {
 		res, err := s.Rotate(ctx, rot(r.Current, 1, 0))
 		require.NoError(t, err)
-		require.Equal(t, rtr.OutcomeReused, res.Outcome)
+		require.Equal(t, rtr.OutcomeReuseDetected, res.Outcome)
 	})
 	count("Rotate/not found", nil, func() {
 		_, err := s.Rotate(ctx, rtr.RotateRequest{Subject: subj, SessionID: id(), JTI: id(), Generation: 1, NewJTI: id(), Now: at, IdleTTL: time.Hour})

@@ -160,7 +160,7 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 }
 
 // Create stores a new session and, in the same atomic step, ends the
-// subject's least recently used live sessions (smallest RotatedAt, ties by
+// subject's least recently used live sessions (smallest LastUsedAt, ties by
 // CreatedAt, then ID) so that at most maxSessions remain including the new
 // one, and returns their ids; maxSessions <= 0 means no limit. Expired
 // sessions of the subject are deleted and not reported. A record that has
@@ -182,7 +182,7 @@ func (s *Store) Create(ctx context.Context, r rtr.SessionRecord, maxSessions int
 	err = s.do(ctx, false, func(ctx context.Context) error {
 		evicted = evicted[:0]
 		rows, err := s.pool.Query(ctx, s.sql.create, []byte(r.Subject), r.ID, r.Current, r.Previous, int64(r.Generation),
-			r.CreatedAt, r.RotatedAt, r.IdleExpiresAt, r.AbsoluteExpiresAt, meta, maxSessions, s.sweep)
+			r.CreatedAt, r.LastUsedAt, r.IdleExpiresAt, r.AbsoluteExpiresAt, meta, maxSessions, s.sweep)
 		if err != nil {
 			return err
 		}
@@ -273,7 +273,7 @@ func (s *Store) Rotate(ctx context.Context, req rtr.RotateRequest) (rtr.RotateRe
 	case 2:
 		return rtr.RotateResult{Outcome: rtr.OutcomeRetried, Session: rec}, nil
 	case 3:
-		return rtr.RotateResult{Outcome: rtr.OutcomeReused}, nil
+		return rtr.RotateResult{Outcome: rtr.OutcomeReuseDetected}, nil
 	case 4, 6:
 		return rtr.RotateResult{}, errTooLate
 	}
@@ -392,7 +392,7 @@ type row struct {
 func (r row) record(subject, id string) (rtr.SessionRecord, error) {
 	rec := rtr.SessionRecord{
 		ID: id, Subject: subject, Current: r.cur, Previous: r.prev, Generation: uint64(r.gen),
-		CreatedAt: r.created, RotatedAt: r.rotated, IdleExpiresAt: r.idle, AbsoluteExpiresAt: r.abs,
+		CreatedAt: r.created, LastUsedAt: r.rotated, IdleExpiresAt: r.idle, AbsoluteExpiresAt: r.abs,
 	}
 	if len(r.meta) > 0 {
 		if err := json.Unmarshal(r.meta, &rec.Meta); err != nil {

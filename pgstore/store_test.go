@@ -144,7 +144,7 @@ func TestPostgresSessionCap(t *testing.T) {
 	}
 	require.Equal(t, []string{recs[0].ID, recs[2].ID, r4.ID}, ids)
 
-	// A cap of one leaves only the new session; ties of RotatedAt go by
+	// A cap of one leaves only the new session; ties of LastUsedAt go by
 	// CreatedAt then ID.
 	r5 := record(subj, at.Add(30*time.Second))
 	ev, err = s.Create(ctx, r5, 1)
@@ -449,5 +449,5 @@ func TestPostgresStrictNeverShares(t *testing.T) {
 	req.NewJTI, req.Now = id(), at
 	res, err = s.Rotate(ctx, req)
 	require.NoError(t, err)
-	require.Equal(t, rtr.OutcomeReused, res.Outcome)
+	require.Equal(t, rtr.OutcomeReuseDetected, res.Outcome)
 }

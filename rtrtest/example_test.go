@@ -66,7 +66,7 @@ func ExampleNewBrowser() {
 	var t *testing.T // func TestApp(t *testing.T) {
 
 	iss := rtrtest.NewIssuer(t, rtrtest.NewClock())
-	auth, err := rtr.NewHTTP(iss)
+	auth, err := rtr.NewHTTPAuth(iss)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func adminOnly(w http.ResponseWriter, r *http.Request) {
 func TestCookieMode(t *testing.T) {
 	clock := rtrtest.NewClock()
 	iss := rtrtest.NewIssuer(t, clock) // memory store, random secret, recommended grace
-	auth, err := rtr.NewHTTP(iss)      // cookie mode: Secure __Host- cookies
+	auth, err := rtr.NewHTTPAuth(iss)  // cookie mode: Secure __Host- cookies
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func post(t *testing.T, c *http.Client, url string, form url.Values) {
 func TestBearerMode(t *testing.T) {
 	clock := rtrtest.NewClock()
 	iss := rtrtest.NewIssuer(t, clock, func(c *rtr.Config) { c.AccessTTL = time.Minute })
-	auth, err := rtr.NewHTTP(iss, rtr.WithMode(rtr.BearerMode))
+	auth, err := rtr.NewHTTPAuth(iss, rtr.WithMode(rtr.BearerMode))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func TestNewIssuerPreset(t *testing.T) {
 	require.ErrorIs(t, err, rtr.ErrInvalidToken)
 
 	// The preset's grace is what cookie mode needs.
-	_, err = rtr.NewHTTP(iss1)
+	_, err = rtr.NewHTTPAuth(iss1)
 	require.NoError(t, err)
 }
 
@@ -107,7 +107,7 @@ func TestHandlerTestInBothModes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := rtrtest.NewClock()
 			iss := rtrtest.NewIssuer(t, clock, func(c *rtr.Config) { c.AccessTTL = time.Minute })
-			auth, err := rtr.NewHTTP(iss, tc.opts...)
+			auth, err := rtr.NewHTTPAuth(iss, tc.opts...)
 			require.NoError(t, err)
 			srv := httptest.NewUnstartedServer(routes(auth))
 			if tc.tls {
@@ -157,7 +157,7 @@ func TestHandlerTestInBothModes(t *testing.T) {
 
 func TestBrowsersDoNotShareCookies(t *testing.T) {
 	iss := rtrtest.NewIssuer(t, rtrtest.NewClock())
-	auth, err := rtr.NewHTTP(iss)
+	auth, err := rtr.NewHTTPAuth(iss)
 	require.NoError(t, err)
 	srv := httptest.NewTLSServer(routes(auth))
 	t.Cleanup(srv.Close)

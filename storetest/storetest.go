@@ -89,7 +89,7 @@ func subject(t *testing.T) string { return "storetest-" + id()[:12] }
 func newRecord(subj string, at time.Time) rtr.SessionRecord {
 	return rtr.SessionRecord{
 		ID: id(), Subject: subj, Current: id(), Generation: 1,
-		CreatedAt: at, RotatedAt: at,
+		CreatedAt: at, LastUsedAt: at,
 		IdleExpiresAt: at.Add(idle), AbsoluteExpiresAt: at.Add(24 * time.Hour),
 	}
 }
@@ -130,7 +130,7 @@ func requireSameRecord(t *testing.T, want, got rtr.SessionRecord) {
 		want, got time.Time
 	}{
 		{"CreatedAt", want.CreatedAt, got.CreatedAt},
-		{"RotatedAt", want.RotatedAt, got.RotatedAt},
+		{"LastUsedAt", want.LastUsedAt, got.LastUsedAt},
 		{"IdleExpiresAt", want.IdleExpiresAt, got.IdleExpiresAt},
 		{"AbsoluteExpiresAt", want.AbsoluteExpiresAt, got.AbsoluteExpiresAt},
 	} {
@@ -186,7 +186,7 @@ func testRotate(t *testing.T, s rtr.Store) {
 	require.Equal(t, rtr.OutcomeRotated, res.Outcome)
 	want := r
 	want.Previous, want.Current, want.Generation = r.Current, req.NewJTI, 2
-	want.RotatedAt, want.IdleExpiresAt = later, later.Add(idle)
+	want.LastUsedAt, want.IdleExpiresAt = later, later.Add(idle)
 	requireSameRecord(t, want, res.Session)
 
 	got, err := s.Get(context.Background(), r.Subject, r.ID, later)
@@ -276,7 +276,7 @@ func testReuse(t *testing.T, s rtr.Store) {
 			jti, gen := c.present(start, last)
 			res, err := s.Rotate(ctx, rotateReq(start, jti, gen, at.Add(c.after), c.grace))
 			require.NoError(t, err)
-			require.Equal(t, rtr.OutcomeReused, res.Outcome)
+			require.Equal(t, rtr.OutcomeReuseDetected, res.Outcome)
 
 			// The whole family is revoked: the current token is dead too.
 			requireGone(t, s, start, at.Add(c.after))
@@ -536,7 +536,7 @@ func testConcurrentRotation(t *testing.T, s rtr.Store, g time.Duration) {
 			winner = results[i].Session.Current
 		case results[i].Outcome == rtr.OutcomeRetried:
 			retried++
-		case results[i].Outcome == rtr.OutcomeReused:
+		case results[i].Outcome == rtr.OutcomeReuseDetected:
 			reused++
 		}
 	}
@@ -599,7 +599,7 @@ func testInvalidRecord(t *testing.T, s rtr.Store) {
 // rotated.
 func usedAt(subj string, created, rotated time.Time) rtr.SessionRecord {
 	r := newRecord(subj, created)
-	r.RotatedAt = rotated
+	r.LastUsedAt = rotated
 	return r
 }
 

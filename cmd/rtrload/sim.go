@@ -228,11 +228,11 @@ func run(ctx context.Context, cfg config, store rtr.Store) (*report, error) {
 	s := &sim{cfg: cfg, iss: iss, auths: map[rtr.Mode]*rtr.HTTPAuth{}, stolen: make(chan stolenToken, 1024), done: make(chan struct{})}
 	mux := http.NewServeMux()
 	for _, m := range []rtr.Mode{rtr.CookieMode, rtr.BearerMode} {
-		a, err := rtr.NewHTTP(iss, rtr.WithMode(m), rtr.WithInsecureCookies())
+		a, err := rtr.NewHTTPAuth(iss, rtr.WithMode(m), rtr.WithInsecureCookies())
 		if err != nil {
 			return nil, err
 		}
-		pa, err := rtr.NewHTTP(pageIss, rtr.WithMode(m), rtr.WithInsecureCookies())
+		pa, err := rtr.NewHTTPAuth(pageIss, rtr.WithMode(m), rtr.WithInsecureCookies())
 		if err != nil {
 			return nil, err
 		}

@@ -48,7 +48,7 @@ func newApp(o appOptions) (*app, error) {
 	if o.InsecureCookies {
 		opts = append(opts, rtr.WithInsecureCookies())
 	}
-	auth, err := rtr.NewHTTP(iss, opts...)
+	auth, err := rtr.NewHTTPAuth(iss, opts...)
 	if err != nil {
 		return nil, err
 	}

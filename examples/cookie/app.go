@@ -55,7 +55,7 @@ func newApp(o appOptions) (*app, error) {
 	if o.InsecureCookies {
 		opts = append(opts, rtr.WithInsecureCookies())
 	}
-	if a.auth, err = rtr.NewHTTP(a.iss, opts...); err != nil {
+	if a.auth, err = rtr.NewHTTPAuth(a.iss, opts...); err != nil {
 		return nil, err
 	}
 	return a, nil

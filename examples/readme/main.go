@@ -35,7 +35,7 @@ func newHandler() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	auth, err := rtr.NewHTTP(iss, rtr.WithMode(rtr.BearerMode))
+	auth, err := rtr.NewHTTPAuth(iss, rtr.WithMode(rtr.BearerMode))
 	if err != nil {
 		return nil, err
 	}

@@ -124,7 +124,7 @@ func setup(t *testing.T, router func(handlers) http.Handler, opts ...rtr.HTTPOpt
 		Now:        clk.Now,
 	})
 	require.NoError(t, err)
-	auth, err := rtr.NewHTTP(iss, opts...)
+	auth, err := rtr.NewHTTPAuth(iss, opts...)
 	require.NoError(t, err)
 	srv := httptest.NewTLSServer(router(handlers{auth: auth}))
 	t.Cleanup(srv.Close)

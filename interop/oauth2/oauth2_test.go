@@ -79,7 +79,7 @@ func newServer(t *testing.T, accessTTL time.Duration, confidential bool) *server
 			return errors.New("unknown client")
 		}))
 	}
-	auth, err := rtr.NewHTTP(iss, opts...)
+	auth, err := rtr.NewHTTPAuth(iss, opts...)
 	require.NoError(t, err)
 
 	mux := http.NewServeMux()

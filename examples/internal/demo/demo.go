@@ -5,7 +5,7 @@
 // logging events and the demo users.
 //
 // It is not part of rtr's API, and it holds none of the wiring a reader of
-// the examples came for: the [rtr.Config], [rtr.NewIssuer], [rtr.NewHTTP]
+// the examples came for: the [rtr.Config], [rtr.NewIssuer], [rtr.NewHTTPAuth]
 // with its options and the routes are written out in each example's
 // main.go and app.go.
 package demo

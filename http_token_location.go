@@ -5,10 +5,10 @@ import (
 	"strings"
 )
 
-// TokenSource is one place where the middleware looks for an access token;
-// see [WithTokenSources]. Build one with [FromAuthorization], [FromCookie],
-// [FromHeader] or [TokenSourceFunc]; the zero value is not usable.
-type TokenSource struct {
+// TokenLocation is one place where the middleware looks for an access token;
+// see [WithTokenLocations]. Build one with [FromAuthorization], [FromCookie],
+// [FromHeader] or [TokenLocationFunc]; the zero value is not usable.
+type TokenLocation struct {
 	get func(r *http.Request) string
 	// ambient: the browser attaches the token by itself (a cookie), so a
 	// request carrying it must pass the cross-origin check.
@@ -18,15 +18,15 @@ type TokenSource struct {
 // FromAuthorization reads an "Authorization: Bearer <token>" header
 // (RFC 6750 §2.1; the scheme is case-insensitive). Another scheme, or a
 // value that is not a single token68, counts as no token.
-func FromAuthorization() TokenSource {
-	return TokenSource{get: bearerToken}
+func FromAuthorization() TokenLocation {
+	return TokenLocation{get: bearerToken}
 }
 
 // FromCookie reads the cookie with exactly this name (prefix included).
 // Requests whose token came from a cookie are checked with
 // [http.CrossOriginProtection] in every mode.
-func FromCookie(name string) TokenSource {
-	return TokenSource{ambient: true, get: func(r *http.Request) string {
+func FromCookie(name string) TokenLocation {
+	return TokenLocation{ambient: true, get: func(r *http.Request) string {
 		c, err := r.Cookie(name)
 		if err != nil {
 			return ""
@@ -37,19 +37,19 @@ func FromCookie(name string) TokenSource {
 
 // FromHeader reads the raw value of a custom header, such as
 // "X-Access-Token".
-func FromHeader(name string) TokenSource {
+func FromHeader(name string) TokenLocation {
 	name = http.CanonicalHeaderKey(name)
-	return TokenSource{get: func(r *http.Request) string {
+	return TokenLocation{get: func(r *http.Request) string {
 		return strings.TrimSpace(r.Header.Get(name))
 	}}
 }
 
-// TokenSourceFunc wraps a custom lookup that returns "" when there is no
+// TokenLocationFunc wraps a custom lookup that returns "" when there is no
 // token. rtr cannot tell whether a browser attaches such a token by itself,
 // so requests whose token came from it are checked with
 // [http.CrossOriginProtection], as for [FromCookie].
-func TokenSourceFunc(f func(r *http.Request) string) TokenSource {
-	return TokenSource{get: f, ambient: true}
+func TokenLocationFunc(f func(r *http.Request) string) TokenLocation {
+	return TokenLocation{get: f, ambient: true}
 }
 
 // bearerToken returns the token of an "Authorization: Bearer" header, or "".
