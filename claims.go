@@ -3,19 +3,9 @@ package rtr
 import (
 	"encoding/base64"
 	"encoding/json"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
-
-// Pair is what a login or a refresh hands to the client.
-type Pair struct {
-	AccessToken      string
-	RefreshToken     string
-	AccessExpiresAt  time.Time
-	RefreshExpiresAt time.Time // the refresh token's exp: the session's idle expiry
-	SessionID        string
-}
 
 // Claims are the verified claims of an access token, as returned by
 // [Verifier.Verify] and [ClaimsFromContext].
