@@ -139,7 +139,7 @@ func seed(b *testing.B, pool *pgxpool.Pool, table string, n int, at time.Time) [
 // sign) on the store.
 func BenchmarkPostgresRefresh(b *testing.B) {
 	ctx, s := context.Background(), newStore(b, nil)
-	iss, err := rtr.NewIssuer(rtr.Config{Store: legacy{Store: s}, Secret: secret})
+	iss, err := rtr.NewIssuer(rtr.Config{Store: s, Secret: secret})
 	require.NoError(b, err)
 	p, err := iss.Issue(ctx, "bench-"+id())
 	require.NoError(b, err)

@@ -11,11 +11,7 @@ import (
 )
 
 // errInvalidRecord is the answer of Create to a record no store may keep.
-//
-// It stands in for rtr.ErrInvalidSessionRecord until the root module
-// defines it; then it becomes fmt.Errorf("%w", rtr.ErrInvalidSessionRecord)
-// or that error itself.
-var errInvalidRecord = errors.New("rtr: invalid session record")
+var errInvalidRecord = rtr.ErrInvalidSessionRecord
 
 // errTooLate is the answer to a rotation that reached the server after its
 // caller's deadline: nothing was changed.

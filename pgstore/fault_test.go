@@ -84,7 +84,7 @@ func TestFaultPostgresPoolExhausted(t *testing.T) {
 	pool := newPool(t, func(c *pgxpool.Config) { c.MaxConns = 2 })
 	s := newStore(t, pool)
 	c := &clock{t: time.Now()}
-	iss, err := rtr.NewIssuer(rtr.Config{Store: legacy{Store: s}, Secret: secret, Now: c.now, StoreTimeout: 200 * time.Millisecond})
+	iss, err := rtr.NewIssuer(rtr.Config{Store: s, Secret: secret, Now: c.now, StoreTimeout: 200 * time.Millisecond})
 	require.NoError(t, err)
 	p, err := iss.Issue(ctx, "pool-"+id())
 	require.NoError(t, err)
@@ -122,7 +122,7 @@ func TestFaultPostgresRestart(t *testing.T) {
 	pool := newPool(t, func(c *pgxpool.Config) { c.MaxConns = 4 })
 	s := newStore(t, pool)
 	var reuse atomic.Int64
-	iss, err := rtr.NewIssuer(rtr.Config{Store: legacy{Store: s}, Secret: secret, ReuseGrace: time.Minute,
+	iss, err := rtr.NewIssuer(rtr.Config{Store: s, Secret: secret, ReuseGrace: time.Minute,
 		StoreTimeout: 2 * time.Second,
 		OnEvent: func(_ context.Context, e rtr.Event) {
 			if e.Type == rtr.EventReuseDetected {

@@ -82,21 +82,8 @@ func dropSchema(t testing.TB, prefix string) {
 	}
 }
 
-// legacy adapts the store to the rtr.Store of this revision of the root
-// module, whose Create has no session cap. It goes away once rtr.Store's
-// Create takes maxSessions and returns the evicted ids, which *Store
-// implements already.
-type legacy struct {
-	*pgstore.Store
-	max int
-}
-
-func (l legacy) Create(ctx context.Context, r rtr.SessionRecord) error {
-	_, err := l.Store.Create(ctx, r, l.max)
-	return err
-}
-
-var _ rtr.Store = legacy{}
+// The store satisfies the root module's store contract.
+var _ rtr.Store = (*pgstore.Store)(nil)
 
 func id() string {
 	var b [16]byte

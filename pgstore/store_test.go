@@ -19,7 +19,7 @@ import (
 
 func TestPostgresStoreConformance(t *testing.T) {
 	s := newStore(t, nil)
-	storetest.Run(t, func(t *testing.T) rtr.Store { return legacy{Store: s} })
+	storetest.Run(t, func(t *testing.T) rtr.Store { return s })
 }
 
 func TestNewRefusesBadNames(t *testing.T) {
@@ -106,7 +106,7 @@ func TestPostgresInvalidRecords(t *testing.T) {
 			_, err := s.Create(context.Background(), r, 0)
 			require.Error(t, err)
 			require.NotErrorIs(t, err, rtr.ErrStoreUnavailable)
-			require.ErrorContains(t, err, "invalid session record")
+			require.ErrorIs(t, err, rtr.ErrInvalidSessionRecord)
 		})
 	}
 }
@@ -251,7 +251,7 @@ func TestPostgresSweepOnCreate(t *testing.T) {
 func TestPostgresStoresNoToken(t *testing.T) {
 	ctx, pool := context.Background(), newPool(t, nil)
 	s := newStore(t, pool, pgstore.WithSweep(0))
-	iss, err := rtr.NewIssuer(rtr.Config{Store: legacy{Store: s}, Secret: secret})
+	iss, err := rtr.NewIssuer(rtr.Config{Store: s, Secret: secret})
 	require.NoError(t, err)
 	p, err := iss.Issue(ctx, "dump-"+id())
 	require.NoError(t, err)
@@ -272,7 +272,7 @@ func TestPostgresStoresNoToken(t *testing.T) {
 
 func newIssuer(t *testing.T, s *pgstore.Store, grace time.Duration, c *clock, events *[]rtr.Event, mu *sync.Mutex) *rtr.Issuer {
 	t.Helper()
-	cfg := rtr.Config{Store: legacy{Store: s}, Secret: secret, ReuseGrace: grace}
+	cfg := rtr.Config{Store: s, Secret: secret, ReuseGrace: grace}
 	if c != nil {
 		cfg.Now = c.now
 	}

@@ -52,7 +52,7 @@ func run(ctx context.Context) error {
 	_, _ = rand.Read(secret)
 	now := time.Now()
 	iss, err := rtr.NewIssuer(rtr.Config{
-		Store: adapt(store), Secret: secret, ReuseGrace: 10 * time.Second,
+		Store: store, Secret: secret, ReuseGrace: 10 * time.Second,
 		Now: func() time.Time { return now },
 		OnEvent: func(_ context.Context, e rtr.Event) {
 			fmt.Printf("   event %s: session=%.8s generation=%d\n", e.Type, e.SessionID, e.Generation)
