@@ -10,13 +10,14 @@ import (
 
 // SchemaVersion is the version of the schema this package writes and
 // expects. [Store.EnsureSchema] brings an older schema up to it.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrations[i] takes the schema from version i to version i+1. A new
 // version appends a step and never edits an old one, so that a database at
 // any earlier version can be brought up to date. The SQL is a template:
-// {sessions}, {version}, {rotate}, {late}, {create}, {revoke_all} and {expiry} are
-// replaced by the quoted, schema-qualified names of the store.
+// {sessions}, {version}, {rotate}, {late}, {create}, {revoke_all},
+// {expiry}, {revocations} and {rev_expiry} are replaced by the quoted,
+// schema-qualified names of the store.
 var migrations = []string{
 	// 1: the sessions table, its expiry index and the functions that make
 	// every state change one call.
@@ -36,6 +37,17 @@ CREATE TABLE IF NOT EXISTS {sessions} (
 );
 CREATE INDEX IF NOT EXISTS {expiry} ON {sessions} ((least(idle_exp, abs_exp)));
 ` + lateFunc + rotateFunc + createFunc + revokeAllFunc,
+	// 2: the record of the revocation feed (see feed.go): ended sessions
+	// whose access tokens must be refused until their Until.
+	`
+CREATE TABLE IF NOT EXISTS {revocations} (
+	subject bytea       NOT NULL,
+	id      text        NOT NULL,
+	until   timestamptz NOT NULL,
+	PRIMARY KEY (subject, id)
+);
+CREATE INDEX IF NOT EXISTS {rev_expiry} ON {revocations} (until);
+`,
 }
 
 // lateFunc fails the statement that calls it, undoing what it changed,
@@ -200,7 +212,9 @@ $fn$;
 type names struct {
 	schema, prefix                                     string
 	sessions, version, rotate, create, revokeAll, late string
-	expiryIndex                                        string // unqualified, as CREATE INDEX wants it
+	revocations                                        string
+	expiryIndex, revExpiryIndex                        string // unqualified, as CREATE INDEX wants them
+	channel                                            string // the feed's NOTIFY channel, unquoted
 }
 
 func newNames(schema, prefix string) names {
@@ -209,7 +223,10 @@ func newNames(schema, prefix string) names {
 		schema: schema, prefix: prefix,
 		sessions: q("sessions"), version: q("schema_version"), rotate: q("rotate"),
 		create: q("create"), revokeAll: q("revoke_all"), late: q("rotate_late"),
-		expiryIndex: pgx.Identifier{prefix + "sessions_expiry"}.Sanitize(),
+		revocations:    q("revocations"),
+		expiryIndex:    pgx.Identifier{prefix + "sessions_expiry"}.Sanitize(),
+		revExpiryIndex: pgx.Identifier{prefix + "revocations_expiry"}.Sanitize(),
+		channel:        channelName(schema, prefix),
 	}
 }
 
@@ -217,6 +234,7 @@ func (n names) expand(sql string) string {
 	return strings.NewReplacer(
 		"{sessions}", n.sessions, "{version}", n.version, "{rotate}", n.rotate,
 		"{create}", n.create, "{revoke_all}", n.revokeAll, "{late}", n.late, "{expiry}", n.expiryIndex,
+		"{revocations}", n.revocations, "{rev_expiry}", n.revExpiryIndex,
 	).Replace(sql)
 }
 

@@ -58,7 +58,10 @@ type Store struct {
 	pool  *pgxpool.Pool
 	n     names
 	sweep int
-	sql   struct{ get, list, revoke, rotate, create, revokeAll, cleanup string }
+	sql   struct {
+		get, list, revoke, rotate, create, revokeAll, cleanup string
+		publish, catchUpFirst, catchUpNext                    string
+	}
 }
 
 // Option configures [New].
@@ -156,6 +159,27 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 				ORDER BY least(idle_exp, abs_exp) LIMIT $2 FOR UPDATE SKIP LOCKED)
 			RETURNING 1)
 		SELECT count(*) FROM dead`)
+	// The batch is upserted (the later Until wins) and a few expired rows
+	// not in the batch are deleted, skipping rows others hold; the SELECT
+	// of the notify CTE is what runs pg_notify, once per chunk, and the
+	// server sends the notifications when the statement commits.
+	s.sql.publish = s.n.expand(`WITH b AS (
+			SELECT * FROM unnest($1::bytea[], $2::text[], $3::timestamptz[]) AS b(subject, id, until)),
+		up AS (
+			INSERT INTO {revocations} AS r (subject, id, until) SELECT subject, id, until FROM b
+			ON CONFLICT (subject, id) DO UPDATE SET until = greatest(r.until, excluded.until)),
+		gone AS (
+			DELETE FROM {revocations} t WHERE (t.subject, t.id) IN (
+				SELECT r.subject, r.id FROM {revocations} r
+				WHERE r.until <= $4::timestamptz
+					AND NOT EXISTS (SELECT FROM b WHERE b.subject = r.subject AND b.id = r.id)
+				ORDER BY r.until LIMIT $5::int FOR UPDATE SKIP LOCKED)),
+		sent AS (SELECT pg_notify($6::text, c) FROM unnest($7::text[]) AS c)
+		SELECT count(*) FROM sent`)
+	s.sql.catchUpFirst = s.n.expand(`SELECT subject, id, until FROM {revocations}
+		WHERE until > $1 ORDER BY subject, id LIMIT $2`)
+	s.sql.catchUpNext = s.n.expand(`SELECT subject, id, until FROM {revocations}
+		WHERE until > $1 AND (subject, id) > ($3::bytea, $4::text) ORDER BY subject, id LIMIT $2`)
 	return s, nil
 }
 
