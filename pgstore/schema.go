@@ -253,6 +253,11 @@ func (n names) expand(sql string) string {
 // this package knows is refused with an error and left unchanged: deploy
 // the newer code, or run the older one without calling EnsureSchema.
 //
+// Version 2 adds the revocation feed's table (prefix+"revocations" and
+// its index on until) and changes nothing else: a version-1 database is
+// upgraded in place, its sessions kept, and version-1 code keeps working
+// on it (it does not publish revocations).
+//
 // Run it at start-up, or apply the statements by hand: [Store.SchemaSQL]
 // returns them.
 func (s *Store) EnsureSchema(ctx context.Context) error {

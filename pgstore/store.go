@@ -17,6 +17,12 @@
 // its subject and a few others (see [WithSweep]), and in bulk by
 // [Store.Cleanup], which a scheduler should call.
 //
+// The store implements [rtr.RevocationFeed] (for [rtr.Config.InstantRevocation]):
+// ended sessions are recorded in a table and pushed with NOTIFY in the same
+// statement; every follower LISTENs on a connection of its own and reads
+// the table again after each reconnect, so it misses nothing (see
+// [Store.PublishRevocations] and [Store.FollowRevocations]).
+//
 // Errors: a failure to reach the server, a timeout, a restarting server or
 // a cancelled context is [rtr.ErrStoreUnavailable], never
 // [rtr.ErrSessionNotFound]. A call whose connection broke (a killed
