@@ -451,3 +451,48 @@ func TestPostgresStrictNeverShares(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, rtr.OutcomeReused, res.Outcome)
 }
+
+// TestPostgresLateAfterLockWait: a rotation of the current token that
+// waited on the session's row lock past its deadline (its context still
+// alive) fails as unavailable and commits nothing; a rotation within its
+// deadline after the same wait goes through.
+func TestPostgresLateAfterLockWait(t *testing.T) {
+	ctx, pool := context.Background(), newPool(t, nil)
+	s := newStore(t, pool)
+	table := tableOf(t, pool, s)
+	for _, tc := range []struct {
+		name     string
+		deadline time.Duration
+		late     bool
+	}{{"Late", 150 * time.Millisecond, true}, {"InTime", 30 * time.Second, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := record("wait-"+id(), time.Now())
+			_, err := s.Create(ctx, r, 0)
+			require.NoError(t, err)
+			tx, err := pool.Begin(ctx)
+			require.NoError(t, err)
+			_, err = tx.Exec(ctx, `SELECT 1 FROM `+table+`sessions WHERE subject = $1 FOR UPDATE`, r.Subject)
+			require.NoError(t, err)
+			req := rtr.RotateRequest{Subject: r.Subject, SessionID: r.ID, JTI: r.Current, Generation: 1, NewJTI: id(),
+				Now: time.Now(), IdleTTL: time.Hour, Deadline: time.Now().Add(tc.deadline)}
+			errc := make(chan error, 1)
+			go func() {
+				_, err := s.Rotate(ctx, req)
+				errc <- err
+			}()
+			time.Sleep(300 * time.Millisecond) // past the short deadline, while the lock is held
+			require.NoError(t, tx.Rollback(ctx))
+			err = <-errc
+			got, gerr := s.Get(ctx, r.Subject, r.ID, time.Now())
+			require.NoError(t, gerr)
+			if tc.late {
+				require.ErrorIs(t, err, rtr.ErrStoreUnavailable)
+				require.ErrorContains(t, err, "after the caller's deadline")
+				require.Equal(t, uint64(1), got.Generation, "the late rotation committed nothing")
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, uint64(2), got.Generation)
+		})
+	}
+}
