@@ -50,7 +50,9 @@ CREATE INDEX IF NOT EXISTS {rev_expiry} ON {revocations} (until);
 `,
 }
 
-// lateFunc fails the statement that calls it, undoing what it changed,
+// lateFunc is part of schema version 1 and no longer called: the rotation
+// statement now makes the same check in plain SQL (see New). It fails the
+// statement that calls it, undoing what it changed,
 // once the caller's deadline has passed: by the time the statement has
 // spent in the server (SQLSTATE RT004) or by the server's clock (RT006).
 // Otherwise it returns 5, the code of a rotation.
