@@ -167,6 +167,8 @@ func parsePayload(p string) ([]rtr.Revocation, error) {
 // the configuration sets one. An idle connection is pinged every two
 // seconds, so one that died silently is noticed within a few seconds; a
 // lost connection is reconnected with a back-off of up to two seconds.
+// LISTEN needs a session of its own: the pool's URL must not lead to a
+// connection pooler in transaction mode (PgBouncer's, say).
 func (s *Store) FollowRevocations(ctx context.Context, now func() time.Time, f rtr.RevocationFollower) error {
 	backoff := revMinBackoff
 	for ctx.Err() == nil {
