@@ -3,6 +3,9 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -262,4 +265,62 @@ func TestFaultPostgresFeedBackendKilled(t *testing.T) {
 	require.NoError(t, a.Revoke(ctx, during[20].RefreshToken))
 	revRefused(t, b.Verifier(), during[20].AccessToken)
 	t.Logf("feed backends killed: %d", kills.Load())
+}
+
+// TestFaultPostgresFeedRestart: the server restarts (RTR_POSTGRES_RESTART)
+// with revocations made before, during and after. The record is a table,
+// so it survives: the follower reconnects and catches up, pushes flow
+// again, and a verifier started afterwards learns every revocation still
+// in force.
+func TestFaultPostgresFeedRestart(t *testing.T) {
+	restart := os.Getenv("RTR_POSTGRES_RESTART")
+	if restart == "" {
+		t.Skip("RTR_POSTGRES_RESTART not set: PostgreSQL restart fault test skipped")
+	}
+	ctx := context.Background()
+	s1, s2 := storePair(t)
+	a, b := revIssuer(t, s1), revIssuer(t, s2)
+	subj := "rs-" + id()
+	ps := logins(t, a, subj, 12)
+	require.NoError(t, a.Revoke(ctx, ps[0].RefreshToken))
+	revRefused(t, b.Verifier(), ps[0].AccessToken)
+
+	done := make(chan error, 1)
+	go func() {
+		out, err := exec.Command("sh", "-c", restart).CombinedOutput()
+		if err != nil {
+			err = fmt.Errorf("restart: %w: %s", err, out)
+		}
+		done <- err
+	}()
+	// Revocations while the server goes down and comes back: some fail as
+	// unavailable (and are repeated), none is lost once they succeed.
+	for _, p := range ps[1:6] {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			err := a.Revoke(ctx, p.RefreshToken)
+			if err == nil {
+				break
+			}
+			require.ErrorIs(t, err, rtr.ErrStoreUnavailable)
+			require.True(t, time.Now().Before(deadline), "no revoke succeeded after the restart: %v", err)
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	require.NoError(t, <-done)
+	revWaitInSync(t, b.Verifier())
+	for _, p := range ps[:6] {
+		revRefused(t, b.Verifier(), p.AccessToken)
+	}
+	require.NoError(t, a.Revoke(ctx, ps[6].RefreshToken))
+	revRefused(t, b.Verifier(), ps[6].AccessToken)
+	c := revIssuer(t, s2)
+	for _, p := range ps[:7] {
+		_, err := c.Verifier().Verify(ctx, p.AccessToken)
+		require.ErrorIs(t, err, rtr.ErrTokenRevoked, "the record survived the restart")
+	}
+	for _, p := range ps[7:] {
+		_, err := b.Verifier().Verify(ctx, p.AccessToken)
+		require.NoError(t, err)
+	}
 }
