@@ -75,7 +75,7 @@ func dropSchema(t testing.TB, prefix string) {
 		return
 	}
 	defer pool.Close()
-	_, err = pool.Exec(ctx, `DROP TABLE IF EXISTS public.`+prefix+`sessions, public.`+prefix+`schema_version CASCADE;
+	_, err = pool.Exec(ctx, `DROP TABLE IF EXISTS public.`+prefix+`sessions, public.`+prefix+`schema_version, public.`+prefix+`revocations CASCADE;
 		DROP FUNCTION IF EXISTS public.`+prefix+`rotate, public.`+prefix+`rotate_late, public.`+prefix+`create, public.`+prefix+`revoke_all`)
 	if err != nil {
 		t.Logf("dropping %s: %v", prefix, err)

@@ -10,13 +10,14 @@ import (
 
 // SchemaVersion is the version of the schema this package writes and
 // expects. [Store.EnsureSchema] brings an older schema up to it.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrations[i] takes the schema from version i to version i+1. A new
 // version appends a step and never edits an old one, so that a database at
 // any earlier version can be brought up to date. The SQL is a template:
-// {sessions}, {version}, {rotate}, {late}, {create}, {revoke_all} and {expiry} are
-// replaced by the quoted, schema-qualified names of the store.
+// {sessions}, {version}, {rotate}, {late}, {create}, {revoke_all},
+// {expiry}, {revocations} and {rev_expiry} are replaced by the quoted,
+// schema-qualified names of the store.
 var migrations = []string{
 	// 1: the sessions table, its expiry index and the functions that make
 	// every state change one call.
@@ -36,9 +37,22 @@ CREATE TABLE IF NOT EXISTS {sessions} (
 );
 CREATE INDEX IF NOT EXISTS {expiry} ON {sessions} ((least(idle_exp, abs_exp)));
 ` + lateFunc + rotateFunc + createFunc + revokeAllFunc,
+	// 2: the record of the revocation feed (see feed.go): ended sessions
+	// whose access tokens must be refused until their Until.
+	`
+CREATE TABLE IF NOT EXISTS {revocations} (
+	subject bytea       NOT NULL,
+	id      text        NOT NULL,
+	until   timestamptz NOT NULL,
+	PRIMARY KEY (subject, id)
+);
+CREATE INDEX IF NOT EXISTS {rev_expiry} ON {revocations} (until);
+`,
 }
 
-// lateFunc fails the statement that calls it, undoing what it changed,
+// lateFunc is part of schema version 1 and no longer called: the rotation
+// statement now makes the same check in plain SQL (see New). It fails the
+// statement that calls it, undoing what it changed,
 // once the caller's deadline has passed: by the time the statement has
 // spent in the server (SQLSTATE RT004) or by the server's clock (RT006).
 // Otherwise it returns 5, the code of a rotation.
@@ -200,7 +214,9 @@ $fn$;
 type names struct {
 	schema, prefix                                     string
 	sessions, version, rotate, create, revokeAll, late string
-	expiryIndex                                        string // unqualified, as CREATE INDEX wants it
+	revocations                                        string
+	expiryIndex, revExpiryIndex                        string // unqualified, as CREATE INDEX wants them
+	channel                                            string // the feed's NOTIFY channel, unquoted
 }
 
 func newNames(schema, prefix string) names {
@@ -209,7 +225,10 @@ func newNames(schema, prefix string) names {
 		schema: schema, prefix: prefix,
 		sessions: q("sessions"), version: q("schema_version"), rotate: q("rotate"),
 		create: q("create"), revokeAll: q("revoke_all"), late: q("rotate_late"),
-		expiryIndex: pgx.Identifier{prefix + "sessions_expiry"}.Sanitize(),
+		revocations:    q("revocations"),
+		expiryIndex:    pgx.Identifier{prefix + "sessions_expiry"}.Sanitize(),
+		revExpiryIndex: pgx.Identifier{prefix + "revocations_expiry"}.Sanitize(),
+		channel:        channelName(schema, prefix),
 	}
 }
 
@@ -217,6 +236,7 @@ func (n names) expand(sql string) string {
 	return strings.NewReplacer(
 		"{sessions}", n.sessions, "{version}", n.version, "{rotate}", n.rotate,
 		"{create}", n.create, "{revoke_all}", n.revokeAll, "{late}", n.late, "{expiry}", n.expiryIndex,
+		"{revocations}", n.revocations, "{rev_expiry}", n.revExpiryIndex,
 	).Replace(sql)
 }
 
@@ -234,6 +254,11 @@ func (n names) expand(sql string) string {
 // working until they are replaced. A database whose version is newer than
 // this package knows is refused with an error and left unchanged: deploy
 // the newer code, or run the older one without calling EnsureSchema.
+//
+// Version 2 adds the revocation feed's table (prefix+"revocations" and
+// its index on until) and changes nothing else: a version-1 database is
+// upgraded in place, its sessions kept, and version-1 code keeps working
+// on it (it does not publish revocations).
 //
 // Run it at start-up, or apply the statements by hand: [Store.SchemaSQL]
 // returns them.

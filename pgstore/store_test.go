@@ -451,3 +451,73 @@ func TestPostgresStrictNeverShares(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, rtr.OutcomeReuseDetected, res.Outcome)
 }
+
+// TestPostgresLateAfterLockWait: a rotation of the current token, or a
+// replay of its predecessor, that waited on the session's row lock past
+// its deadline (its context still alive) fails as unavailable and changes
+// nothing; within its deadline, after the same wait, it rotates or ends
+// the session as reuse.
+func TestPostgresLateAfterLockWait(t *testing.T) {
+	ctx, pool := context.Background(), newPool(t, nil)
+	s := newStore(t, pool)
+	table := tableOf(t, pool, s)
+	for _, tc := range []struct {
+		name     string
+		deadline time.Duration
+		late     bool
+		reuse    bool // present the predecessor, without a grace: reuse if in time
+	}{
+		{"Late", 150 * time.Millisecond, true, false}, {"InTime", 30 * time.Second, false, false},
+		{"LateReuse", 150 * time.Millisecond, true, true}, {"InTimeReuse", 30 * time.Second, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := record("wait-"+id(), time.Now())
+			_, err := s.Create(ctx, r, 0)
+			require.NoError(t, err)
+			jti, gen := r.Current, uint64(1)
+			if tc.reuse {
+				_, err := s.Rotate(ctx, rtr.RotateRequest{Subject: r.Subject, SessionID: r.ID, JTI: r.Current, Generation: 1,
+					NewJTI: id(), Now: time.Now(), IdleTTL: time.Hour})
+				require.NoError(t, err)
+			}
+			tx, err := pool.Begin(ctx)
+			require.NoError(t, err)
+			_, err = tx.Exec(ctx, `SELECT 1 FROM `+table+`sessions WHERE subject = $1 FOR UPDATE`, r.Subject)
+			require.NoError(t, err)
+			req := rtr.RotateRequest{Subject: r.Subject, SessionID: r.ID, JTI: jti, Generation: gen, NewJTI: id(),
+				Now: time.Now(), IdleTTL: time.Hour, Deadline: time.Now().Add(tc.deadline)}
+			type answer struct {
+				res rtr.RotateResult
+				err error
+			}
+			ch := make(chan answer, 1)
+			go func() {
+				res, err := s.Rotate(ctx, req)
+				ch <- answer{res, err}
+			}()
+			time.Sleep(300 * time.Millisecond) // past the short deadline, while the lock is held
+			require.NoError(t, tx.Rollback(ctx))
+			a := <-ch
+			got, gerr := s.Get(ctx, r.Subject, r.ID, time.Now())
+			switch {
+			case tc.late:
+				require.ErrorIs(t, a.err, rtr.ErrStoreUnavailable)
+				require.ErrorContains(t, a.err, "after the caller's deadline")
+				require.NoError(t, gerr, "the late call deleted nothing")
+				want := uint64(1)
+				if tc.reuse {
+					want = 2
+				}
+				require.Equal(t, want, got.Generation, "the late call changed nothing")
+			case tc.reuse:
+				require.NoError(t, a.err)
+				require.Equal(t, rtr.OutcomeReuseDetected, a.res.Outcome)
+				require.ErrorIs(t, gerr, rtr.ErrSessionNotFound, "reuse ends the session")
+			default:
+				require.NoError(t, a.err)
+				require.NoError(t, gerr)
+				require.Equal(t, uint64(2), got.Generation)
+			}
+		})
+	}
+}
