@@ -24,7 +24,7 @@ var migrations = []string{
 	`
 CREATE TABLE IF NOT EXISTS {sessions} (
 	subject    bytea       NOT NULL, -- any bytes: a subject need not be valid text
-	id         text        NOT NULL,
+	id         text        COLLATE "C" NOT NULL, -- ordered byte by byte, as every store orders ids
 	cur        text        NOT NULL,
 	prev       text        NOT NULL DEFAULT '',
 	gen        bigint      NOT NULL,
@@ -42,7 +42,7 @@ CREATE INDEX IF NOT EXISTS {expiry} ON {sessions} ((least(idle_exp, abs_exp)));
 	`
 CREATE TABLE IF NOT EXISTS {revocations} (
 	subject bytea       NOT NULL,
-	id      text        NOT NULL,
+	id      text        COLLATE "C" NOT NULL,
 	until   timestamptz NOT NULL,
 	PRIMARY KEY (subject, id)
 );
@@ -181,10 +181,13 @@ BEGIN
 	PERFORM pg_advisory_xact_lock(hashtextextended('{sessions}' || encode(p_subject, 'hex'), 0));
 	DELETE FROM {sessions} s WHERE s.subject = p_subject AND least(s.idle_exp, s.abs_exp) <= p_created;
 	IF p_max > 0 THEN
-		RETURN QUERY DELETE FROM {sessions} t WHERE t.subject = p_subject AND t.id IN (
-			SELECT s.id FROM {sessions} s WHERE s.subject = p_subject
-			ORDER BY s.rotated_at DESC, s.created_at DESC, s.id DESC OFFSET p_max - 1)
-		RETURNING t.id;
+		-- The ended sessions, least recently used first.
+		RETURN QUERY WITH ended AS (
+			DELETE FROM {sessions} t WHERE t.subject = p_subject AND t.id IN (
+				SELECT s.id FROM {sessions} s WHERE s.subject = p_subject
+				ORDER BY s.rotated_at DESC, s.created_at DESC, s.id DESC OFFSET p_max - 1)
+			RETURNING t.id, t.rotated_at, t.created_at)
+		SELECT ended.id FROM ended ORDER BY ended.rotated_at, ended.created_at, ended.id;
 	END IF;
 	INSERT INTO {sessions} (subject, id, cur, prev, gen, created_at, rotated_at, idle_exp, abs_exp, meta)
 	VALUES (p_subject, p_id, p_cur, p_prev, p_gen, p_created, p_rotated, p_idle, p_abs, p_meta);
