@@ -49,9 +49,10 @@ if [ "$(id -u)" = 0 ]; then
     as_pg=(runuser -u postgres --)
 fi
 
-dir=$RTR_CI_TMP/postgres
-rm -rf "$dir"
-mkdir -p "$dir"
+# Not under $RTR_CI_TMP: mktemp makes that 0700 for root, and the server
+# runs as postgres.
+dir=$(mktemp -d "${TMPDIR:-/tmp}/rtr-pg.XXXXXX")
+chmod 0755 "$dir"
 [ "$(id -u)" = 0 ] && chown postgres "$dir"
 port=$(rtr_free_port 5440 5499)
 "${as_pg[@]}" "$pgbin/initdb" -D "$dir/data" -A trust -U postgres --no-sync >"$dir/initdb.log" 2>&1 || {
