@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rtr-go/rtr/internal/token"
 )
 
 // Pair is what a login or a refresh hands to the client.
@@ -36,7 +38,7 @@ type Claims struct {
 // decodes on every call.
 func (c *Claims) Extra() map[string]any {
 	all := c.decodeAll()
-	for _, name := range reservedClaims {
+	for _, name := range token.ReservedClaims {
 		delete(all, name)
 	}
 	return all
@@ -76,11 +78,9 @@ func (c *Claims) unmarshalPayload(v any) bool {
 	return err == nil && json.Unmarshal(b, v) == nil
 }
 
-// reservedClaims are set by rtr and cannot come from [Config.Claims], nor
-// can any name that folds to one of them (see foldsToReserved).
-var reservedClaims = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "gen", "client_id"}
-
+// isReservedClaim reports whether name is set by rtr, or folds to such a
+// name, and so cannot come from [Config.Claims].
 func isReservedClaim(name string) bool {
-	_, ok := foldsToReserved(name)
+	_, ok := token.FoldsToReserved(name)
 	return ok
 }

@@ -1,6 +1,10 @@
 package rtr
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/rtr-go/rtr/internal/token"
+)
 
 // Errors returned by rtr. Check them with [errors.Is]; the returned errors
 // may wrap more detail (never a token, secret or cookie value).
@@ -8,10 +12,10 @@ var (
 	// ErrInvalidToken means a token is malformed, too large, badly signed,
 	// of the wrong type (an access token where a refresh token is expected,
 	// or the reverse), or has the wrong algorithm, issuer or audience.
-	ErrInvalidToken = errors.New("rtr: invalid token")
+	ErrInvalidToken = token.ErrInvalid
 
 	// ErrTokenExpired means a correctly signed token is past its expiry.
-	ErrTokenExpired = errors.New("rtr: token expired")
+	ErrTokenExpired = token.ErrExpired
 
 	// ErrTokenReused means a refresh token that had already been rotated
 	// was presented again outside the grace window. rtr treats this as
@@ -52,7 +56,7 @@ var (
 	// that equals one of them under [strings.EqualFold] ("Sub", "SUB",
 	// "ſub"): encoding/json would decode such a name into the verified
 	// claim.
-	ErrReservedClaim = errors.New("rtr: reserved claim name")
+	ErrReservedClaim = token.ErrReservedClaim
 
 	// ErrKeyUnavailable means a [Verifier] fed from a remote key set (a
 	// JWKS URL, see [NewVerifier]) met an access token whose key id it does
@@ -60,7 +64,7 @@ var (
 	// it says "cannot tell now", never "invalid": answer 503, and the
 	// client keeps its token. Tokens under keys already known keep
 	// verifying during such an outage.
-	ErrKeyUnavailable = errors.New("rtr: verification key unavailable")
+	ErrKeyUnavailable = token.ErrKeyUnavailable
 )
 
 // ErrInvalidClient means the [ClientAuthenticator] given with

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rtr-go/rtr/internal/token"
 )
 
 // Mode selects how [HTTPAuth] carries tokens between client and server.
@@ -354,15 +356,15 @@ type identity struct{ subject, sessionID string }
 // accessIdentity checks an access token's signature, typ, alg, kid,
 // issuer and audience, and bounds its age (see checkSignatureOnly), but
 // does not check its expiry; it returns whom it names.
-func (a *HTTPAuth) accessIdentity(token string) (identity, error) {
-	if token == "" || tooLarge(token) {
+func (a *HTTPAuth) accessIdentity(tok string) (identity, error) {
+	if tok == "" || tooLarge(tok) {
 		return identity{}, ErrInvalidToken
 	}
-	if err := checkGeneralToken(token); err != nil {
+	if err := token.CheckGeneralToken(tok); err != nil {
 		return identity{}, err
 	}
 	var c Claims
-	if _, err := a.accessSigParser.ParseWithClaims(token, &c, a.iss.verifier.keyFunc(context.Background())); err != nil {
+	if _, err := a.accessSigParser.ParseWithClaims(tok, &c, a.iss.verifier.keyFunc(context.Background())); err != nil {
 		return identity{}, mapParseError(err)
 	}
 	if err := a.iss.cfg.checkSignatureOnly(&c.RegisteredClaims, true); err != nil {

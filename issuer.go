@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rtr-go/rtr/internal/token"
 )
 
 // Issuer logs users in, rotates their refresh tokens, detects replayed
@@ -74,13 +76,13 @@ func (iss *Issuer) Verifier() *Verifier { return iss.verifier }
 // issuer's audience. With checkExpiry false only the signature, header,
 // issuer, audience and a bound on the age are checked (for logout; see
 // checkSignatureOnly).
-func (iss *Issuer) parseRefresh(token string, checkExpiry bool) (*refreshClaims, error) {
-	if token == "" || tooLarge(token) {
+func (iss *Issuer) parseRefresh(tok string, checkExpiry bool) (*refreshClaims, error) {
+	if tok == "" || tooLarge(tok) {
 		return nil, ErrInvalidToken
 	}
-	c, err := iss.parseMintedRefresh(token, checkExpiry)
+	c, err := iss.parseMintedRefresh(tok, checkExpiry)
 	if c == nil && err == nil {
-		c, err = iss.parseRefreshJWT(token, checkExpiry)
+		c, err = iss.parseRefreshJWT(tok, checkExpiry)
 	}
 	if err != nil {
 		return nil, err
@@ -91,18 +93,18 @@ func (iss *Issuer) parseRefresh(token string, checkExpiry bool) (*refreshClaims,
 			return nil, err
 		}
 	}
-	if !audienceEqual(c.Audience, iss.cfg.Audience) {
-		return nil, fmt.Errorf("%w: refresh token issued for another audience", ErrInvalidToken)
+	if !token.AudienceEqual(c.Audience, iss.cfg.Audience) {
+		return nil, fmt.Errorf("%w: refresh tok issued for another audience", ErrInvalidToken)
 	}
 	if c.Subject == "" || len(c.Subject) > MaxSubjectLen || c.SessionID == "" || c.ID == "" || c.Generation == 0 {
-		return nil, fmt.Errorf("%w: incomplete refresh token", ErrInvalidToken)
+		return nil, fmt.Errorf("%w: incomplete refresh tok", ErrInvalidToken)
 	}
 	return c, nil
 }
 
 // parseRefreshJWT is the general path of parseRefresh: golang-jwt.
-func (iss *Issuer) parseRefreshJWT(token string, checkExpiry bool) (*refreshClaims, error) {
-	if err := checkGeneralToken(token); err != nil {
+func (iss *Issuer) parseRefreshJWT(tok string, checkExpiry bool) (*refreshClaims, error) {
+	if err := token.CheckGeneralToken(tok); err != nil {
 		return nil, err
 	}
 	p := iss.refreshParser
@@ -110,7 +112,7 @@ func (iss *Issuer) parseRefreshJWT(token string, checkExpiry bool) (*refreshClai
 		p = iss.refreshSigParser
 	}
 	c := new(refreshClaims)
-	if _, err := p.ParseWithClaims(token, c, iss.refreshKeyFn); err != nil {
+	if _, err := p.ParseWithClaims(tok, c, iss.refreshKeyFn); err != nil {
 		return nil, mapParseError(err)
 	}
 	return c, nil

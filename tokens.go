@@ -16,6 +16,8 @@ import (
 	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rtr-go/rtr/internal/token"
 )
 
 // JWT "typ" header values. Both are checked on every parse, so an access
@@ -369,12 +371,9 @@ func unixTime(t time.Time) time.Time { return time.Unix(t.Unix(), 0) }
 // before any parsing.
 func tooLarge(token string) bool { return len(token) > MaxTokenLen }
 
-// payloadSegment returns the base64url payload segment of a compact JWS.
-func payloadSegment(token string) string {
-	_, rest, _ := strings.Cut(token, ".")
-	p, _, _ := strings.Cut(rest, ".")
-	return p
-}
+// canonicalB64 decodes base64url without padding and refuses non-zero
+// spare bits (decodeSegment refuses the CR and LF it would skip).
+var canonicalB64 = base64.RawURLEncoding.Strict()
 
 // The fast path for tokens in the exact form rtr mints them.
 //
@@ -440,7 +439,7 @@ const maxFastPayload = 1536
 
 // decodeSegment decodes a base64url segment as golang-jwt does with
 // strict decoding, and refuses the line breaks that decoders skip: only
-// the canonical spelling decodes (see canonicalSegment).
+// the canonical spelling decodes (see token.CheckGeneralToken).
 func decodeSegment(seg string) (string, bool) {
 	var buf [maxFastPayload]byte
 	if base64.RawURLEncoding.DecodedLen(len(seg)) > len(buf) || strings.ContainsAny(seg, "\r\n") {
@@ -563,7 +562,7 @@ func (m *mintedAccess) decode(p string) bool {
 		// access tokens do not use) would be decoded by encoding/json into
 		// a verified field, or is one rtr never writes: the general path,
 		// which refuses such payloads (checkMembers), gives the answer.
-		_, reserved := foldsToReserved(k)
+		_, reserved := token.FoldsToReserved(k)
 		return !reserved
 	})
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rtr-go/rtr/internal/token"
 )
 
 // Verifier checks access tokens statelessly: signature, algorithm, typ,
@@ -89,7 +91,7 @@ func (v *Verifier) Verify(ctx context.Context, accessToken string) (*Claims, err
 	}
 	c, err := v.verifyMinted(accessToken)
 	if c == nil && err == nil {
-		if err := checkGeneralToken(accessToken); err != nil {
+		if err := token.CheckGeneralToken(accessToken); err != nil {
 			return nil, err
 		}
 		c = new(Claims)
@@ -108,7 +110,7 @@ func (v *Verifier) Verify(ctx context.Context, accessToken string) (*Claims, err
 			return nil, err
 		}
 	}
-	c.payload = payloadSegment(accessToken)
+	c.payload = token.PayloadSegment(accessToken)
 	return c, nil
 }
 
