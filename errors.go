@@ -12,10 +12,10 @@ var (
 	// ErrInvalidToken means a token is malformed, too large, badly signed,
 	// of the wrong type (an access token where a refresh token is expected,
 	// or the reverse), or has the wrong algorithm, issuer or audience.
-	ErrInvalidToken = token.ErrInvalid
+	ErrInvalidToken = errors.New("rtr: invalid token")
 
 	// ErrTokenExpired means a correctly signed token is past its expiry.
-	ErrTokenExpired = token.ErrExpired
+	ErrTokenExpired = errors.New("rtr: token expired")
 
 	// ErrTokenReused means a refresh token that had already been rotated
 	// was presented again outside the grace window. rtr treats this as
@@ -56,7 +56,7 @@ var (
 	// that equals one of them under [strings.EqualFold] ("Sub", "SUB",
 	// "ſub"): encoding/json would decode such a name into the verified
 	// claim.
-	ErrReservedClaim = token.ErrReservedClaim
+	ErrReservedClaim = errors.New("rtr: reserved claim name")
 
 	// ErrKeyUnavailable means a [Verifier] fed from a remote key set (a
 	// JWKS URL, see [NewVerifier]) met an access token whose key id it does
@@ -64,7 +64,7 @@ var (
 	// it says "cannot tell now", never "invalid": answer 503, and the
 	// client keeps its token. Tokens under keys already known keep
 	// verifying during such an outage.
-	ErrKeyUnavailable = token.ErrKeyUnavailable
+	ErrKeyUnavailable = errors.New("rtr: verification key unavailable")
 )
 
 // ErrInvalidClient means the [ClientAuthenticator] given with
@@ -72,3 +72,11 @@ var (
 // request. It is answered with 401 invalid_client and a
 // WWW-Authenticate: Basic challenge (RFC 6749 §5.2).
 var ErrInvalidClient = errors.New("rtr: client authentication failed")
+
+// tokenErrors are the sentinels the token engine's errors wrap.
+var tokenErrors = token.Errors{
+	Invalid:        ErrInvalidToken,
+	Expired:        ErrTokenExpired,
+	KeyUnavailable: ErrKeyUnavailable,
+	ReservedClaim:  ErrReservedClaim,
+}

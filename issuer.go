@@ -42,6 +42,7 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 		MaxAge:             cfg.MaxSessionAge,
 		MaxLen:             MaxTokenLen,
 		MaxSubjectLen:      MaxSubjectLen,
+		Errors:             tokenErrors,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
@@ -70,7 +71,7 @@ func (iss *Issuer) extraClaims(ctx context.Context, subject string) ([]byte, err
 	if err != nil {
 		return nil, fmt.Errorf("rtr: claims callback: %w", err)
 	}
-	return token.EncodeExtra(extra)
+	return iss.codec.EncodeExtra(extra)
 }
 
 // pair mints an access token and (re-)signs the current refresh token of rec.

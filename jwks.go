@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/rtr-go/rtr/internal/token"
 )
 
 // JWKSCacheLifetime is how long clients may cache the key set served by
@@ -18,8 +16,8 @@ const JWKSCacheLifetime = 5 * time.Minute
 // document over either is refused as a whole (the keys fetched before
 // stay in use).
 const (
-	MaxJWKSBytes = token.MaxJWKSBytes
-	MaxJWKSKeys  = token.MaxJWKSKeys
+	MaxJWKSBytes = 1 << 20
+	MaxJWKSKeys  = 100
 )
 
 // JWKSHandler serves the public keys that verify this issuer's access

@@ -5,16 +5,14 @@ import (
 	"encoding/base64"
 	"time"
 	"unsafe"
-
-	"github.com/rtr-go/rtr/internal/token"
 )
 
 // JWT "typ" header values. Both are checked on every parse, so an access
 // token is never accepted as a refresh token or the reverse (RFC 8725 §3.11,
 // RFC 9068 §2.1).
 const (
-	AccessTokenType  = token.AccessType
-	RefreshTokenType = token.RefreshType
+	AccessTokenType  = "at+jwt"
+	RefreshTokenType = "rt+jwt"
 )
 
 // newID returns 128 random bits, base64url encoded (22 characters).

@@ -305,3 +305,13 @@ func resign(header string, key []byte, payload string) string {
 	m.Write([]byte(s))
 	return s + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
+
+// TestEngineConstants: rtr's exported constants are the token engine's.
+func TestEngineConstants(t *testing.T) {
+	require.Equal(t, token.AccessType, AccessTokenType)
+	require.Equal(t, token.RefreshType, RefreshTokenType)
+	require.Equal(t, token.MinRSABits, MinRSABits)
+	require.Equal(t, []string{token.AlgEdDSA, token.AlgES256, token.AlgRS256}, []string{AlgEdDSA, AlgES256, AlgRS256})
+	require.Equal(t, token.MaxJWKSBytes, MaxJWKSBytes)
+	require.Equal(t, token.MaxJWKSKeys, MaxJWKSKeys)
+}

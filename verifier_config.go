@@ -117,7 +117,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 			return nil, fmt.Errorf("%w: durations must not be negative", ErrInvalidConfig)
 		}
 	}
-	tc := token.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: cfg.Now, MaxLen: MaxTokenLen, MaxSubjectLen: MaxSubjectLen}
+	tc := token.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: cfg.Now, MaxLen: MaxTokenLen, MaxSubjectLen: MaxSubjectLen, Errors: tokenErrors}
 	if tc.Now == nil {
 		tc.Now = time.Now
 	}

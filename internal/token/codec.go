@@ -67,6 +67,9 @@ type Config struct {
 	// MaxSubjectLen the longest subject a refresh token may carry.
 	MaxLen        int
 	MaxSubjectLen int
+
+	// Errors are the sentinels the codec's errors wrap.
+	Errors Errors
 }
 
 // AccessClaims is the caller's struct that [Codec.ParseAccess] fills: it
@@ -109,6 +112,7 @@ type NewRefresh struct {
 // concurrent use.
 type Codec struct {
 	cfg    Config
+	errs   Errors
 	ring   keyRing
 	signer *accessSigner // nil: access tokens are HS256 under ring
 	pub    KeySource     // nil: access tokens are HS256
@@ -129,7 +133,7 @@ type Codec struct {
 // entry it does not sign or verify with; the error says which.
 func New(cfg Config) (*Codec, error) {
 	cfg.Audience = append([]string(nil), cfg.Audience...)
-	c := &Codec{cfg: cfg, jwks: []byte(`{"keys":[]}`)}
+	c := &Codec{cfg: cfg, errs: cfg.Errors.withDefaults(), jwks: []byte(`{"keys":[]}`)}
 	if len(cfg.Secret) > 0 {
 		c.ring = newKeyRing(cfg.Secret, cfg.PreviousSecrets)
 	}
@@ -218,7 +222,7 @@ func (c *Codec) JWKS() []byte { return c.jwks }
 func (c *Codec) tooLarge(tok string) bool { return tok == "" || len(tok) > c.cfg.MaxLen }
 
 // MintAccess signs an access token. extra holds the already-encoded extra
-// claims as a JSON object (or nil; see [EncodeExtra]). It fails only when
+// claims as a JSON object (or nil; see [Codec.EncodeExtra]). It fails only when
 // the Signer does.
 func (c *Codec) MintAccess(a NewAccess, extra []byte) (string, error) {
 	p := accessPayload{
@@ -257,7 +261,7 @@ func (c *Codec) MintRefresh(r NewRefresh) string {
 // fed from a remote key set may fetch it, bounded by ctx.
 func (c *Codec) ParseAccess(ctx context.Context, tok string, dst AccessClaims) error {
 	if c.tooLarge(tok) {
-		return ErrInvalid
+		return c.errs.Invalid
 	}
 	recognised, err := c.parseMintedAccess(tok, dst)
 	if !recognised {
@@ -268,7 +272,7 @@ func (c *Codec) ParseAccess(ctx context.Context, tok string, dst AccessClaims) e
 	}
 	rc, sid, _, _ := dst.Fields()
 	if rc.Subject == "" || *sid == "" {
-		return fmt.Errorf("%w: missing sub or sid", ErrInvalid)
+		return fmt.Errorf("%w: missing sub or sid", c.errs.Invalid)
 	}
 	return nil
 }
@@ -278,11 +282,11 @@ func (c *Codec) ParseAccess(ctx context.Context, tok string, dst AccessClaims) e
 func (c *Codec) parseAccessJWT(ctx context.Context, tok string, dst AccessClaims) error {
 	rc, sid, _, _ := dst.Fields()
 	*rc, *sid = jwt.RegisteredClaims{}, ""
-	if err := CheckGeneralToken(tok); err != nil {
+	if err := c.checkGeneralToken(tok); err != nil {
 		return err
 	}
 	if _, err := c.accessParser.ParseWithClaims(tok, dst, c.accessKeyFunc(ctx)); err != nil {
-		return mapVerifyError(err)
+		return c.mapVerifyError(err)
 	}
 	return nil
 }
@@ -316,12 +320,12 @@ func (c *Codec) parseMintedAccess(tok string, dst AccessClaims) (recognised bool
 	}
 	if pub != nil {
 		if err := pub.verify(); err != nil {
-			return true, err
+			return true, c.mapParseError(err)
 		}
 	}
 	if err := c.accessValidator.Validate(dst); err != nil {
 		// As jwt.Parser.ParseWithClaims wraps it.
-		return true, mapParseError(fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err))
+		return true, c.mapParseError(fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err))
 	}
 	return true, nil
 }
@@ -351,11 +355,11 @@ func (c *Codec) accessKeyFunc(ctx context.Context) jwt.Keyfunc {
 
 // mapVerifyError is mapParseError, except that a key set that cannot be
 // fetched stays "cannot tell now".
-func mapVerifyError(err error) error {
-	if errors.Is(err, ErrKeyUnavailable) {
-		return ErrKeyUnavailable
+func (c *Codec) mapVerifyError(err error) error {
+	if errors.Is(err, c.errs.KeyUnavailable) {
+		return c.errs.KeyUnavailable
 	}
-	return mapParseError(err)
+	return c.mapParseError(err)
 }
 
 // signatureOnlyClaims is what IdentifyAccess decodes.
@@ -371,20 +375,20 @@ type signatureOnlyClaims struct {
 // key source's own.
 func (c *Codec) IdentifyAccess(tok string) (Identity, error) {
 	if c.tooLarge(tok) {
-		return Identity{}, ErrInvalid
+		return Identity{}, c.errs.Invalid
 	}
-	if err := CheckGeneralToken(tok); err != nil {
+	if err := c.checkGeneralToken(tok); err != nil {
 		return Identity{}, err
 	}
 	var ac signatureOnlyClaims
 	if _, err := c.accessSigParser.ParseWithClaims(tok, &ac, c.accessKeyFunc(context.Background())); err != nil {
-		return Identity{}, mapParseError(err)
+		return Identity{}, c.mapParseError(err)
 	}
 	if err := c.checkSignatureOnly(&ac.RegisteredClaims, true); err != nil {
 		return Identity{}, err
 	}
 	if ac.Subject == "" || ac.SessionID == "" {
-		return Identity{}, fmt.Errorf("%w: missing sub or sid", ErrInvalid)
+		return Identity{}, fmt.Errorf("%w: missing sub or sid", c.errs.Invalid)
 	}
 	return Identity{ac.Subject, ac.SessionID}, nil
 }
@@ -409,7 +413,7 @@ func (c *Codec) IdentifyRefresh(tok string) (Identity, error) {
 // issuer, audience and a bound on the age are checked.
 func (c *Codec) parseRefresh(tok string, checkExpiry bool) (*Refresh, error) {
 	if c.tooLarge(tok) {
-		return nil, ErrInvalid
+		return nil, c.errs.Invalid
 	}
 	r, recognised, err := c.parseMintedRefresh(tok, checkExpiry)
 	if !recognised {
@@ -425,17 +429,17 @@ func (c *Codec) parseRefresh(tok string, checkExpiry bool) (*Refresh, error) {
 		}
 	}
 	if !AudienceEqual(r.Audience, c.cfg.Audience) {
-		return nil, fmt.Errorf("%w: refresh token issued for another audience", ErrInvalid)
+		return nil, fmt.Errorf("%w: refresh token issued for another audience", c.errs.Invalid)
 	}
 	if r.Subject == "" || len(r.Subject) > c.cfg.MaxSubjectLen || r.SessionID == "" || r.ID == "" || r.Generation == 0 {
-		return nil, fmt.Errorf("%w: incomplete refresh token", ErrInvalid)
+		return nil, fmt.Errorf("%w: incomplete refresh token", c.errs.Invalid)
 	}
 	return r, nil
 }
 
 // parseRefreshJWT is the general path of parseRefresh: golang-jwt.
 func (c *Codec) parseRefreshJWT(tok string, checkExpiry bool) (*Refresh, error) {
-	if err := CheckGeneralToken(tok); err != nil {
+	if err := c.checkGeneralToken(tok); err != nil {
 		return nil, err
 	}
 	p := c.refreshParser
@@ -444,7 +448,7 @@ func (c *Codec) parseRefreshJWT(tok string, checkExpiry bool) (*Refresh, error) 
 	}
 	r := new(Refresh)
 	if _, err := p.ParseWithClaims(tok, r, c.refreshKeyFn); err != nil {
-		return nil, mapParseError(err)
+		return nil, c.mapParseError(err)
 	}
 	return r, nil
 }
@@ -468,7 +472,7 @@ func (c *Codec) parseMintedRefresh(tok string, checkExpiry bool) (r *Refresh, re
 	if checkExpiry {
 		if err := c.refreshValidator.Validate(&m.claims); err != nil {
 			// As jwt.Parser.ParseWithClaims wraps it.
-			return nil, true, mapParseError(fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err))
+			return nil, true, c.mapParseError(fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err))
 		}
 	}
 	return &m.claims, true, nil
@@ -483,13 +487,13 @@ func (c *Codec) parseMintedRefresh(tok string, checkExpiry bool) (r *Refresh, re
 // must carry exactly the configured audience (checked by parseRefresh).
 func (c *Codec) checkSignatureOnly(rc *jwt.RegisteredClaims, access bool) error {
 	if rc.ExpiresAt == nil {
-		return fmt.Errorf("%w: missing exp", ErrInvalid)
+		return fmt.Errorf("%w: missing exp", c.errs.Invalid)
 	}
 	if rc.ExpiresAt.Before(c.cfg.Now().Add(-c.cfg.MaxAge - c.cfg.Leeway)) {
-		return fmt.Errorf("%w: expired longer ago than MaxSessionAge", ErrInvalid)
+		return fmt.Errorf("%w: expired longer ago than MaxSessionAge", c.errs.Invalid)
 	}
 	if c.cfg.Issuer != "" && rc.Issuer != c.cfg.Issuer {
-		return fmt.Errorf("%w: wrong issuer", ErrInvalid)
+		return fmt.Errorf("%w: wrong issuer", c.errs.Invalid)
 	}
 	if access && len(c.cfg.Audience) > 0 {
 		for _, a := range rc.Audience {
@@ -499,7 +503,7 @@ func (c *Codec) checkSignatureOnly(rc *jwt.RegisteredClaims, access bool) error 
 				}
 			}
 		}
-		return fmt.Errorf("%w: wrong audience", ErrInvalid)
+		return fmt.Errorf("%w: wrong audience", c.errs.Invalid)
 	}
 	return nil
 }

@@ -2,26 +2,49 @@ package token
 
 import "errors"
 
-// The errors of the token engine. Package rtr exports the same values under
-// its own names (rtr.ErrInvalidToken is ErrInvalid, and so on), so
-// errors.Is works across the boundary and the texts are rtr's.
-var (
-	// ErrInvalid: a token is malformed, too large, badly signed, of the
-	// wrong type, or has the wrong algorithm, issuer or audience.
-	ErrInvalid = errors.New("rtr: invalid token")
+// Errors are the sentinel errors that the codec's errors wrap. rtr passes
+// its exported ones ([Config.Errors]), so that errors.Is works on them and
+// the texts are rtr's; a nil entry gets a default of this package.
+type Errors struct {
+	// Invalid: a token is malformed, too large, badly signed, of the wrong
+	// type, or has the wrong algorithm, issuer or audience.
+	Invalid error
+	// Expired: a correctly signed token is past its expiry.
+	Expired error
+	// KeyUnavailable: the key source cannot tell now whether a key id
+	// exists (a remote key set that cannot be fetched). A [KeySource]
+	// returns it, and the codec passes it on unwrapped.
+	KeyUnavailable error
+	// ReservedClaim: an extra claim is named (or folds to) a claim the
+	// codec sets itself.
+	ReservedClaim error
+}
 
-	// ErrExpired: a correctly signed token is past its expiry.
-	ErrExpired = errors.New("rtr: token expired")
+var defaultErrors = Errors{
+	Invalid:        errors.New("token: invalid token"),
+	Expired:        errors.New("token: token expired"),
+	KeyUnavailable: errors.New("token: verification key unavailable"),
+	ReservedClaim:  errors.New("token: reserved claim name"),
+}
 
-	// ErrKeyUnavailable: a key source cannot tell now whether a key id
-	// exists (a remote key set that cannot be fetched).
-	ErrKeyUnavailable = errors.New("rtr: verification key unavailable")
+// withDefaults fills the nil entries of e.
+func (e Errors) withDefaults() Errors {
+	for _, p := range []struct {
+		dst *error
+		def error
+	}{
+		{&e.Invalid, defaultErrors.Invalid},
+		{&e.Expired, defaultErrors.Expired},
+		{&e.KeyUnavailable, defaultErrors.KeyUnavailable},
+		{&e.ReservedClaim, defaultErrors.ReservedClaim},
+	} {
+		if *p.dst == nil {
+			*p.dst = p.def
+		}
+	}
+	return e
+}
 
-	// ErrReservedClaim: an extra claim is named (or folds to) a claim the
-	// engine sets itself.
-	ErrReservedClaim = errors.New("rtr: reserved claim name")
-
-	// ErrUnknownKey: a token names a key id that is not (or no longer) in
-	// the key set. It makes the token invalid.
-	ErrUnknownKey = errors.New("unknown key id")
-)
+// ErrUnknownKey: a token names a key id that is not (or no longer) in
+// the key set. It makes the token invalid.
+var ErrUnknownKey = errors.New("unknown key id")

@@ -34,11 +34,11 @@ func checkTypeAndCrit(t *jwt.Token, typ string) error {
 // mapParseError turns a golang-jwt error into rtr's sentinels. Expiry is
 // reported only for tokens whose signature verified (golang-jwt checks the
 // signature before the claims).
-func mapParseError(err error) error {
+func (c *Codec) mapParseError(err error) error {
 	if errors.Is(err, jwt.ErrTokenExpired) {
-		return fmt.Errorf("%w: %w", ErrExpired, err)
+		return fmt.Errorf("%w: %w", c.errs.Expired, err)
 	}
-	return fmt.Errorf("%w: %w", ErrInvalid, err)
+	return fmt.Errorf("%w: %w", c.errs.Invalid, err)
 }
 
 // The fast path for tokens in the exact form rtr mints them.
@@ -62,7 +62,7 @@ const maxFastPayload = 1536
 
 // decodeSegment decodes a base64url segment as golang-jwt does with
 // strict decoding, and refuses the line breaks that decoders skip: only
-// the canonical spelling decodes (see token.CheckGeneralToken).
+// the canonical spelling decodes (see checkGeneralToken).
 func decodeSegment(seg string) (string, bool) {
 	var buf [maxFastPayload]byte
 	if base64.RawURLEncoding.DecodedLen(len(seg)) > len(buf) || strings.ContainsAny(seg, "\r\n") {

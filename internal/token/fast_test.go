@@ -129,7 +129,7 @@ func fastIssuers(t testing.TB) []*fastCase {
 					clock := &fastClock{t: time.Unix(1_800_000_000, 0)}
 					c, err := New(testConfig(issuer, aud, leeway, clock.now))
 					require.NoError(t, err)
-					enc, err := EncodeExtra(extra)
+					enc, err := c.EncodeExtra(extra)
 					require.NoError(t, err)
 					out = append(out, &fastCase{c: c, clock: clock, extra: enc})
 				}
@@ -158,7 +158,7 @@ func compareAccess(t testing.TB, c *Codec, token string) bool {
 	slow := new(testClaims)
 	_, slowErr := c.accessParser.ParseWithClaims(token, slow, c.accessKeyFunc(context.Background()))
 	if slowErr != nil {
-		slowErr = mapParseError(slowErr)
+		slowErr = c.mapParseError(slowErr)
 	}
 	if !recognised {
 		return false
@@ -167,7 +167,7 @@ func compareAccess(t testing.TB, c *Codec, token string) bool {
 		require.Error(t, fastErr, "fast path refused nothing, golang-jwt: %v", slowErr)
 		require.Error(t, slowErr, "golang-jwt refused nothing, fast path: %v", fastErr)
 		require.Equal(t, slowErr.Error(), fastErr.Error())
-		for _, target := range []error{ErrInvalid, ErrExpired, jwt.ErrTokenExpired, jwt.ErrTokenInvalidIssuer, jwt.ErrTokenInvalidAudience, jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenNotValidYet, jwt.ErrTokenInvalidClaims} {
+		for _, target := range []error{c.errs.Invalid, c.errs.Expired, jwt.ErrTokenExpired, jwt.ErrTokenInvalidIssuer, jwt.ErrTokenInvalidAudience, jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenNotValidYet, jwt.ErrTokenInvalidClaims} {
 			require.Equal(t, errors.Is(slowErr, target), errors.Is(fastErr, target), "errors.Is(%v)", target)
 		}
 		return true
@@ -187,7 +187,7 @@ func compareRefresh(t testing.TB, c *Codec, token string, checkExpiry bool) bool
 		require.Error(t, fastErr, "fast path refused nothing, golang-jwt: %v", slowErr)
 		require.Error(t, slowErr, "golang-jwt refused nothing, fast path: %v", fastErr)
 		require.Equal(t, slowErr.Error(), fastErr.Error())
-		for _, target := range []error{ErrInvalid, ErrExpired, jwt.ErrTokenExpired, jwt.ErrTokenInvalidIssuer, jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenNotValidYet} {
+		for _, target := range []error{c.errs.Invalid, c.errs.Expired, jwt.ErrTokenExpired, jwt.ErrTokenInvalidIssuer, jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenNotValidYet} {
 			require.Equal(t, errors.Is(slowErr, target), errors.Is(fastErr, target), "errors.Is(%v)", target)
 		}
 		return true

@@ -119,21 +119,21 @@ func checkMembers(payload []byte) error {
 	return nil
 }
 
-// CheckGeneralToken applies the hygiene rules to a token about to take the
+// checkGeneralToken applies the hygiene rules to a token about to take the
 // golang-jwt path: canonical encoding, and payload member names (see
 // checkMembers). The fast path needs neither: it recognises only tokens
 // byte for byte in the form rtr mints, canonical and with exact names,
 // and hands anything else to the general path.
-func CheckGeneralToken(token string) error {
+func (c *Codec) checkGeneralToken(token string) error {
 	if !canonicalToken(token) {
-		return fmt.Errorf("%w: not canonical base64url", ErrInvalid)
+		return fmt.Errorf("%w: not canonical base64url", c.errs.Invalid)
 	}
 	payload, err := canonicalB64.DecodeString(PayloadSegment(token))
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+		return fmt.Errorf("%w: %w", c.errs.Invalid, err)
 	}
 	if err := checkMembers(payload); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+		return fmt.Errorf("%w: %w", c.errs.Invalid, err)
 	}
 	return nil
 }

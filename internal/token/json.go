@@ -133,13 +133,13 @@ func AppendJSONString(b []byte, s string) []byte {
 
 // EncodeExtra validates and encodes extra access-token claims: none may
 // be named (or fold to) one of [ReservedClaims].
-func EncodeExtra(extra map[string]any) ([]byte, error) {
+func (c *Codec) EncodeExtra(extra map[string]any) ([]byte, error) {
 	if len(extra) == 0 {
 		return nil, nil
 	}
 	for name := range extra {
 		if isReserved(name) {
-			return nil, fmt.Errorf("%w: %q", ErrReservedClaim, name)
+			return nil, fmt.Errorf("%w: %q", c.errs.ReservedClaim, name)
 		}
 	}
 	b, err := json.Marshal(extra)

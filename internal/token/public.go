@@ -235,7 +235,7 @@ type KeySource interface {
 	Snapshot() []*PublicKey
 	// Lookup returns the key named kid, fetching the remote set when it
 	// may have changed. It fails with [ErrUnknownKey] when the kid is not
-	// in the set, and with [ErrKeyUnavailable] when it cannot tell now.
+	// in the set, and with [Errors.KeyUnavailable] when it cannot tell now.
 	Lookup(ctx context.Context, kid string) (*PublicKey, error)
 }
 
@@ -294,10 +294,11 @@ func (m *mintedPublic) find(keys []*PublicKey, token string) bool {
 }
 
 // verify checks the signature, with golang-jwt's signing method for the
-// key's algorithm, and returns the error golang-jwt would.
+// key's algorithm, and returns the error golang-jwt's parser would (before
+// mapParseError).
 func (m *mintedPublic) verify() error {
 	if err := m.key.method.Verify(m.signing, m.sig, m.key.key); err != nil {
-		return mapParseError(fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err))
+		return fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err)
 	}
 	return nil
 }
