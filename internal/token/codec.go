@@ -428,7 +428,7 @@ func (c *Codec) parseRefresh(tok string, checkExpiry bool) (*Refresh, error) {
 			return nil, err
 		}
 	}
-	if !AudienceEqual(r.Audience, c.cfg.Audience) {
+	if !audienceEqual(r.Audience, c.cfg.Audience) {
 		return nil, fmt.Errorf("%w: refresh token issued for another audience", c.errs.Invalid)
 	}
 	if r.Subject == "" || len(r.Subject) > c.cfg.MaxSubjectLen || r.SessionID == "" || r.ID == "" || r.Generation == 0 {

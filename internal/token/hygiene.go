@@ -145,10 +145,10 @@ func PayloadSegment(token string) string {
 	return p
 }
 
-// AudienceEqual reports whether a refresh token's audience is exactly the
+// audienceEqual reports whether a refresh token's audience is exactly the
 // issuer's (in any order): a refresh token is only redeemed by an issuer
 // configured for the audience it was issued for.
-func AudienceEqual(token jwt.ClaimStrings, cfg []string) bool {
+func audienceEqual(token jwt.ClaimStrings, cfg []string) bool {
 	contains := func(list []string, s string) bool {
 		for _, x := range list {
 			if x == s {
