@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rtr-go/rtr/internal/token"
 )
 
 // Claims are the verified claims of an access token, as returned by
@@ -26,7 +28,7 @@ type Claims struct {
 // decodes on every call.
 func (c *Claims) Extra() map[string]any {
 	all := c.decodeAll()
-	for _, name := range reservedClaims {
+	for _, name := range token.ReservedClaims {
 		delete(all, name)
 	}
 	return all
@@ -66,11 +68,9 @@ func (c *Claims) unmarshalPayload(v any) bool {
 	return err == nil && json.Unmarshal(b, v) == nil
 }
 
-// reservedClaims are set by rtr and cannot come from [Config.Claims], nor
-// can any name that folds to one of them (see foldsToReserved).
-var reservedClaims = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "gen", "client_id"}
-
+// isReservedClaim reports whether name is set by rtr, or folds to such a
+// name, and so cannot come from [Config.Claims].
 func isReservedClaim(name string) bool {
-	_, ok := foldsToReserved(name)
+	_, ok := token.FoldsToReserved(name)
 	return ok
 }

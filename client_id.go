@@ -2,6 +2,8 @@ package rtr
 
 import (
 	"fmt"
+
+	"github.com/rtr-go/rtr/internal/token"
 )
 
 // MetaClientID is the session metadata key under which [WithClientID]
@@ -58,7 +60,7 @@ func withClientID(extra []byte, meta map[string]string) []byte {
 	}
 	b := make([]byte, 0, len(id)+len(extra)+16)
 	b = append(b, `{"client_id":`...)
-	b = appendJSONString(b, id)
+	b = token.AppendJSONString(b, id)
 	if len(extra) > 2 {
 		b = append(b, ',')
 		b = append(b, extra[1:]...)

@@ -1,6 +1,10 @@
 package rtr
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/rtr-go/rtr/internal/token"
+)
 
 // Errors returned by rtr. Check them with [errors.Is]; the returned errors
 // may wrap more detail (never a token, secret or cookie value).
@@ -74,3 +78,11 @@ var (
 // request. It is answered with 401 invalid_client and a
 // WWW-Authenticate: Basic challenge (RFC 6749 §5.2).
 var ErrInvalidClient = errors.New("rtr: client authentication failed")
+
+// tokenErrors are the sentinels the token engine's errors wrap.
+var tokenErrors = token.Errors{
+	Invalid:        ErrInvalidToken,
+	Expired:        ErrTokenExpired,
+	KeyUnavailable: ErrKeyUnavailable,
+	ReservedClaim:  ErrReservedClaim,
+}

@@ -40,18 +40,18 @@ func fuzzIssuer(f *testing.F) (*Issuer, Pair) {
 // addForgedSeeds adds tokens signed with the right key but a hostile
 // header or payload, which only code that knows the key can make.
 func addForgedSeeds(f *testing.F, iss *Issuer, p Pair) {
-	ks := iss.keys.current
+	ks := iss.testKeys()
 	for _, tok := range []string{p.AccessToken, p.RefreshToken} {
 		f.Add(tok)
 		f.Add(tok + "x")
 		f.Add(strings.Replace(tok, ".", "..", 1))
 	}
 	claims := jwt.MapClaims{"sub": "alice", "sid": p.SessionID, "jti": "j", "gen": 1, "iss": "iss", "aud": "api", "exp": fuzzNow.Add(time.Hour).Unix()}
-	for _, key := range [][]byte{ks.access, ks.refresh} {
+	for _, key := range [][]byte{ks.Access, ks.Refresh} {
 		for _, h := range []map[string]any{
-			{"typ": AccessTokenType, "kid": ks.kid, "crit": []string{"b64"}},
-			{"typ": RefreshTokenType, "kid": ks.kid, "crit": []string{"exp"}},
-			{"typ": "JWT", "kid": ks.kid},
+			{"typ": AccessTokenType, "kid": ks.Kid, "crit": []string{"b64"}},
+			{"typ": RefreshTokenType, "kid": ks.Kid, "crit": []string{"exp"}},
+			{"typ": "JWT", "kid": ks.Kid},
 			{"typ": AccessTokenType, "kid": "../../../dev/null"},
 			{"typ": RefreshTokenType, "kid": "x' UNION SELECT secret FROM keys --"},
 			{"typ": AccessTokenType},
@@ -81,7 +81,7 @@ func FuzzVerify(f *testing.F) {
 		c, err := v.Verify(context.Background(), token)
 		switch {
 		case err == nil:
-			if !genuine(token, iss.keys.current.accessHeader) || c.Subject == "" || c.SessionID == "" {
+			if !genuine(token, iss.testKeys().AccessHeader) || c.Subject == "" || c.SessionID == "" {
 				t.Fatalf("accepted a token rtr did not mint (len %d)", len(token))
 			}
 		case !errors.Is(err, ErrInvalidToken) && !errors.Is(err, ErrTokenExpired):
@@ -99,7 +99,7 @@ func FuzzRefresh(f *testing.F) {
 		got, err := iss.Refresh(context.Background(), token)
 		switch {
 		case err == nil:
-			if !genuine(token, iss.keys.current.refreshHdr) || got.SessionID == "" {
+			if !genuine(token, iss.testKeys().RefreshHeader) || got.SessionID == "" {
 				t.Fatalf("rotated a token rtr did not mint (len %d)", len(token))
 			}
 		case errors.Is(err, ErrStoreUnavailable):

@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // Mode selects how [HTTPAuth] carries tokens between client and server.
@@ -66,11 +64,6 @@ type HTTPAuth struct {
 	ambientSources bool
 	// plainHTTP warns once about Secure cookies set over plain HTTP.
 	plainHTTP sync.Once
-
-	// accessSigParser checks an access token's signature, alg, typ and kid
-	// but not its dates: to match an expired access token against a
-	// refresh token, and for logout.
-	accessSigParser *jwt.Parser
 }
 
 // HTTPOption configures [NewHTTPAuth].
@@ -305,11 +298,6 @@ func NewHTTPAuth(iss *Issuer, opts ...HTTPOption) (*HTTPAuth, error) {
 		realm:       s.realm,
 		clientAuth:  s.clientAuth,
 		log:         s.log,
-		accessSigParser: jwt.NewParser(
-			jwt.WithValidMethods(iss.verifier.methods),
-			jwt.WithoutClaimsValidation(),
-			jwt.WithStrictDecoding(),
-		),
 	}
 	if a.cop == nil {
 		a.cop = http.NewCrossOriginProtection()
@@ -352,35 +340,18 @@ func (a *HTTPAuth) now() time.Time { return a.iss.cfg.Now() }
 type identity struct{ subject, sessionID string }
 
 // accessIdentity checks an access token's signature, typ, alg, kid,
-// issuer and audience, and bounds its age (see checkSignatureOnly), but
-// does not check its expiry; it returns whom it names.
-func (a *HTTPAuth) accessIdentity(token string) (identity, error) {
-	if token == "" || tooLarge(token) {
-		return identity{}, ErrInvalidToken
-	}
-	if err := checkGeneralToken(token); err != nil {
-		return identity{}, err
-	}
-	var c Claims
-	if _, err := a.accessSigParser.ParseWithClaims(token, &c, a.iss.verifier.keyFunc(context.Background())); err != nil {
-		return identity{}, mapParseError(err)
-	}
-	if err := a.iss.cfg.checkSignatureOnly(&c.RegisteredClaims, true); err != nil {
-		return identity{}, err
-	}
-	if c.Subject == "" || c.SessionID == "" {
-		return identity{}, fmt.Errorf("%w: missing sub or sid", ErrInvalidToken)
-	}
-	return identity{c.Subject, c.SessionID}, nil
+// issuer and audience, and bounds its age by MaxSessionAge, but does not
+// check its expiry; it returns whom it names.
+func (a *HTTPAuth) accessIdentity(tok string) (identity, error) {
+	id, err := a.iss.codec.IdentifyAccess(tok)
+	return identity{id.Subject, id.SessionID}, err
 }
 
-// refreshIdentity checks a refresh token on signature only.
-func (a *HTTPAuth) refreshIdentity(token string) (identity, error) {
-	rc, err := a.iss.parseRefresh(token, false)
-	if err != nil {
-		return identity{}, err
-	}
-	return identity{rc.Subject, rc.SessionID}, nil
+// refreshIdentity checks a refresh token on signature only, bounded the
+// same way.
+func (a *HTTPAuth) refreshIdentity(tok string) (identity, error) {
+	id, err := a.iss.codec.IdentifyRefresh(tok)
+	return identity{id.Subject, id.SessionID}, err
 }
 
 // errTokenMismatch: an access token sent along with a refresh token names

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/golang-jwt/jwt/v5"
+	"github.com/rtr-go/rtr/internal/token"
 )
 
 // Issuer logs users in, rotates their refresh tokens, detects replayed
@@ -12,15 +12,8 @@ import (
 // safe for concurrent use.
 type Issuer struct {
 	cfg      Config
-	keys     keyRing
-	signer   *accessSigner // nil: access tokens are HS256 under keys
-	jwks     []byte        // the JWKS document JWKSHandler serves
+	codec    *token.Codec // mints and parses both token kinds; shared with verifier
 	verifier *Verifier
-
-	refreshParser    *jwt.Parser    // full validation
-	refreshSigParser *jwt.Parser    // signature only, for logout with an expired token
-	refreshValidator *jwt.Validator // refreshParser's claim checks, for the fast path
-	refreshKeyFn     jwt.Keyfunc
 
 	feed RevocationFeed // the store's, when InstantRevocation is on
 }
@@ -37,12 +30,24 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	iss := &Issuer{cfg: cfg, keys: newKeyRing(cfg.Secret, cfg.PreviousSecrets)}
-	pub, err := iss.setSigningKey()
+	codec, err := token.New(token.Config{
+		Secret:             cfg.Secret,
+		PreviousSecrets:    cfg.PreviousSecrets,
+		Signer:             cfg.SigningKey,
+		PreviousPublicKeys: cfg.PreviousPublicKeys,
+		Issuer:             cfg.Issuer,
+		Audience:           cfg.Audience,
+		Leeway:             cfg.Leeway,
+		Now:                cfg.Now,
+		MaxAge:             cfg.MaxSessionAge,
+		MaxLen:             MaxTokenLen,
+		MaxSubjectLen:      MaxSubjectLen,
+		Errors:             tokenErrors,
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	iss.verifier = newVerifier(&iss.cfg, &iss.keys, pub)
+	iss := &Issuer{cfg: cfg, codec: codec, verifier: &Verifier{codec: codec}}
 	if cfg.InstantRevocation {
 		iss.feed = cfg.Store.(RevocationFeed)
 		iss.verifier.followRevocations(iss.feed, revocationOptions{
@@ -50,96 +55,12 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 			maxEntries: iss.cfg.RevocationMaxEntries, emit: iss.emitFeed,
 		})
 	}
-	iss.refreshParser = jwt.NewParser(parserOptions(&iss.cfg)...)
-	iss.refreshValidator = jwt.NewValidator(parserOptions(&iss.cfg)...)
-	iss.refreshSigParser = sigOnlyParser()
-	iss.refreshKeyFn = func(t *jwt.Token) (any, error) {
-		if err := checkHeader(t, RefreshTokenType); err != nil {
-			return nil, err
-		}
-		ks, err := iss.keys.lookup(t.Header)
-		if err != nil {
-			return nil, err
-		}
-		return ks.refresh, nil
-	}
 	return iss, nil
 }
 
 // Verifier returns the access-token verifier that shares this issuer's keys
 // and settings.
 func (iss *Issuer) Verifier() *Verifier { return iss.verifier }
-
-// parseRefresh verifies a refresh token, which must name exactly this
-// issuer's audience. With checkExpiry false only the signature, header,
-// issuer, audience and a bound on the age are checked (for logout; see
-// checkSignatureOnly).
-func (iss *Issuer) parseRefresh(token string, checkExpiry bool) (*refreshClaims, error) {
-	if token == "" || tooLarge(token) {
-		return nil, ErrInvalidToken
-	}
-	c, err := iss.parseMintedRefresh(token, checkExpiry)
-	if c == nil && err == nil {
-		c, err = iss.parseRefreshJWT(token, checkExpiry)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !checkExpiry {
-		// Signature-only parsing skipped the claim checks: bound them.
-		if err := iss.cfg.checkSignatureOnly(&c.RegisteredClaims, false); err != nil {
-			return nil, err
-		}
-	}
-	if !audienceEqual(c.Audience, iss.cfg.Audience) {
-		return nil, fmt.Errorf("%w: refresh token issued for another audience", ErrInvalidToken)
-	}
-	if c.Subject == "" || len(c.Subject) > MaxSubjectLen || c.SessionID == "" || c.ID == "" || c.Generation == 0 {
-		return nil, fmt.Errorf("%w: incomplete refresh token", ErrInvalidToken)
-	}
-	return c, nil
-}
-
-// parseRefreshJWT is the general path of parseRefresh: golang-jwt.
-func (iss *Issuer) parseRefreshJWT(token string, checkExpiry bool) (*refreshClaims, error) {
-	if err := checkGeneralToken(token); err != nil {
-		return nil, err
-	}
-	p := iss.refreshParser
-	if !checkExpiry {
-		p = iss.refreshSigParser
-	}
-	c := new(refreshClaims)
-	if _, err := p.ParseWithClaims(token, c, iss.refreshKeyFn); err != nil {
-		return nil, mapParseError(err)
-	}
-	return c, nil
-}
-
-// parseMintedRefresh is the fast path of parseRefresh, for tokens in the
-// form rtr mints (see verifyMinted): the same answer as parseRefreshJWT,
-// or nil, nil when the token is not in that form.
-func (iss *Issuer) parseMintedRefresh(token string, checkExpiry bool) (*refreshClaims, error) {
-	payload, ok := iss.keys.verifyMinted(token, true)
-	if !ok {
-		return nil, nil
-	}
-	p, ok := decodeSegment(payload)
-	if !ok {
-		return nil, nil
-	}
-	m := new(mintedRefresh)
-	if !m.decode(p) {
-		return nil, nil
-	}
-	if checkExpiry {
-		if err := iss.refreshValidator.Validate(&m.claims); err != nil {
-			// As jwt.Parser.ParseWithClaims wraps it.
-			return nil, mapParseError(fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err))
-		}
-	}
-	return &m.claims, nil
-}
 
 // extraClaims calls [Config.Claims] and encodes the result.
 func (iss *Issuer) extraClaims(ctx context.Context, subject string) ([]byte, error) {
@@ -150,7 +71,7 @@ func (iss *Issuer) extraClaims(ctx context.Context, subject string) ([]byte, err
 	if err != nil {
 		return nil, fmt.Errorf("rtr: claims callback: %w", err)
 	}
-	return encodeExtra(extra)
+	return iss.codec.EncodeExtra(extra)
 }
 
 // pair mints an access token and (re-)signs the current refresh token of rec.
@@ -158,22 +79,26 @@ func (iss *Issuer) pair(rec *SessionRecord, extra []byte) (Pair, error) {
 	now := iss.cfg.Now()
 	exp := unixTime(now.Add(iss.cfg.AccessTTL))
 	extra = withClientID(extra, rec.Meta)
-	at, err := iss.mintAccess(accessPayload{
-		Issuer:    iss.cfg.Issuer,
+	at, err := iss.codec.MintAccess(token.NewAccess{
 		Subject:   rec.Subject,
-		Audience:  iss.cfg.Audience,
-		ExpiresAt: exp.Unix(),
-		IssuedAt:  now.Unix(),
-		ID:        newID(),
 		SessionID: rec.ID,
+		ID:        newID(),
+		IssuedAt:  now,
+		ExpiresAt: exp,
 	}, extra)
 	if err != nil {
 		return Pair{}, fmt.Errorf("rtr: minting access token: %w", err)
 	}
-	rt, err := iss.keys.mintRefresh(iss.cfg.Issuer, iss.cfg.Audience, rec)
-	if err != nil {
-		return Pair{}, fmt.Errorf("rtr: minting refresh token: %w", err)
-	}
+	// The refresh token depends only on rec, so re-signing the same
+	// generation (a grace retry) yields the same token.
+	rt := iss.codec.MintRefresh(token.NewRefresh{
+		Subject:    rec.Subject,
+		SessionID:  rec.ID,
+		ID:         rec.Current,
+		Generation: rec.Generation,
+		IssuedAt:   rec.LastUsedAt,
+		ExpiresAt:  rec.ExpiresAt(),
+	})
 	return Pair{
 		AccessToken:      at,
 		RefreshToken:     rt,

@@ -84,7 +84,7 @@ func (iss *Issuer) Issue(ctx context.Context, subject string, opts ...IssueOptio
 // and [ErrStoreUnavailable] when the store cannot answer (the client should
 // keep its tokens and try again later).
 func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
-	rc, err := iss.parseRefresh(refreshToken, true)
+	rc, err := iss.codec.ParseRefresh(refreshToken)
 	if err != nil {
 		return Pair{}, err
 	}
@@ -148,11 +148,11 @@ func (iss *Issuer) Refresh(ctx context.Context, refreshToken string) (Pair, erro
 // but perhaps not by others). Calling Revoke again publishes again, also
 // when the session is already gone, so retrying until nil is enough.
 func (iss *Issuer) Revoke(ctx context.Context, refreshToken string) error {
-	rc, err := iss.parseRefresh(refreshToken, false)
+	id, err := iss.codec.IdentifyRefresh(refreshToken)
 	if err != nil {
 		return err
 	}
-	return iss.RevokeSession(ctx, rc.Subject, rc.SessionID)
+	return iss.RevokeSession(ctx, id.Subject, id.SessionID)
 }
 
 // RevokeSession ends one session of subject by its id, as listed by

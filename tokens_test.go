@@ -2,17 +2,21 @@ package rtr
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/rtr-go/rtr/internal/token"
 	"github.com/stretchr/testify/require"
 )
 
@@ -76,9 +80,9 @@ func TestHostileTokens(t *testing.T) {
 	iss := newTestIssuer(t)
 	p, err := iss.Issue(ctx, "alice")
 	require.NoError(t, err)
-	ks := iss.keys.current
+	ks := iss.testKeys()
 	ac, rc := claimsOf(t, p.AccessToken), claimsOf(t, p.RefreshToken)
-	hdr := func(typ string) map[string]any { return map[string]any{"typ": typ, "kid": ks.kid} }
+	hdr := func(typ string) map[string]any { return map[string]any{"typ": typ, "kid": ks.Kid} }
 
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
@@ -91,7 +95,7 @@ func TestHostileTokens(t *testing.T) {
 
 	type forged struct{ access, refresh string }
 	both := func(f func(key []byte, typ string, c jwt.MapClaims) string) forged {
-		return forged{f(ks.access, AccessTokenType, ac), f(ks.refresh, RefreshTokenType, rc)}
+		return forged{f(ks.Access, AccessTokenType, ac), f(ks.Refresh, RefreshTokenType, rc)}
 	}
 	cases := map[string]forged{
 		"Empty":   {"", ""},
@@ -122,13 +126,13 @@ func TestHostileTokens(t *testing.T) {
 			return forge(t, jwt.SigningMethodHS256, hdr("JWT"), c, key)
 		}),
 		"TypMissing": both(func(key []byte, _ string, c jwt.MapClaims) string {
-			return forge(t, jwt.SigningMethodHS256, map[string]any{"typ": nil, "kid": ks.kid}, c, key)
+			return forge(t, jwt.SigningMethodHS256, map[string]any{"typ": nil, "kid": ks.Kid}, c, key)
 		}),
 		"RightTypOtherKindKey": both(func(key []byte, typ string, c jwt.MapClaims) string {
 			// The other kind's key: domain separation must keep them apart.
-			k := ks.refresh
+			k := ks.Refresh
 			if typ == RefreshTokenType {
-				k = ks.access
+				k = ks.Access
 			}
 			return forge(t, jwt.SigningMethodHS256, hdr(typ), c, k)
 		}),
@@ -142,7 +146,7 @@ func TestHostileTokens(t *testing.T) {
 			return forge(t, jwt.SigningMethodHS256, map[string]any{"typ": typ, "kid": "../../etc/passwd' OR '1'='1"}, c, key)
 		}),
 		"CritHeader": both(func(key []byte, typ string, c jwt.MapClaims) string {
-			return forge(t, jwt.SigningMethodHS256, map[string]any{"typ": typ, "kid": ks.kid, "crit": []string{"exp"}}, c, key)
+			return forge(t, jwt.SigningMethodHS256, map[string]any{"typ": typ, "kid": ks.Kid, "crit": []string{"exp"}}, c, key)
 		}),
 		"TamperedSubject": {
 			reencode(t, p.AccessToken, func(m map[string]any) { m["sub"] = "mallory" }),
@@ -163,7 +167,7 @@ func TestHostileTokens(t *testing.T) {
 		}),
 		"HugeExp": both(func(key []byte, typ string, c jwt.MapClaims) string {
 			raw := `{"sub":"alice","sid":"s","jti":"j","gen":1,"exp":1e400,"iss":"iss","aud":"api"}`
-			return ks.header(typ) + "." + base64.RawURLEncoding.EncodeToString([]byte(raw)) + ".sig"
+			return keyHeader(ks, typ) + "." + base64.RawURLEncoding.EncodeToString([]byte(raw)) + ".sig"
 		}),
 		"WrongIssuer": both(func(key []byte, typ string, c jwt.MapClaims) string {
 			c2 := jwt.MapClaims{}
@@ -187,10 +191,10 @@ func TestHostileTokens(t *testing.T) {
 	cases["WrongAudience"] = forged{
 		access: forge(t, jwt.SigningMethodHS256, hdr(AccessTokenType), jwt.MapClaims{
 			"sub": "alice", "sid": ac["sid"], "exp": ac["exp"], "iss": "iss", "aud": "other",
-		}, ks.access),
+		}, ks.Access),
 		refresh: forge(t, jwt.SigningMethodHS256, hdr(RefreshTokenType), jwt.MapClaims{
 			"sub": "alice", "sid": rc["sid"], "jti": rc["jti"], "gen": rc["gen"], "exp": rc["exp"], "iss": "iss", "aud": "other",
-		}, ks.refresh),
+		}, ks.Refresh),
 	}
 
 	for name, c := range cases {
@@ -222,12 +226,12 @@ func requireNoEcho(t *testing.T, err error, token string) {
 	}
 }
 
-// header returns the precomputed header segment for typ.
-func (ks keySet) header(typ string) string {
+// keyHeader returns the precomputed header segment of ks for typ.
+func keyHeader(ks token.KeySet, typ string) string {
 	if typ == AccessTokenType {
-		return ks.accessHeader
+		return ks.AccessHeader
 	}
-	return ks.refreshHdr
+	return ks.RefreshHeader
 }
 
 func TestKeyRotation(t *testing.T) {
@@ -244,19 +248,11 @@ func TestKeyRotation(t *testing.T) {
 	p2, err := after.Refresh(ctx, p.RefreshToken)
 	require.NoError(t, err, "old refresh tokens still rotate")
 	h := strings.Split(p2.AccessToken, ".")[0]
-	require.Equal(t, after.keys.current.accessHeader, h, "new tokens are signed with the new secret")
+	require.Equal(t, after.testKeys().AccessHeader, h, "new tokens are signed with the new secret")
 
 	dropped := newTestIssuer(t, func(c *Config) { c.Store = store })
 	_, err = dropped.Verifier().Verify(ctx, p.AccessToken)
 	require.ErrorIs(t, err, ErrInvalidToken, "a dropped secret no longer verifies")
-}
-
-func TestKeysAreDomainSeparated(t *testing.T) {
-	ks := deriveKeys(internalSecret)
-	require.NotEqual(t, ks.access, ks.refresh)
-	require.NotEqual(t, internalSecret, ks.access)
-	require.NotContains(t, ks.kid, string(internalSecret[:8]))
-	require.Equal(t, ks, deriveKeys(internalSecret), "deterministic")
 }
 
 func TestLeeway(t *testing.T) {
@@ -272,4 +268,50 @@ func TestLeeway(t *testing.T) {
 	now = now.Add(time.Second)
 	_, err = iss.Verifier().Verify(ctx, p.AccessToken)
 	require.ErrorIs(t, err, ErrTokenExpired)
+}
+
+// TestFastPathKnowsEveryClaimsField fails when a field is added to Claims
+// without teaching the token engine's fast path about it.
+func TestFastPathKnowsEveryClaimsField(t *testing.T) {
+	var names []string
+	var walk func(reflect.Type)
+	walk = func(typ reflect.Type) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if f.Anonymous {
+				walk(f.Type)
+				continue
+			}
+			if !f.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			names = append(names, name)
+		}
+	}
+	walk(reflect.TypeOf(Claims{}))
+	require.ElementsMatch(t, token.AccessFields[:], names)
+}
+
+// fastClock is a settable clock.
+type fastClock struct{ t time.Time }
+
+func (c *fastClock) now() time.Time { return c.t }
+
+// resign signs payload with the header and key rtr would use.
+func resign(header string, key []byte, payload string) string {
+	s := header + "." + base64.RawURLEncoding.EncodeToString([]byte(payload))
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(s))
+	return s + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// TestEngineConstants: rtr's exported constants are the token engine's.
+func TestEngineConstants(t *testing.T) {
+	require.Equal(t, token.AccessType, AccessTokenType)
+	require.Equal(t, token.RefreshType, RefreshTokenType)
+	require.Equal(t, token.MinRSABits, MinRSABits)
+	require.Equal(t, []string{token.AlgEdDSA, token.AlgES256, token.AlgRS256}, []string{AlgEdDSA, AlgES256, AlgRS256})
+	require.Equal(t, token.MaxJWKSBytes, MaxJWKSBytes)
+	require.Equal(t, token.MaxJWKSKeys, MaxJWKSKeys)
 }

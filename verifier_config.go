@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/rtr-go/rtr/internal/token"
 )
 
 // Defaults applied by [NewVerifier] to a [VerifierConfig] with a JWKS URL.
@@ -115,9 +117,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 			return nil, fmt.Errorf("%w: durations must not be negative", ErrInvalidConfig)
 		}
 	}
-	c := Config{Issuer: cfg.Issuer, Audience: append([]string(nil), cfg.Audience...), Leeway: cfg.Leeway, Now: cfg.Now}
-	if c.Now == nil {
-		c.Now = time.Now
+	tc := token.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: cfg.Now, MaxLen: MaxTokenLen, MaxSubjectLen: MaxSubjectLen, Errors: tokenErrors}
+	if tc.Now == nil {
+		tc.Now = time.Now
 	}
 	switch {
 	case len(cfg.Secret) > 0:
@@ -126,36 +128,41 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 				return nil, fmt.Errorf("%w: secrets must be at least %d bytes", ErrInvalidConfig, MinSecretLen)
 			}
 		}
-		kr := newKeyRing(cfg.Secret, cfg.PreviousSecrets)
-		return cfg.follow(newVerifier(&c, &kr, nil), c.Now), nil
+		tc.Secret, tc.PreviousSecrets = cfg.Secret, cfg.PreviousSecrets
 	case len(cfg.PublicKeys) > 0:
-		keys, err := newPublicKeys(cfg.PublicKeys)
+		keys, err := token.NewPublicKeys(cfg.PublicKeys)
 		if err != nil {
 			return nil, fmt.Errorf("%w: PublicKeys: %w", ErrInvalidConfig, err)
 		}
-		return cfg.follow(newVerifier(&c, nil, keys), c.Now), nil
+		tc.PublicKeys = keys
+	default:
+		if err := checkJWKSURL(cfg.JWKSURL); err != nil {
+			return nil, err
+		}
+		rk := &remoteKeys{
+			url:         cfg.JWKSURL,
+			client:      cfg.HTTPClient,
+			now:         tc.Now,
+			lifetime:    cfg.JWKSCacheLifetime,
+			minInterval: cfg.JWKSMinRefreshInterval,
+			timeout:     DefaultJWKSFetchTimeout,
+		}
+		if rk.client == nil {
+			rk.client = &http.Client{Timeout: DefaultJWKSFetchTimeout, CheckRedirect: noDowngrade}
+		}
+		if rk.lifetime == 0 {
+			rk.lifetime = JWKSCacheLifetime
+		}
+		if rk.minInterval == 0 {
+			rk.minInterval = DefaultJWKSMinRefreshInterval
+		}
+		tc.PublicKeys = rk
 	}
-	if err := checkJWKSURL(cfg.JWKSURL); err != nil {
-		return nil, err
+	codec, err := token.New(tc)
+	if err != nil { // only for a signer, which a verifier has not
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	rk := &remoteKeys{
-		url:         cfg.JWKSURL,
-		client:      cfg.HTTPClient,
-		now:         c.Now,
-		lifetime:    cfg.JWKSCacheLifetime,
-		minInterval: cfg.JWKSMinRefreshInterval,
-		timeout:     DefaultJWKSFetchTimeout,
-	}
-	if rk.client == nil {
-		rk.client = &http.Client{Timeout: DefaultJWKSFetchTimeout, CheckRedirect: noDowngrade}
-	}
-	if rk.lifetime == 0 {
-		rk.lifetime = JWKSCacheLifetime
-	}
-	if rk.minInterval == 0 {
-		rk.minInterval = DefaultJWKSMinRefreshInterval
-	}
-	return cfg.follow(newVerifier(&c, nil, rk), c.Now), nil
+	return cfg.follow(&Verifier{codec: codec}, tc.Now), nil
 }
 
 // follow makes v follow cfg.RevocationFeed, when one is set.

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rtr-go/rtr/internal/token"
 )
 
 // remoteKeys is a JWKS fetched from a URL and cached.
@@ -28,15 +30,15 @@ type remoteKeys struct {
 	minInterval time.Duration
 	timeout     time.Duration
 
-	keys        atomic.Pointer[[]*publicKey] // nil until the first successful fetch
-	nextRefresh atomic.Int64                 // unix ns: when refreshIfStale fetches again
+	keys        atomic.Pointer[[]*token.PublicKey] // nil until the first successful fetch
+	nextRefresh atomic.Int64                       // unix ns: when refreshIfStale fetches again
 
 	mu      sync.Mutex // serialises fetches; guards the fields below
 	triedAt time.Time  // last attempt, successful or not
 	failed  bool       // the last attempt failed
 }
 
-func (s *remoteKeys) snapshot() []*publicKey {
+func (s *remoteKeys) Snapshot() []*token.PublicKey {
 	keys := s.keys.Load()
 	if keys == nil {
 		return nil
@@ -62,7 +64,7 @@ func (s *remoteKeys) refreshIfStale() {
 	}()
 }
 
-func (s *remoteKeys) lookup(ctx context.Context, kid string) (*publicKey, error) {
+func (s *remoteKeys) Lookup(ctx context.Context, kid string) (*token.PublicKey, error) {
 	if k := s.find(kid); k != nil {
 		s.refreshIfStale()
 		return k, nil
@@ -81,16 +83,16 @@ func (s *remoteKeys) lookup(ctx context.Context, kid string) (*publicKey, error)
 	if s.failed {
 		return nil, fmt.Errorf("%w: key id not in the cached key set, which cannot be fetched now", ErrKeyUnavailable)
 	}
-	return nil, errUnknownKey
+	return nil, token.ErrUnknownKey
 }
 
-func (s *remoteKeys) find(kid string) *publicKey {
+func (s *remoteKeys) find(kid string) *token.PublicKey {
 	keys := s.keys.Load()
 	if keys == nil {
 		return nil
 	}
 	for _, k := range *keys {
-		if k.kid == kid {
+		if k.Kid() == kid {
 			return k
 		}
 	}
@@ -114,7 +116,7 @@ func (s *remoteKeys) fetchLocked(ctx context.Context) {
 	s.nextRefresh.Store(s.now().Add(s.lifetime).UnixNano())
 }
 
-func (s *remoteKeys) fetch(ctx context.Context) ([]*publicKey, error) {
+func (s *remoteKeys) fetch(ctx context.Context) ([]*token.PublicKey, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
@@ -141,7 +143,7 @@ func (s *remoteKeys) fetch(ctx context.Context) ([]*publicKey, error) {
 	if len(body) > MaxJWKSBytes {
 		return nil, errJWKSTooLarge
 	}
-	return parseJWKS(body)
+	return token.ParseJWKS(body)
 }
 
 var errJWKSTooLarge = errors.New("rtr: JWKS document too large")

@@ -1,9 +1,9 @@
-package rtr
+package token
 
 // Equivalence tests for the fast token paths (see BENCHMARKS.md): the
 // reflection-free minting must write exactly what
 // json.Marshal writes, and the fast path for tokens rtr minted
-// (verifyMinted, parseMintedRefresh) must answer exactly as golang-jwt
+// (parseMintedAccess, parseMintedRefresh) must answer exactly as golang-jwt
 // does — same acceptance, same claims, same errors — for every token it
 // recognises. Genuine tokens must be recognised, or the fast path would
 // quietly stop paying.
@@ -47,8 +47,9 @@ func TestMintMatchesJSONMarshal(t *testing.T) {
 	}
 }
 
-// TestFastPathKnowsEveryClaimsField fails when a field is added to Claims
-// or refreshClaims without teaching the fast path about it.
+// TestFastPathKnowsEveryClaimsField fails when a field is added to Refresh
+// without teaching the fast path about it (rtr's own test covers its
+// Claims and AccessFields).
 func TestFastPathKnowsEveryClaimsField(t *testing.T) {
 	names := func(typ reflect.Type) []string {
 		var out []string
@@ -70,8 +71,8 @@ func TestFastPathKnowsEveryClaimsField(t *testing.T) {
 		walk(typ)
 		return out
 	}
-	require.ElementsMatch(t, accessFields[:], names(reflect.TypeOf(Claims{})))
-	require.ElementsMatch(t, []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "gen"}, names(reflect.TypeOf(refreshClaims{})))
+	require.ElementsMatch(t, AccessFields[:], names(reflect.TypeOf(testClaims{})))
+	require.ElementsMatch(t, []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "gen"}, names(reflect.TypeOf(Refresh{})))
 }
 
 // fastClock is a settable clock.
@@ -79,16 +80,51 @@ type fastClock struct{ t time.Time }
 
 func (c *fastClock) now() time.Time { return c.t }
 
-type fastCase struct {
-	iss   *Issuer
-	clock *fastClock
+var (
+	internalSecret = []byte("internal-test-secret-0123456789abcdef")
+	olderSecret    = []byte("an-older-secret-an-older-secret-an-older")
+)
+
+// The lifetimes rtr mints with by default.
+const (
+	accessTTL  = 15 * time.Minute
+	refreshTTL = 14 * 24 * time.Hour
+	maxAge     = 90 * 24 * time.Hour
+)
+
+// testClaims is an AccessClaims as rtr's Claims is: the registered claims,
+// the session id and the two dates in one struct.
+type testClaims struct {
+	jwt.RegisteredClaims
+	SessionID string `json:"sid"`
+	exp, iat  jwt.NumericDate
 }
 
-// fastIssuers returns issuers for every combination of the settings the
+func (c *testClaims) Fields() (*jwt.RegisteredClaims, *string, *jwt.NumericDate, *jwt.NumericDate) {
+	return &c.RegisteredClaims, &c.SessionID, &c.exp, &c.iat
+}
+
+type fastCase struct {
+	c     *Codec
+	clock *fastClock
+	extra []byte // encoded extra claims
+	n     int
+}
+
+// testConfig is the codec an issuer with these settings builds.
+func testConfig(issuer string, aud []string, leeway time.Duration, now func() time.Time) Config {
+	return Config{
+		Secret: internalSecret, PreviousSecrets: [][]byte{olderSecret},
+		Issuer: issuer, Audience: aud, Leeway: leeway, Now: now,
+		MaxAge: maxAge, MaxLen: 8 << 10, MaxSubjectLen: 256,
+	}
+}
+
+// fastIssuers returns codecs for every combination of the settings the
 // fast path reads (issuer, audience, extra claims, leeway): the fuzz
 // target's set. The unit test takes fastIssuersPairwise.
-func fastIssuers(t testing.TB) []fastCase {
-	var out []fastCase
+func fastIssuers(t testing.TB) []*fastCase {
+	var out []*fastCase
 	for _, issuer := range fastIssuerNames {
 		for _, aud := range fastAudiences {
 			for _, extra := range fastExtras {
@@ -109,10 +145,10 @@ var (
 )
 
 // fastIssuersPairwise covers every pair of values of any two settings
-// (an orthogonal array: 6 issuers instead of the 24 of the full product),
+// (an orthogonal array: 6 codecs instead of the 24 of the full product),
 // so that every setting meets every other one at least once.
-func fastIssuersPairwise(t testing.TB) []fastCase {
-	var out []fastCase
+func fastIssuersPairwise(t testing.TB) []*fastCase {
+	var out []*fastCase
 	for _, c := range [][4]int{
 		// issuer, audience, extra, leeway
 		{0, 0, 0, 0}, {1, 0, 1, 1}, {0, 1, 1, 0}, {1, 1, 0, 1}, {0, 2, 0, 1}, {1, 2, 1, 0},
@@ -122,57 +158,64 @@ func fastIssuersPairwise(t testing.TB) []fastCase {
 	return out
 }
 
-func newFastCase(t testing.TB, issuer string, aud []string, extra map[string]any, leeway time.Duration) fastCase {
+func newFastCase(t testing.TB, issuer string, aud []string, extra map[string]any, leeway time.Duration) *fastCase {
 	clock := &fastClock{t: time.Unix(1_800_000_000, 0)}
-	cfg := Config{
-		Store: NewMemoryStore(), Secret: internalSecret, Issuer: issuer, Audience: aud,
-		Leeway: leeway, Now: clock.now, ReuseGrace: time.Second,
-		PreviousSecrets: [][]byte{[]byte("an-older-secret-an-older-secret-an-older")},
-	}
-	if extra != nil {
-		cfg.Claims = func(context.Context, string) (map[string]any, error) { return extra, nil }
-	}
-	iss, err := NewIssuer(cfg)
+	c, err := New(testConfig(issuer, aud, leeway, clock.now))
 	require.NoError(t, err)
-	return fastCase{iss, clock}
+	enc, err := c.EncodeExtra(extra)
+	require.NoError(t, err)
+	return &fastCase{c: c, clock: clock, extra: enc}
+}
+
+// issue mints a pair as a login does: a new session, generation 1.
+func (fc *fastCase) issue(t testing.TB, subject string) (access, refresh string) {
+	fc.n++
+	now := fc.clock.t
+	sid, jti := fmt.Sprintf("session-%014d", fc.n), fmt.Sprintf("refresh-%014d", fc.n)
+	access, err := fc.c.MintAccess(NewAccess{Subject: subject, SessionID: sid, ID: fmt.Sprintf("access-%015d", fc.n), IssuedAt: now, ExpiresAt: now.Add(accessTTL)}, fc.extra)
+	require.NoError(t, err)
+	refresh = fc.c.MintRefresh(NewRefresh{Subject: subject, SessionID: sid, ID: jti, Generation: 1, IssuedAt: now, ExpiresAt: now.Add(refreshTTL)})
+	return access, refresh
 }
 
 // compareAccess checks the fast path against golang-jwt for one token; it
 // reports whether the fast path recognised the token.
-func compareAccess(t testing.TB, v *Verifier, token string) bool {
-	fast, fastErr := v.verifyMinted(token)
-	slow := new(Claims)
-	_, slowErr := v.parser.ParseWithClaims(token, slow, v.keyFn)
+func compareAccess(t testing.TB, c *Codec, token string) bool {
+	fast := new(testClaims)
+	recognised, fastErr := c.parseMintedAccess(token, fast)
+	slow := new(testClaims)
+	_, slowErr := c.accessParser.ParseWithClaims(token, slow, c.accessKeyFunc(context.Background()))
 	if slowErr != nil {
-		slow, slowErr = nil, mapParseError(slowErr)
+		slowErr = c.mapParseError(slowErr)
 	}
-	if fast == nil && fastErr == nil {
+	if !recognised {
 		return false
 	}
 	if fastErr != nil || slowErr != nil {
 		require.Error(t, fastErr, "fast path refused nothing, golang-jwt: %v", slowErr)
 		require.Error(t, slowErr, "golang-jwt refused nothing, fast path: %v", fastErr)
 		require.Equal(t, slowErr.Error(), fastErr.Error())
-		for _, target := range []error{ErrInvalidToken, ErrTokenExpired, jwt.ErrTokenExpired, jwt.ErrTokenInvalidIssuer, jwt.ErrTokenInvalidAudience, jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenNotValidYet, jwt.ErrTokenInvalidClaims} {
+		for _, target := range []error{c.errs.Invalid, c.errs.Expired, jwt.ErrTokenExpired, jwt.ErrTokenInvalidIssuer, jwt.ErrTokenInvalidAudience, jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenNotValidYet, jwt.ErrTokenInvalidClaims} {
 			require.Equal(t, errors.Is(slowErr, target), errors.Is(fastErr, target), "errors.Is(%v)", target)
 		}
 		return true
 	}
-	require.Equal(t, slow, fast)
+	require.Equal(t, slow.RegisteredClaims, fast.RegisteredClaims)
+	require.Equal(t, slow.SessionID, fast.SessionID)
 	return true
 }
 
-func compareRefresh(t testing.TB, iss *Issuer, token string, checkExpiry bool) bool {
-	fast, fastErr := iss.parseMintedRefresh(token, checkExpiry)
-	slow, slowErr := iss.parseRefreshJWT(token, checkExpiry)
-	if fast == nil && fastErr == nil {
+func compareRefresh(t testing.TB, c *Codec, token string, checkExpiry bool) bool {
+	fast, recognised, fastErr := c.parseMintedRefresh(token, checkExpiry)
+	slow, slowErr := c.parseRefreshJWT(token, checkExpiry)
+	if !recognised {
 		return false
 	}
 	if fastErr != nil || slowErr != nil {
 		require.Error(t, fastErr, "fast path refused nothing, golang-jwt: %v", slowErr)
 		require.Error(t, slowErr, "golang-jwt refused nothing, fast path: %v", fastErr)
 		require.Equal(t, slowErr.Error(), fastErr.Error())
-		for _, target := range []error{ErrInvalidToken, ErrTokenExpired, jwt.ErrTokenExpired, jwt.ErrTokenInvalidIssuer, jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenNotValidYet} {
+		for _, target := range []error{c.errs.Invalid, c.errs.Expired, jwt.ErrTokenExpired, jwt.ErrTokenInvalidIssuer, jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenNotValidYet} {
 			require.Equal(t, errors.Is(slowErr, target), errors.Is(fastErr, target), "errors.Is(%v)", target)
 		}
 		return true
@@ -234,20 +277,19 @@ func hostilePayloads(genuine string) []string {
 // tampered bytes, every hostile payload on the plain subject); the deep
 // search is FuzzFastPathMatchesGolangJWT's, which CI runs with -fuzztime.
 func TestFastPathMatchesGolangJWT(t *testing.T) {
-	ctx := context.Background()
 	recognised := 0
 	for _, fc := range fastIssuersPairwise(t) {
-		iss, v := fc.iss, fc.iss.Verifier()
+		c := fc.c
 		for si, subject := range []string{"alice", `q"b\s`, "ü"} {
-			p, err := iss.Issue(ctx, subject)
-			require.NoError(t, err)
+			var p struct{ AccessToken, RefreshToken string }
+			p.AccessToken, p.RefreshToken = fc.issue(t, subject)
 			plain := !strings.ContainsAny(subject, `"\<>&ü`) // the fast path leaves escapes to golang-jwt
-			for _, at := range []time.Duration{0, time.Minute, DefaultAccessTTL - time.Second, DefaultAccessTTL, DefaultAccessTTL + 3*time.Second, DefaultAccessTTL + time.Hour, 30 * 24 * time.Hour, -time.Hour} {
+			for _, at := range []time.Duration{0, time.Minute, accessTTL - time.Second, accessTTL, accessTTL + 3*time.Second, accessTTL + time.Hour, 30 * 24 * time.Hour, -time.Hour} {
 				fc.clock.t = time.Unix(1_800_000_000, 0).Add(at)
-				ok := compareAccess(t, v, p.AccessToken)
+				ok := compareAccess(t, c, p.AccessToken)
 				require.Equal(t, plain, ok, "genuine access token recognised (%q)", subject)
 				for _, check := range []bool{true, false} {
-					ok = compareRefresh(t, iss, p.RefreshToken, check)
+					ok = compareRefresh(t, c, p.RefreshToken, check)
 					require.Equal(t, plain, ok, "genuine refresh token recognised (%q)", subject)
 				}
 			}
@@ -264,32 +306,32 @@ func TestFastPathMatchesGolangJWT(t *testing.T) {
 					}
 					b := []byte(tok)
 					b[i] ^= 1
-					compareAccess(t, v, string(b))
-					compareRefresh(t, iss, string(b), true)
+					compareAccess(t, c, string(b))
+					compareRefresh(t, c, string(b), true)
 				}
 				nonCanonical := []byte(tok)
 				nonCanonical[len(tok)-1] = map[byte]byte{'A': 'B', 'Q': 'R', 'g': 'h', 'w': 'x'}[tok[len(tok)-1]]
-				compareAccess(t, v, string(nonCanonical))
-				compareRefresh(t, iss, string(nonCanonical), true)
+				compareAccess(t, c, string(nonCanonical))
+				compareRefresh(t, c, string(nonCanonical), true)
 			}
 			if si > 0 {
-				continue // the hostile payloads once per issuer: on the plain subject
+				continue // the hostile payloads once per codec: on the plain subject
 			}
 
 			// Hostile payloads with a valid signature, for both token kinds
 			// and the current and previous key sets.
-			for _, ks := range iss.keys.accepted {
+			for _, ks := range c.ring.accepted {
 				for kind, tok := range map[string]string{"access": p.AccessToken, "refresh": p.RefreshToken} {
 					raw, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
 					require.NoError(t, err)
 					for _, payload := range hostilePayloads(string(raw)) {
 						if kind == "access" {
-							compareAccess(t, v, resign(ks.accessHeader, ks.access, payload))
-							compareAccess(t, v, resign(ks.refreshHdr, ks.access, payload))
+							compareAccess(t, c, resign(ks.AccessHeader, ks.Access, payload))
+							compareAccess(t, c, resign(ks.RefreshHeader, ks.Access, payload))
 						} else {
-							compareRefresh(t, iss, resign(ks.refreshHdr, ks.refresh, payload), true)
-							compareRefresh(t, iss, resign(ks.refreshHdr, ks.refresh, payload), false)
-							compareRefresh(t, iss, resign(ks.accessHeader, ks.refresh, payload), true)
+							compareRefresh(t, c, resign(ks.RefreshHeader, ks.Refresh, payload), true)
+							compareRefresh(t, c, resign(ks.RefreshHeader, ks.Refresh, payload), false)
+							compareRefresh(t, c, resign(ks.AccessHeader, ks.Refresh, payload), true)
 						}
 						recognised++
 					}
@@ -304,11 +346,8 @@ func TestFastPathMatchesGolangJWT(t *testing.T) {
 // key and header and checks that both parsers agree.
 func FuzzFastPathMatchesGolangJWT(f *testing.F) {
 	fcs := fastIssuers(f)
-	p, err := fcs[len(fcs)-1].iss.Issue(context.Background(), "alice")
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, tok := range []string{p.AccessToken, p.RefreshToken} {
+	access, refresh := fcs[len(fcs)-1].issue(f, "alice")
+	for _, tok := range []string{access, refresh} {
 		raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
 		for _, payload := range hostilePayloads(string(raw)) {
 			f.Add(payload, uint8(0))
@@ -316,10 +355,10 @@ func FuzzFastPathMatchesGolangJWT(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, payload string, which uint8) {
 		fc := fcs[int(which)%len(fcs)]
-		ks := fc.iss.keys.current
-		compareAccess(t, fc.iss.Verifier(), resign(ks.accessHeader, ks.access, payload))
-		compareRefresh(t, fc.iss, resign(ks.refreshHdr, ks.refresh, payload), true)
-		compareRefresh(t, fc.iss, resign(ks.refreshHdr, ks.refresh, payload), false)
+		ks := fc.c.ring.current
+		compareAccess(t, fc.c, resign(ks.AccessHeader, ks.Access, payload))
+		compareRefresh(t, fc.c, resign(ks.RefreshHeader, ks.Refresh, payload), true)
+		compareRefresh(t, fc.c, resign(ks.RefreshHeader, ks.Refresh, payload), false)
 	})
 }
 
@@ -331,4 +370,26 @@ func TestSkipValueMatchesJSONValid(t *testing.T) {
 		end := skipValue(s, 0, 0)
 		require.Equal(t, json.Valid([]byte(s)), end == len(s), fmt.Sprintf("%q", s))
 	}
+}
+
+func TestMintRefreshWithAudienceMatchesJSONMarshal(t *testing.T) {
+	for _, single := range []bool{true, false} {
+		saved := jwt.MarshalSingleStringAsArray
+		jwt.MarshalSingleStringAsArray = single
+		for _, aud := range []jwt.ClaimStrings{nil, {}, {"api"}, {"api", "https://a.example/<x>"}, {"ü"}} {
+			rp := refreshPayload{Issuer: "iss", Subject: "alice", Audience: aud, ExpiresAt: 1 << 40, IssuedAt: 7, ID: "j", SessionID: "s", Generation: 3}
+			want, err := json.Marshal(rp)
+			require.NoError(t, err)
+			require.Equal(t, string(want), string(rp.appendJSON(nil)))
+		}
+		jwt.MarshalSingleStringAsArray = saved
+	}
+}
+
+func TestKeysAreDomainSeparated(t *testing.T) {
+	ks := DeriveKeys(internalSecret)
+	require.NotEqual(t, ks.Access, ks.Refresh)
+	require.NotEqual(t, internalSecret, ks.Access)
+	require.NotContains(t, ks.Kid, string(internalSecret[:8]))
+	require.Equal(t, ks, DeriveKeys(internalSecret), "deterministic")
 }

@@ -1,4 +1,4 @@
-package rtr
+package token
 
 import (
 	"context"
@@ -18,11 +18,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestPublicFastPathMatchesJWT checks verifyMintedPublic the way
+// TestPublicFastPathMatchesJWT checks the public-key fast path the way
 // compareAccess checks the HS256 fast path: for every token it
 // recognises, the same claims or the same error as golang-jwt.
 func TestPublicFastPathMatchesJWT(t *testing.T) {
-	ctx := context.Background()
 	_, ed, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
 	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -31,14 +30,12 @@ func TestPublicFastPathMatchesJWT(t *testing.T) {
 	require.NoError(t, err)
 	for _, key := range []crypto.Signer{ed, ec, rs} {
 		clock := &fastClock{t: time.Unix(1_800_000_000, 0)}
-		iss := newTestIssuer(t, func(c *Config) {
-			c.SigningKey, c.Now = key, clock.now
-			c.Claims = func(context.Context, string) (map[string]any, error) {
-				return map[string]any{"roles": []string{"a"}}, nil
-			}
-		})
-		v := iss.Verifier()
-		p, err := iss.Issue(ctx, "alice", WithClientID("c"))
+		cfg := testConfig("", nil, 0, clock.now)
+		cfg.Signer = key
+		v, err := New(cfg)
+		require.NoError(t, err)
+		var p struct{ AccessToken string }
+		p.AccessToken, err = v.MintAccess(NewAccess{Subject: "alice", SessionID: "s", ID: "j", IssuedAt: clock.t, ExpiresAt: clock.t.Add(accessTTL)}, []byte(`{"client_id":"c","roles":["a"]}`))
 		require.NoError(t, err)
 		parts := strings.Split(p.AccessToken, ".")
 		sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
@@ -57,24 +54,26 @@ func TestPublicFastPathMatchesJWT(t *testing.T) {
 
 // comparePublic checks the public-key fast path against golang-jwt for one
 // token; it reports whether the fast path recognised the token.
-func comparePublic(t *testing.T, v *Verifier, token string) bool {
+func comparePublic(t *testing.T, v *Codec, token string) bool {
 	ctx := context.Background()
-	fast, fastErr := v.verifyMinted(token)
-	if fast == nil && fastErr == nil {
+	fast := new(testClaims)
+	recognised, fastErr := v.parseMintedAccess(token, fast)
+	if !recognised {
 		return false
 	}
-	slow := new(Claims)
-	_, slowErr := v.parser.ParseWithClaims(token, slow, v.keyFunc(ctx))
+	slow := new(testClaims)
+	_, slowErr := v.accessParser.ParseWithClaims(token, slow, v.accessKeyFunc(ctx))
 	if slowErr != nil {
 		require.Error(t, fastErr, "golang-jwt: %v", slowErr)
-		require.Equal(t, mapParseError(slowErr).Error(), fastErr.Error())
+		require.Equal(t, v.mapParseError(slowErr).Error(), fastErr.Error())
 		for _, target := range []error{jwt.ErrTokenExpired, jwt.ErrTokenSignatureInvalid, jwt.ErrTokenInvalidAudience} {
 			require.Equal(t, errors.Is(slowErr, target), errors.Is(fastErr, target))
 		}
 		return true
 	}
 	require.NoError(t, fastErr)
-	require.Equal(t, slow, fast)
+	require.Equal(t, slow.RegisteredClaims, fast.RegisteredClaims)
+	require.Equal(t, slow.SessionID, fast.SessionID)
 	return true
 }
 
@@ -92,19 +91,21 @@ func tamperedHeader(token string) string {
 // verify under one of its keys with that key's algorithm.
 func FuzzVerifyPublic(f *testing.F) {
 	ed := ed25519.NewKeyFromSeed([]byte("fuzz-ed25519-seed-fuzz-ed25519-s"))
-	iss, err := NewIssuer(Config{
-		Store: NewMemoryStore(), Secret: fuzzSecret, Issuer: "iss", Audience: []string{"api"},
-		Now: func() time.Time { return fuzzNow }, SigningKey: ed,
-	})
+	// As rtr's fuzz issuer: the same secret, issuer, audience and clock.
+	fuzzNow := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cfg := testConfig("iss", []string{"api"}, 0, func() time.Time { return fuzzNow })
+	cfg.Secret, cfg.PreviousSecrets, cfg.Signer = []byte("fuzz-secret-fuzz-secret-fuzz-secret!"), nil, ed
+	v, err := New(cfg)
 	if err != nil {
 		f.Fatal(err)
 	}
-	p, err := iss.Issue(context.Background(), "alice", WithClientID("c"))
+	var p struct{ AccessToken, RefreshToken string }
+	p.AccessToken, err = v.MintAccess(NewAccess{Subject: "alice", SessionID: "s", ID: "j", IssuedAt: fuzzNow, ExpiresAt: fuzzNow.Add(accessTTL)}, []byte(`{"client_id":"c"}`))
 	if err != nil {
 		f.Fatal(err)
 	}
-	v := iss.Verifier()
-	kid := v.pub.snapshot()[0].kid
+	p.RefreshToken = v.MintRefresh(NewRefresh{Subject: "alice", SessionID: "s", ID: "r", Generation: 1, IssuedAt: fuzzNow, ExpiresAt: fuzzNow.Add(refreshTTL)})
+	kid := v.pub.Snapshot()[0].kid
 	f.Add(p.AccessToken)
 	f.Add(p.RefreshToken)
 	f.Add(tamperedHeader(p.AccessToken))
@@ -120,13 +121,13 @@ func FuzzVerifyPublic(f *testing.F) {
 		f.Add(base64.RawURLEncoding.EncodeToString([]byte(h)) + "." + rest)
 	}
 	f.Fuzz(func(t *testing.T, token string) {
-		if !tooLarge(token) {
+		if !v.tooLarge(token) {
 			comparePublic(t, v, token)
 		}
-		c, err := v.Verify(context.Background(), token)
+		c := new(testClaims)
+		err := v.ParseAccess(context.Background(), token, c)
 		if err != nil {
-			require.Nil(t, c)
-			require.True(t, errors.Is(err, ErrInvalidToken) || errors.Is(err, ErrTokenExpired), "%v", err)
+			require.True(t, errors.Is(err, v.errs.Invalid) || errors.Is(err, v.errs.Expired), "%v", err)
 			return
 		}
 		require.NotEmpty(t, c.Subject)

@@ -1,4 +1,4 @@
-package rtr
+package token
 
 import (
 	"bytes"
@@ -14,6 +14,11 @@ import (
 // Token hygiene shared by every parse: canonical encoding, payload member
 // names that cannot shadow a verified claim, and the bounds of the
 // signature-only path.
+
+// ReservedClaims are the claims the engine sets itself. Extra claims
+// cannot use them, nor any name that folds to one of them (see
+// [FoldsToReserved]).
+var ReservedClaims = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "gen", "client_id"}
 
 // canonicalB64 decodes base64url without padding and refuses non-zero spare
 // bits. It still skips CR and LF, which canonicalSegment refuses first.
@@ -66,13 +71,13 @@ func canonicalToken(token string) bool {
 	return ok && canonicalSegment(h) && canonicalSegment(p) && canonicalSegment(sig)
 }
 
-// foldsToReserved reports whether name folds (as [strings.EqualFold]
+// FoldsToReserved reports whether name folds (as [strings.EqualFold]
 // does: case and Unicode simple folding, so "SUB", "Sub" and "ſub" all
-// fold to "sub") to a claim rtr sets itself. encoding/json matches struct
-// fields with the same folding, so such a name would decode into a
-// verified claim.
-func foldsToReserved(name string) (index int, ok bool) {
-	for i, r := range reservedClaims {
+// fold to "sub") to one of [ReservedClaims], and which. encoding/json
+// matches struct fields with the same folding, so such a name would
+// decode into a verified claim.
+func FoldsToReserved(name string) (index int, ok bool) {
+	for i, r := range ReservedClaims {
 		if strings.EqualFold(name, r) {
 			return i, true
 		}
@@ -93,15 +98,15 @@ func checkMembers(payload []byte) error {
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return errors.New("payload is not a JSON object")
 	}
-	var seen [len(reservedClaims)]bool
+	var seen [len(ReservedClaims)]bool
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
 			return err
 		}
 		name, _ := t.(string)
-		if i, ok := foldsToReserved(name); ok {
-			if name != reservedClaims[i] || seen[i] {
+		if i, ok := FoldsToReserved(name); ok {
+			if name != ReservedClaims[i] || seen[i] {
 				return errShadowingMember
 			}
 			seen[i] = true
@@ -119,18 +124,25 @@ func checkMembers(payload []byte) error {
 // checkMembers). The fast path needs neither: it recognises only tokens
 // byte for byte in the form rtr mints, canonical and with exact names,
 // and hands anything else to the general path.
-func checkGeneralToken(token string) error {
+func (c *Codec) checkGeneralToken(token string) error {
 	if !canonicalToken(token) {
-		return fmt.Errorf("%w: not canonical base64url", ErrInvalidToken)
+		return fmt.Errorf("%w: not canonical base64url", c.errs.Invalid)
 	}
-	payload, err := canonicalB64.DecodeString(payloadSegment(token))
+	payload, err := canonicalB64.DecodeString(PayloadSegment(token))
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return fmt.Errorf("%w: %w", c.errs.Invalid, err)
 	}
 	if err := checkMembers(payload); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return fmt.Errorf("%w: %w", c.errs.Invalid, err)
 	}
 	return nil
+}
+
+// PayloadSegment returns the base64url payload segment of a compact JWS.
+func PayloadSegment(token string) string {
+	_, rest, _ := strings.Cut(token, ".")
+	p, _, _ := strings.Cut(rest, ".")
+	return p
 }
 
 // audienceEqual reports whether a refresh token's audience is exactly the
@@ -156,34 +168,4 @@ func audienceEqual(token jwt.ClaimStrings, cfg []string) bool {
 		}
 	}
 	return true
-}
-
-// checkSignatureOnly bounds what a parse without claim validation (logout
-// with an expired token, matching an expired access token to a refresh
-// request) accepts: the issuer and audience must be this issuer's, and
-// the token must carry an exp no older than MaxSessionAge, past which its
-// session has ended for certain. access selects the access-token audience
-// rule (at least one configured audience named, as in [Verifier.Verify]);
-// refresh tokens must carry exactly the configured audience.
-func (c *Config) checkSignatureOnly(rc *jwt.RegisteredClaims, access bool) error {
-	if rc.ExpiresAt == nil {
-		return fmt.Errorf("%w: missing exp", ErrInvalidToken)
-	}
-	if rc.ExpiresAt.Before(c.Now().Add(-c.MaxSessionAge - c.Leeway)) {
-		return fmt.Errorf("%w: expired longer ago than MaxSessionAge", ErrInvalidToken)
-	}
-	if c.Issuer != "" && rc.Issuer != c.Issuer {
-		return fmt.Errorf("%w: wrong issuer", ErrInvalidToken)
-	}
-	if access && len(c.Audience) > 0 {
-		for _, a := range rc.Audience {
-			for _, want := range c.Audience {
-				if a == want {
-					return nil
-				}
-			}
-		}
-		return fmt.Errorf("%w: wrong audience", ErrInvalidToken)
-	}
-	return nil
 }
