@@ -51,7 +51,7 @@ func (a *HTTPAuth) Login(w http.ResponseWriter, r *http.Request, subject string,
 	}
 	if old := a.cookies.refresh.read(r); old != "" {
 		if id, err := a.refreshIdentity(old); err == nil && id.sessionID != p.SessionID {
-			_ = a.iss.RevokeSession(ctx, id.subject, id.sessionID) // best effort
+			_ = a.iss.endSession(ctx, id.subject, id.sessionID, true) // best effort
 		}
 	}
 	a.warnPlainHTTP(r)
@@ -240,7 +240,7 @@ func (a *HTTPAuth) LogoutHandler(next http.Handler) http.Handler {
 			id, err = a.accessIdentity(at)
 		}
 		if err == nil {
-			if err := a.iss.RevokeSession(r.Context(), id.subject, id.sessionID); err != nil {
+			if err := a.iss.endSession(r.Context(), id.subject, id.sessionID, true); err != nil {
 				a.fail(w, r, a.resourceError(err), clearNone)
 				return
 			}

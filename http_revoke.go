@@ -41,7 +41,7 @@ func (a *HTTPAuth) RevokeHandler() http.Handler {
 			return
 		}
 		if id, err := a.refreshIdentity(req.Token); err == nil {
-			if err := a.iss.RevokeSession(r.Context(), id.subject, id.sessionID); err != nil {
+			if err := a.iss.endSession(r.Context(), id.subject, id.sessionID, true); err != nil {
 				a.failGrant(w, r, a.revokeError(err), clearNone)
 				return
 			}

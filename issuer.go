@@ -52,7 +52,7 @@ func NewIssuer(cfg Config) (*Issuer, error) {
 		iss.feed = cfg.Store.(RevocationFeed)
 		iss.verifier.followRevocations(iss.feed, revocationOptions{
 			now: iss.cfg.Now, maxLag: iss.cfg.RevocationMaxLag, failClosed: iss.cfg.RevocationFailClosed,
-			maxEntries: iss.cfg.RevocationMaxEntries, emit: iss.emitFeed,
+			maxEntries: iss.cfg.RevocationMaxEntries, leeway: iss.cfg.Leeway, emit: iss.emitFeed,
 		})
 	}
 	return iss, nil

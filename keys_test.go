@@ -372,3 +372,22 @@ func TestClientIDSurvivesRefreshInEveryStore(t *testing.T) {
 		require.Equal(t, "cli", list[0].Meta[rtr.MetaClientID])
 	})
 }
+
+// TestAsymmetricSignatureLineBreakRefused: strict base64 skips CR and LF;
+// a token with one inside its signature is a second spelling of the same
+// token and verifies on no path.
+func TestAsymmetricSignatureLineBreakRefused(t *testing.T) {
+	ctx := context.Background()
+	for _, alg := range asymmetricAlgs {
+		t.Run(alg, func(t *testing.T) {
+			f := newFixture(t, rtr.NewMemoryStore(), withSigningKey(testKeys()[alg][0]))
+			p, err := f.iss.Issue(ctx, "alice")
+			require.NoError(t, err)
+			i := strings.LastIndexByte(p.AccessToken, '.') + 4
+			for _, lb := range []string{"\n", "\r", "\r\n"} {
+				_, err := f.iss.Verifier().Verify(ctx, p.AccessToken[:i]+lb+p.AccessToken[i:])
+				require.ErrorIs(t, err, rtr.ErrInvalidToken, "%q in the signature", lb)
+			}
+		})
+	}
+}

@@ -109,6 +109,7 @@ type revocations struct {
 	now              func() time.Time
 	maxLag           time.Duration
 	failClosed       bool
+	extra            int64 // ns added to every Until: this follower's own Leeway
 	emit             func(EventType)
 
 	downSince     atomic.Int64 // unix ns from now(); 0 when in sync
@@ -134,6 +135,7 @@ type revocationOptions struct {
 	maxLag     time.Duration
 	failClosed bool
 	maxEntries int
+	leeway     time.Duration   // the follower's Leeway, added to every Until
 	emit       func(EventType) // nil: no events
 }
 
@@ -143,7 +145,7 @@ func newRevocations(o revocationOptions) *revocations {
 	r := &revocations{
 		seedSub: maphash.MakeSeed(), seedSid: maphash.MakeSeed(),
 		perShard: max(1, (o.maxEntries+revShards-1)/revShards),
-		now:      o.now, maxLag: o.maxLag, failClosed: o.failClosed, emit: o.emit,
+		now:      o.now, maxLag: o.maxLag, failClosed: o.failClosed, emit: o.emit, extra: int64(o.leeway),
 	}
 	if r.emit == nil {
 		r.emit = func(EventType) {}
@@ -226,7 +228,7 @@ func (r *revocations) key(subject, sid string) uint64 {
 func (r *revocations) Revoked(revs []Revocation) {
 	now := r.now().UnixNano()
 	for _, rv := range revs {
-		until := rv.Until.UnixNano()
+		until := rv.Until.UnixNano() + r.extra
 		if until <= now {
 			continue
 		}

@@ -37,7 +37,9 @@ func TestRevocationsSweep(t *testing.T) {
 	clock := &revTestClock{t: time.Unix(1_800_000_000, 0)}
 	var events []EventType
 	var mu sync.Mutex
-	r := newTestRevocations(clock, 1000, &events, &mu)
+	// Room for 500 in any one shard: the bound is per shard, and 500 ids
+	// need not spread evenly.
+	r := newTestRevocations(clock, revShards*500, &events, &mu)
 	var revs []Revocation
 	for i := range 500 {
 		revs = append(revs, Revocation{Subject: "alice", SessionID: fmt.Sprint("s", i), Until: clock.now().Add(time.Minute)})

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"github.com/rtr-go/rtr"
 	"github.com/rtr-go/rtr/internal/testredis"
+	"github.com/rtr-go/rtr/rtrtest"
 )
 
 // revStorePairs give two stores on the same data, standing for two
@@ -388,12 +391,17 @@ func TestInstantRevocationEviction(t *testing.T) {
 	for _, sp := range revStorePairs {
 		t.Run(sp.name, func(t *testing.T) {
 			s1, s2 := sp.new(t)
-			capped := func(c *rtr.Config) { c.MaxSessionsPerSubject = 2 }
+			// One clock, moved between logins: stores keep milliseconds, and
+			// the cap breaks ties within one at random.
+			clock := rtrtest.NewClock()
+			capped := func(c *rtr.Config) { c.MaxSessionsPerSubject = 2; c.Now = clock.Now }
 			a, b := revIssuer(t, s1, capped), revIssuer(t, s2, capped)
 			oldest, err := a.Issue(ctx, "frank")
 			require.NoError(t, err)
+			clock.Advance(time.Second)
 			second, err := a.Issue(ctx, "frank")
 			require.NoError(t, err)
+			clock.Advance(time.Second)
 			_, err = b.Verifier().Verify(ctx, oldest.AccessToken)
 			require.NoError(t, err)
 
@@ -409,3 +417,176 @@ func TestInstantRevocationEviction(t *testing.T) {
 		})
 	}
 }
+
+// TestRevokeSessionMadeUpIDsPublishNothing: ids given to RevokeSession come
+// from outside (a device-list form); ids of sessions the store does not
+// have are not published, so nobody can fill every verifier's revocation
+// set (past its bound every token would be refused).
+func TestRevokeSessionMadeUpIDsPublishNothing(t *testing.T) {
+	ctx := context.Background()
+	iss := revIssuer(t, rtr.NewMemoryStore(), func(c *rtr.Config) { c.RevocationMaxEntries = 640 })
+	victim, err := iss.Issue(ctx, "victim")
+	require.NoError(t, err)
+	for i := range 2000 {
+		require.NoError(t, iss.RevokeSession(ctx, "mallory", fmt.Sprintf("made-up-%d", i)))
+	}
+	_, err = iss.Verifier().Verify(ctx, victim.AccessToken)
+	require.NoError(t, err)
+	require.Zero(t, iss.Verifier().RevocationStatus().Entries, "nothing was published")
+
+	// A real session's end is still published.
+	p, err := iss.Issue(ctx, "alice")
+	require.NoError(t, err)
+	require.NoError(t, iss.RevokeSession(ctx, "alice", p.SessionID))
+	_, err = iss.Verifier().Verify(ctx, p.AccessToken)
+	require.ErrorIs(t, err, rtr.ErrTokenRevoked)
+}
+
+// TestRevocationCoversFollowerLeeway: a verifier that allows more clock
+// skew than the issuer keeps refusing a revoked session's token for as
+// long as that token verifies there.
+func TestRevocationCoversFollowerLeeway(t *testing.T) {
+	ctx := context.Background()
+	store := rtr.NewMemoryStore()
+	clock := rtrtest.NewClock()
+	iss := revIssuer(t, store, func(c *rtr.Config) { c.AccessTTL = time.Minute; c.Now = clock.Now })
+	v, err := rtr.NewVerifier(rtr.VerifierConfig{Secret: testSecret, Issuer: "https://auth.example",
+		Leeway: 2 * time.Minute, Now: clock.Now, RevocationFeed: store})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = v.Close() })
+	revWaitInSync(t, v)
+	p, err := iss.Issue(ctx, "alice")
+	require.NoError(t, err)
+	require.NoError(t, iss.Revoke(ctx, p.RefreshToken))
+	clock.Advance(time.Minute + 10*time.Second) // past the issuer's AccessTTL + margin, within exp + the verifier's leeway
+	_, err = v.Verify(ctx, p.AccessToken)
+	require.ErrorIs(t, err, rtr.ErrTokenRevoked)
+}
+
+// feedDown is a memory store whose revocation feed can be made to fail.
+type feedDown struct {
+	*rtr.MemoryStore
+	fail atomic.Bool
+}
+
+func (s *feedDown) PublishRevocations(ctx context.Context, now time.Time, revs []rtr.Revocation) error {
+	if s.fail.Load() {
+		return fmt.Errorf("%w: feed down", rtr.ErrStoreUnavailable)
+	}
+	return s.MemoryStore.PublishRevocations(ctx, now, revs)
+}
+
+// TestLoginAtCapWithFeedDown: a login at the cap whose eviction cannot be
+// published hands out no token and ends its new session again, so the
+// retry during the outage finds room and evicts no further real session.
+func TestLoginAtCapWithFeedDown(t *testing.T) {
+	ctx := context.Background()
+	store := &feedDown{MemoryStore: rtr.NewMemoryStore()}
+	clock := rtrtest.NewClock()
+	iss := revIssuer(t, store, func(c *rtr.Config) { c.MaxSessionsPerSubject = 3; c.Now = clock.Now })
+	var first []string
+	for range 3 {
+		clock.Advance(time.Second)
+		p, err := iss.Issue(ctx, "alice")
+		require.NoError(t, err)
+		first = append(first, p.SessionID)
+	}
+	store.fail.Store(true)
+	clock.Advance(time.Second)
+	_, err := iss.Issue(ctx, "alice")
+	require.ErrorIs(t, err, rtr.ErrStoreUnavailable, "the eviction could not be published")
+	sessions, err := iss.Sessions(ctx, "alice")
+	require.NoError(t, err)
+	require.Len(t, sessions, 2, "the oldest was evicted, and the new session did not stay behind")
+
+	clock.Advance(time.Second)
+	retry, err := iss.Issue(ctx, "alice")
+	require.NoError(t, err, "the retry finds room: nothing to evict, nothing to publish")
+	sessions, err = iss.Sessions(ctx, "alice")
+	require.NoError(t, err)
+	var ids []string
+	for _, s := range sessions {
+		ids = append(ids, s.ID)
+	}
+	require.ElementsMatch(t, []string{first[1], first[2], retry.SessionID}, ids)
+}
+
+// TestRedisCatchUpSurvivesExpiryBetweenPages: members that expire (and are
+// removed by another process's publish) while a follower pages through
+// the record do not make it skip revocations still in force. Real Redis:
+// miniredis pages ZSCAN by offset.
+func TestRedisCatchUpSurvivesExpiryBetweenPages(t *testing.T) {
+	c := testredis.Standalone(t)
+	p := testredis.Prefix()
+	s := rtr.NewRedisStore(c, rtr.WithKeyPrefix(p))
+	ctx := context.Background()
+	now := time.Now()
+	var revs []rtr.Revocation
+	for i := range 5000 { // one RevokeAll: one Until for all
+		revs = append(revs, rtr.Revocation{Subject: "a", SessionID: fmt.Sprintf("a%05d", i), Until: now.Add(2 * time.Second)})
+	}
+	for i := range 100 {
+		revs = append(revs, rtr.Revocation{Subject: "b", SessionID: fmt.Sprintf("b%05d", i), Until: now.Add(time.Hour)})
+	}
+	require.NoError(t, s.PublishRevocations(ctx, now, revs))
+	key := p + "{:revocations}"
+	c.AddHook(&afterFirstRead{do: func() {
+		// Another process's publish, later, removes the expired members.
+		_ = c.ZRemRangeByScore(context.Background(), key, "-inf", fmt.Sprint(now.Add(3*time.Second).UnixMilli())).Err()
+	}})
+	f := &revCollector{got: map[string]bool{}, up: make(chan struct{})}
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.FollowRevocations(fctx, func() time.Time { return now }, f) }()
+	select {
+	case <-f.up:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the follower never caught up")
+	}
+	cancel()
+	<-done
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range 100 {
+		require.True(t, f.got[fmt.Sprintf("b/b%05d", i)], "revocation b%05d in force was never delivered", i)
+	}
+}
+
+// afterFirstRead runs do once, after the first command that reads the
+// revocation record.
+type afterFirstRead struct {
+	once sync.Once
+	do   func()
+}
+
+func (h *afterFirstRead) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *afterFirstRead) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h *afterFirstRead) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if n := cmd.Name(); n == "zscan" || n == "zrangebyscore" {
+			h.once.Do(h.do)
+		}
+		return err
+	}
+}
+
+// revCollector is a RevocationFollower that records what it was told.
+type revCollector struct {
+	mu   sync.Mutex
+	got  map[string]bool
+	up   chan struct{}
+	once sync.Once
+}
+
+func (c *revCollector) Revoked(revs []rtr.Revocation) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range revs {
+		c.got[r.Subject+"/"+r.SessionID] = true
+	}
+}
+func (c *revCollector) FeedUp()        { c.once.Do(func() { close(c.up) }) }
+func (c *revCollector) FeedDown(error) {}

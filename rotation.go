@@ -51,7 +51,7 @@ func (iss *Issuer) Issue(ctx context.Context, subject string, opts ...IssueOptio
 	}
 	// With InstantRevocation the evicted sessions' access tokens die too;
 	// a login whose evictions could not be published hands out no token
-	// (the new session then expires unused).
+	// and ends the new session again.
 	pubErr := iss.publishEnded(ctx, subject, evicted...)
 	if err != nil {
 		if errors.Is(err, ErrInvalidSessionRecord) {
@@ -60,6 +60,9 @@ func (iss *Issuer) Issue(ctx context.Context, subject string, opts ...IssueOptio
 		return Pair{}, storeError(err)
 	}
 	if pubErr != nil {
+		// No token is handed out, so the new session would sit unused and,
+		// at the cap, make every retry evict one more real session.
+		_, _ = iss.cfg.Store.Revoke(sctx, subject, rec.ID)
 		return Pair{}, pubErr
 	}
 	p, err := iss.pair(&rec, extra)
@@ -152,14 +155,27 @@ func (iss *Issuer) Revoke(ctx context.Context, refreshToken string) error {
 	if err != nil {
 		return err
 	}
-	return iss.RevokeSession(ctx, id.Subject, id.SessionID)
+	return iss.endSession(ctx, id.Subject, id.SessionID, true)
 }
 
 // RevokeSession ends one session of subject by its id, as listed by
-// [Issuer.Sessions] ("log out that device"). Idempotent, and published as
-// [Issuer.Revoke] describes (a revocation names the subject too, so an id
-// of another subject's session revokes nothing).
+// [Issuer.Sessions] ("log out that device"). Idempotent. With
+// [Config.InstantRevocation] the end is published as [Issuer.Revoke]
+// describes (a revocation names the subject too, so an id of another
+// subject's session revokes nothing), but only when the store still had
+// the session: ids come from outside here, and made-up ones must not fill
+// every verifier's revocation set. A retry after a failed publish
+// therefore publishes nothing; retry with [Issuer.Revoke] and a token of
+// the session, or let the access tokens expire.
 func (iss *Issuer) RevokeSession(ctx context.Context, subject, sessionID string) error {
+	return iss.endSession(ctx, subject, sessionID, false)
+}
+
+// endSession ends a session. signed says the id came from a genuinely
+// signed token, so the session existed: then the end is published even
+// when the store no longer has it (the retry of a call whose publishing
+// failed).
+func (iss *Issuer) endSession(ctx context.Context, subject, sessionID string, signed bool) error {
 	if subject == "" || len(subject) > MaxSubjectLen {
 		return ErrInvalidSubject
 	}
@@ -175,8 +191,9 @@ func (iss *Issuer) RevokeSession(ctx context.Context, subject, sessionID string)
 	if ok {
 		iss.emit(ctx, EventRevoked, subject, sessionID, 0)
 	}
-	// Published even when the store no longer had the session: this may be
-	// the retry of a call whose publishing failed.
+	if !ok && !signed {
+		return nil
+	}
 	return iss.publishEnded(ctx, subject, sessionID)
 }
 

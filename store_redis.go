@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -81,8 +82,10 @@ func NewRedisStore(client redis.UniversalClient, opts ...RedisOption) *RedisStor
 	s.readTimeout, s.watchCtx = clientTimeouts(client)
 	if c, ok := client.(*redis.Client); ok && s.watchCtx {
 		s.deadlines, s.watchCtx = deadlineClone(c), false
-		if _, had := diverted.LoadOrStore(weak.Make(c), true); !had {
+		k := weak.Make(c)
+		if _, had := diverted.LoadOrStore(k, true); !had {
 			c.AddHook(divertHook{}) // once per client, however many stores
+			runtime.AddCleanup(c, func(k weak.Pointer[redis.Client]) { diverted.Delete(k) }, k)
 		}
 	}
 	for _, o := range opts {

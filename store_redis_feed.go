@@ -273,44 +273,42 @@ func (s *RedisStore) followOnce(ctx context.Context, now func() time.Time, f Rev
 	}
 }
 
-// catchUp delivers the recorded revocations whose Until is after now, a
-// page at a time. Pages follow the score (members that expire meanwhile
-// cannot shift them): each starts at the last score seen, past the
-// members of that score already read.
+// catchUp delivers the recorded revocations whose Until is after now. It
+// iterates with ZSCAN, whose cursor guarantees that every member present
+// from the start to the end of the iteration is returned, whatever is
+// added, raised or removed meanwhile (offsets into a score range do not:
+// members removed below the offset shift it).
 func (s *RedisStore) catchUp(ctx context.Context, now time.Time, f RevocationFollower) error {
-	minScore, skip := "("+strconv.FormatInt(now.UnixMilli(), 10), int64(0)
+	cutoff := now.UnixMilli()
+	type page struct {
+		kv   []string
+		next uint64
+	}
+	var cursor uint64
 	for {
-		zs, err := bounded(ctx, s, func(ctx context.Context) ([]redis.Z, error) {
-			return s.client.ZRangeByScoreWithScores(ctx, s.revRecordKey(), &redis.ZRangeBy{
-				Min: minScore, Max: "+inf", Offset: skip, Count: redisFeedPage,
-			}).Result()
+		p, err := bounded(ctx, s, func(ctx context.Context) (page, error) {
+			kv, next, err := s.client.ZScan(ctx, s.revRecordKey(), cursor, "", redisFeedPage).Result()
+			return page{kv, next}, err
 		})
 		if err != nil {
 			return err
 		}
-		revs := make([]Revocation, 0, len(zs))
-		for _, z := range zs {
-			m, _ := z.Member.(string)
-			subject, sid, ok := parseRevMember(m)
+		revs := make([]Revocation, 0, len(p.kv)/2)
+		for i := 0; i+1 < len(p.kv); i += 2 {
+			u, err := strconv.ParseFloat(p.kv[i+1], 64)
+			if err != nil || int64(u) <= cutoff {
+				continue
+			}
+			subject, sid, ok := parseRevMember(p.kv[i])
 			if !ok {
 				continue // not rtr's: nothing to refuse by it
 			}
-			revs = append(revs, Revocation{Subject: subject, SessionID: sid, Until: time.UnixMilli(int64(z.Score))})
+			revs = append(revs, Revocation{Subject: subject, SessionID: sid, Until: time.UnixMilli(int64(u))})
 		}
 		f.Revoked(revs)
-		if len(zs) < redisFeedPage {
+		if p.next == 0 {
 			return nil
 		}
-		last := zs[len(zs)-1].Score
-		same := int64(0)
-		for i := len(zs) - 1; i >= 0 && zs[i].Score == last; i-- {
-			same++
-		}
-		if strconv.FormatFloat(last, 'f', -1, 64) == strings.TrimPrefix(minScore, "(") && !strings.HasPrefix(minScore, "(") {
-			skip += same
-		} else {
-			skip = same
-		}
-		minScore = strconv.FormatFloat(last, 'f', -1, 64)
+		cursor = p.next
 	}
 }

@@ -175,6 +175,7 @@ func (cfg *VerifierConfig) follow(v *Verifier, now func() time.Time) *Verifier {
 		maxLag:     cfg.RevocationMaxLag,
 		failClosed: cfg.RevocationFailClosed,
 		maxEntries: cfg.RevocationMaxEntries,
+		leeway:     cfg.Leeway,
 	}
 	if o.maxLag == 0 {
 		o.maxLag = DefaultRevocationMaxLag
@@ -215,6 +216,11 @@ func noDowngrade(req *http.Request, via []*http.Request) error {
 	}
 	if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
 		return errors.New("JWKS: redirect from https to http refused")
+	}
+	// Where a redirect leads must itself pass the rule for JWKSURL: http
+	// only on a loopback host.
+	if err := checkJWKSURL(req.URL.String()); err != nil {
+		return errors.New("JWKS: redirect to a URL that JWKSURL could not be refused")
 	}
 	return nil
 }

@@ -33,9 +33,10 @@ type remoteKeys struct {
 	keys        atomic.Pointer[[]*token.PublicKey] // nil until the first successful fetch
 	nextRefresh atomic.Int64                       // unix ns: when refreshIfStale fetches again
 
-	mu      sync.Mutex // serialises fetches; guards the fields below
-	triedAt time.Time  // last attempt, successful or not
-	failed  bool       // the last attempt failed
+	mu       sync.Mutex    // guards the fields below; never held during a fetch
+	triedAt  time.Time     // last attempt, successful or not
+	failed   bool          // the last attempt failed
+	inflight chan struct{} // closed when the fetch under way ends; nil when none is
 }
 
 func (s *remoteKeys) Snapshot() []*token.PublicKey {
@@ -51,39 +52,75 @@ func (s *remoteKeys) Snapshot() []*token.PublicKey {
 // lifetime is over and no fetch is under way. Until then it costs a clock
 // reading and an atomic load.
 func (s *remoteKeys) refreshIfStale() {
-	if s.now().UnixNano() < s.nextRefresh.Load() || !s.mu.TryLock() {
+	if s.now().UnixNano() < s.nextRefresh.Load() {
 		return
 	}
-	if s.now().UnixNano() < s.nextRefresh.Load() { // another one just finished
-		s.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.now().UnixNano() < s.nextRefresh.Load() || s.inflight != nil {
 		return
 	}
-	go func() {
-		defer s.mu.Unlock()
-		s.fetchLocked(context.Background())
-	}()
+	s.startFetchLocked()
 }
 
+// Lookup returns the key kid names, fetching the set when kid is unknown
+// (at most once per minimum interval). It waits for a fetch only as long
+// as ctx allows: past that the answer is [ErrKeyUnavailable], and the
+// fetch goes on for the requests after it.
 func (s *remoteKeys) Lookup(ctx context.Context, kid string) (*token.PublicKey, error) {
 	if k := s.find(kid); k != nil {
 		s.refreshIfStale()
 		return k, nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if k := s.find(kid); k != nil { // fetched while we waited
-		return k, nil
-	}
-	if s.triedAt.IsZero() || s.now().Sub(s.triedAt) >= s.minInterval {
-		s.fetchLocked(ctx)
-		if k := s.find(kid); k != nil {
+	for {
+		s.mu.Lock()
+		if k := s.find(kid); k != nil { // fetched while we waited
+			s.mu.Unlock()
 			return k, nil
 		}
+		done := s.inflight
+		if done == nil && (s.triedAt.IsZero() || s.now().Sub(s.triedAt) >= s.minInterval) {
+			done = s.startFetchLocked()
+		}
+		failed := s.failed
+		s.mu.Unlock()
+		if done == nil {
+			if failed {
+				return nil, fmt.Errorf("%w: key id not in the cached key set, which cannot be fetched now", ErrKeyUnavailable)
+			}
+			return nil, token.ErrUnknownKey
+		}
+		select {
+		case <-done: // look again, with what the fetch brought
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: key id not in the cached key set, and the fetch outlasted the request: %w", ErrKeyUnavailable, ctx.Err())
+		}
 	}
-	if s.failed {
-		return nil, fmt.Errorf("%w: key id not in the cached key set, which cannot be fetched now", ErrKeyUnavailable)
-	}
-	return nil, token.ErrUnknownKey
+}
+
+// startFetchLocked starts a fetch in the background and returns the
+// channel closed when it ends. s.mu is held. The fetch is bounded by the
+// timeout and not by any caller's cancellation: a client going away must
+// not leave every other request without keys until the next attempt.
+func (s *remoteKeys) startFetchLocked() chan struct{} {
+	done := make(chan struct{})
+	s.inflight, s.triedAt = done, s.now()
+	go func() {
+		keys, err := s.fetch(context.Background())
+		s.mu.Lock()
+		if err != nil {
+			s.failed = true
+			s.nextRefresh.Store(s.now().Add(s.minInterval).UnixNano())
+		} else {
+			s.keys.Store(&keys)
+			s.failed = false
+			s.nextRefresh.Store(s.now().Add(s.lifetime).UnixNano())
+		}
+		s.inflight = nil
+		s.mu.Unlock()
+		close(done)
+	}()
+	return done
 }
 
 func (s *remoteKeys) find(kid string) *token.PublicKey {
@@ -99,25 +136,8 @@ func (s *remoteKeys) find(kid string) *token.PublicKey {
 	return nil
 }
 
-// fetchLocked fetches the set and, when it is usable, replaces the cached
-// keys. s.mu is held. The fetch is bounded by the timeout and not by the
-// caller's cancellation: a client going away must not leave every other
-// request without keys until the next attempt.
-func (s *remoteKeys) fetchLocked(ctx context.Context) {
-	s.triedAt = s.now()
-	keys, err := s.fetch(ctx)
-	if err != nil {
-		s.failed = true
-		s.nextRefresh.Store(s.now().Add(s.minInterval).UnixNano())
-		return
-	}
-	s.keys.Store(&keys)
-	s.failed = false
-	s.nextRefresh.Store(s.now().Add(s.lifetime).UnixNano())
-}
-
 func (s *remoteKeys) fetch(ctx context.Context) ([]*token.PublicKey, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {

@@ -317,3 +317,34 @@ func TestNewVerifierLeeway(t *testing.T) {
 	_, err = v.Verify(ctx, p.AccessToken)
 	require.ErrorIs(t, err, rtr.ErrTokenExpired)
 }
+
+// TestRemoteVerifierFetchBoundedByCaller: a Verify that must wait for a
+// key-set fetch waits only as long as its context allows, and is then
+// "cannot tell now", not invalid.
+func TestRemoteVerifierFetchBoundedByCaller(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+		http.Error(w, "down", http.StatusInternalServerError)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	v, err := rtr.NewVerifier(rtr.VerifierConfig{JWKSURL: srv.URL, HTTPClient: srv.Client()})
+	require.NoError(t, err)
+	f := newFixture(t, rtr.NewMemoryStore(), withSigningKey(testKeys()[rtr.AlgEdDSA][0]))
+	p, err := f.iss.Issue(context.Background(), "alice")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := v.Verify(ctx, p.AccessToken); done <- err }()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, rtr.ErrKeyUnavailable)
+	case <-time.After(3 * time.Second):
+		t.Fatal("Verify waited for the fetch past its context's deadline")
+	}
+}

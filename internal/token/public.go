@@ -281,7 +281,9 @@ func (m *mintedPublic) find(keys []*PublicKey, token string) bool {
 			break
 		}
 	}
-	if m.key == nil || len(sig) > maxSignatureLen {
+	// Strict base64 still skips CR and LF: a token holding one is left to
+	// the general path, which refuses every non-canonical spelling.
+	if m.key == nil || len(sig) > maxSignatureLen || strings.ContainsAny(sig, "\r\n") {
 		return false
 	}
 	m.sig = make([]byte, base64.RawURLEncoding.DecodedLen(len(sig)))
