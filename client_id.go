@@ -17,7 +17,10 @@ const MetaClientID = "client_id"
 // and on every refresh: the id is kept in the session's metadata under
 // [MetaClientID] (so it also shows in [Issuer.Sessions]), and counts
 // towards [MaxMetaEntries]. id must be 1 to [MaxMetaValueLen] printable
-// ASCII characters (RFC 6749 VSCHAR).
+// ASCII characters (RFC 6749 VSCHAR). The session's refresh tokens carry
+// the id too: with [WithClientAuthenticator], only the client
+// authenticated as id may redeem or revoke them (RFC 6749 §6, RFC 7009
+// §2.1).
 //
 // The access tokens rtr mints follow the RFC 9068 profile: the header has
 // typ "at+jwt" and the payload iss (when [Config.Issuer] is set), sub, aud

@@ -337,21 +337,21 @@ func (a *HTTPAuth) now() time.Time { return a.iss.cfg.Now() }
 
 // identity is the subject and session an access or refresh token names,
 // checked on signature only (expiry ignored).
-type identity struct{ subject, sessionID string }
+type identity struct{ subject, sessionID, clientID string }
 
 // accessIdentity checks an access token's signature, typ, alg, kid,
 // issuer and audience, and bounds its age by MaxSessionAge, but does not
 // check its expiry; it returns whom it names.
 func (a *HTTPAuth) accessIdentity(tok string) (identity, error) {
 	id, err := a.iss.codec.IdentifyAccess(tok)
-	return identity{id.Subject, id.SessionID}, err
+	return identity{subject: id.Subject, sessionID: id.SessionID}, err
 }
 
 // refreshIdentity checks a refresh token on signature only, bounded the
 // same way.
 func (a *HTTPAuth) refreshIdentity(tok string) (identity, error) {
 	id, err := a.iss.codec.IdentifyRefresh(tok)
-	return identity{id.Subject, id.SessionID}, err
+	return identity{id.Subject, id.SessionID, id.ClientID}, err
 }
 
 // errTokenMismatch: an access token sent along with a refresh token names

@@ -107,7 +107,10 @@ func (a *HTTPAuth) RefreshHandler() http.Handler {
 			a.failGrant(w, r, a.grantError(err), clearNone)
 			return
 		}
-		rt, fromCookie, err := a.presentedRefreshToken(w, r, true)
+		rt, fromCookie, client, err := a.presentedRefreshToken(w, r, true)
+		if err == nil {
+			err = a.checkTokenClient(rt, client)
+		}
 		if err != nil {
 			a.failGrant(w, r, a.grantError(err), clearNone)
 			return
@@ -163,47 +166,68 @@ func (a *HTTPAuth) failGrant(w http.ResponseWriter, r *http.Request, e *HTTPErro
 // refresh_token grant and the client is authenticated when
 // [WithClientAuthenticator] is set. The caller has made the cross-origin
 // check.
-func (a *HTTPAuth) presentedRefreshToken(w http.ResponseWriter, r *http.Request, grant bool) (token string, fromCookie bool, err error) {
+func (a *HTTPAuth) presentedRefreshToken(w http.ResponseWriter, r *http.Request, grant bool) (token string, fromCookie bool, client string, err error) {
 	if a.mode == BearerMode {
 		req, err := readTokenRequest(w, r)
 		if err != nil {
-			return "", false, err
+			return "", false, "", err
 		}
 		if grant {
 			if err := req.checkRefreshGrant(); err != nil {
-				return "", false, err
+				return "", false, "", err
 			}
-			if err := a.authenticateClient(r, &req); err != nil {
-				return "", false, err
+			if client, err = a.authenticateClient(r, &req); err != nil {
+				return "", false, "", err
 			}
 		}
 		if req.RefreshToken != "" {
-			return req.RefreshToken, false, nil
+			return req.RefreshToken, false, client, nil
 		}
 	}
 	if rt := a.cookies.refresh.read(r); rt != "" {
-		return rt, true, nil
+		return rt, true, client, nil
 	}
-	return "", false, errNoToken
+	return "", false, "", errNoToken
+}
+
+// errWrongClient: a refresh token issued to one OAuth client (see
+// [WithClientID]) presented by another.
+var errWrongClient = fmt.Errorf("%w: the token was issued to another client", ErrInvalidToken)
+
+// checkTokenClient binds a refresh token issued with [WithClientID] to
+// that client (RFC 6749 §6, RFC 7009 §2.1): with a [ClientAuthenticator],
+// only the client it authenticated as that id may redeem or revoke it.
+// Tokens issued to no named client, and endpoints that authenticate no
+// client, are not bound. A token that is not genuine is left to the
+// caller's own check.
+func (a *HTTPAuth) checkTokenClient(token, client string) error {
+	if a.clientAuth == nil {
+		return nil
+	}
+	id, err := a.refreshIdentity(token)
+	if err != nil || id.clientID == "" || id.clientID == client {
+		return nil
+	}
+	return errWrongClient
 }
 
 // authenticateClient runs the [ClientAuthenticator], if any, on the
 // request's client credentials.
-func (a *HTTPAuth) authenticateClient(r *http.Request, req *tokenRequest) error {
+func (a *HTTPAuth) authenticateClient(r *http.Request, req *tokenRequest) (clientID string, err error) {
 	if a.clientAuth == nil {
-		return nil
+		return "", nil
 	}
 	id, secret, err := clientCredentials(r, req)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := a.clientAuth(r.Context(), id, secret); err != nil {
 		if errors.Is(err, ErrStoreUnavailable) {
-			return err
+			return "", err
 		}
-		return fmt.Errorf("%w: %w", ErrInvalidClient, err)
+		return "", fmt.Errorf("%w: %w", ErrInvalidClient, err)
 	}
-	return nil
+	return id, nil
 }
 
 // LogoutHandler returns the endpoint that ends the current session (mount
@@ -229,7 +253,7 @@ func (a *HTTPAuth) LogoutHandler(next http.Handler) http.Handler {
 			a.fail(w, r, a.grantError(err), clearNone)
 			return
 		}
-		rt, _, err := a.presentedRefreshToken(w, r, false)
+		rt, _, _, err := a.presentedRefreshToken(w, r, false)
 		if err != nil && !errors.Is(err, errNoToken) {
 			a.fail(w, r, a.grantError(err), clearNone)
 			return

@@ -438,3 +438,49 @@ func TestPlainHTTPCookieWarning(t *testing.T) {
 		require.ErrorIs(t, err, rtr.ErrInvalidConfig)
 	})
 }
+
+// TestRefreshTokenBoundToClient: with a ClientAuthenticator, a refresh
+// token issued with WithClientID is redeemed and revoked only by that
+// client (RFC 6749 §6, RFC 7009 §2.1); tokens issued to no named client
+// stay usable by any client the authenticator accepts.
+func TestRefreshTokenBoundToClient(t *testing.T) {
+	auth := func(_ context.Context, id, secret string) error {
+		if (id == "conf" && secret == "s3cret") || (id == "other" && secret == "0ther") || (id == "public" && secret == "") {
+			return nil
+		}
+		return errors.New("unknown client")
+	}
+	f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode), rtr.WithClientAuthenticator(auth))
+	issue := func(opts ...rtr.IssueOption) rtr.Pair {
+		p, err := f.iss.Issue(t.Context(), "alice", opts...)
+		require.NoError(t, err)
+		return p
+	}
+	refresh := func(token, id, secret string) *http.Response {
+		r := hForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}})
+		r.SetBasicAuth(id, secret)
+		return hServe(f.auth.RefreshHandler(), r)
+	}
+	bound := issue(rtr.WithClientID("conf"))
+	for name, creds := range map[string][2]string{"another client": {"other", "0ther"}, "a public client": {"public", ""}} {
+		resp := refresh(bound.RefreshToken, creds[0], creds[1])
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, name)
+		code, _ := hJSONError(t, resp)
+		require.Equal(t, "invalid_grant", code, name)
+	}
+	r := hForm("/revoke", url.Values{"token": {bound.RefreshToken}})
+	r.SetBasicAuth("other", "0ther")
+	resp := hServe(f.auth.RevokeHandler(), r)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "another client cannot revoke it")
+
+	resp = refresh(bound.RefreshToken, "conf", "s3cret")
+	require.Equal(t, http.StatusOK, resp.StatusCode, "its own client refreshes it")
+	var tr rtr.TokenResponse
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&tr))
+	resp = refresh(tr.RefreshToken, "other", "0ther")
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "the rotated token stays bound")
+
+	unbound := issue()
+	resp = refresh(unbound.RefreshToken, "public", "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, "a token of no named client is not bound")
+}

@@ -30,13 +30,19 @@ func (a *HTTPAuth) RevokeHandler() http.Handler {
 			return
 		}
 		req, err := readTokenRequest(w, r)
+		var client string
 		if err == nil {
-			err = a.authenticateClient(r, &req)
+			client, err = a.authenticateClient(r, &req)
 		}
 		if err == nil && req.Token == "" {
 			err = errBadRequest
 		}
 		if err != nil {
+			a.failGrant(w, r, a.revokeError(err), clearNone)
+			return
+		}
+		// A token issued to another client is refused (RFC 7009 §2.1).
+		if err := a.checkTokenClient(req.Token, client); err != nil {
 			a.failGrant(w, r, a.revokeError(err), clearNone)
 			return
 		}

@@ -98,6 +98,7 @@ func (iss *Issuer) pair(rec *SessionRecord, extra []byte) (Pair, error) {
 		Generation: rec.Generation,
 		IssuedAt:   rec.LastUsedAt,
 		ExpiresAt:  rec.ExpiresAt(),
+		ClientID:   rec.Meta[MetaClientID],
 	})
 	return Pair{
 		AccessToken:      at,

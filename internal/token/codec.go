@@ -88,10 +88,11 @@ type Refresh struct {
 	jwt.RegisteredClaims
 	SessionID  string `json:"sid"`
 	Generation uint64 `json:"gen"`
+	ClientID   string `json:"client_id,omitempty"`
 }
 
 // Identity is whom a token names, as the signature-only parses find it.
-type Identity struct{ Subject, SessionID string }
+type Identity struct{ Subject, SessionID, ClientID string }
 
 // NewAccess is what an access token is minted for; the issuer and
 // audience are the codec's.
@@ -106,6 +107,7 @@ type NewRefresh struct {
 	Subject, SessionID, ID string
 	Generation             uint64
 	IssuedAt, ExpiresAt    time.Time
+	ClientID               string // "" for a session issued to no named client
 }
 
 // Codec mints and parses access and refresh tokens. It is safe for
@@ -253,6 +255,7 @@ func (c *Codec) MintRefresh(r NewRefresh) string {
 		ID:         r.ID,
 		SessionID:  r.SessionID,
 		Generation: r.Generation,
+		ClientID:   r.ClientID,
 	})
 }
 
@@ -390,7 +393,7 @@ func (c *Codec) IdentifyAccess(tok string) (Identity, error) {
 	if ac.Subject == "" || ac.SessionID == "" {
 		return Identity{}, fmt.Errorf("%w: missing sub or sid", c.errs.Invalid)
 	}
-	return Identity{ac.Subject, ac.SessionID}, nil
+	return Identity{Subject: ac.Subject, SessionID: ac.SessionID}, nil
 }
 
 // ParseRefresh verifies a refresh token, which must name exactly the
@@ -405,7 +408,7 @@ func (c *Codec) IdentifyRefresh(tok string) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
-	return Identity{r.Subject, r.SessionID}, nil
+	return Identity{r.Subject, r.SessionID, r.ClientID}, nil
 }
 
 // parseRefresh verifies a refresh token, which must name exactly the

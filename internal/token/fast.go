@@ -129,6 +129,7 @@ func sharedMember(k, v string, rc *jwt.RegisteredClaims, sid *string, exp, iat *
 // them), dates and gen plain integers.
 func (m *mintedRefresh) decode(p string) bool {
 	var seen memberSet
+	var clientID bool
 	return scanObject(p, func(k, v string) bool {
 		if bit, ok, known := sharedMember(k, v, &m.claims.RegisteredClaims, &m.claims.SessionID, &m.exp, &m.iat); known {
 			return seen.mark(bit, ok)
@@ -141,6 +142,13 @@ func (m *mintedRefresh) decode(p string) bool {
 		case "aud":
 			m.claims.Audience, ok = plainStrings(v)
 			return seen.mark(1<<7, ok)
+		case "client_id":
+			if clientID {
+				return false
+			}
+			clientID = true
+			m.claims.ClientID, ok = plainString(v)
+			return ok
 		}
 		return false
 	})

@@ -72,7 +72,7 @@ func TestFastPathKnowsEveryClaimsField(t *testing.T) {
 		return out
 	}
 	require.ElementsMatch(t, AccessFields[:], names(reflect.TypeOf(testClaims{})))
-	require.ElementsMatch(t, []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "gen"}, names(reflect.TypeOf(Refresh{})))
+	require.ElementsMatch(t, []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "gen", "client_id"}, names(reflect.TypeOf(Refresh{})))
 }
 
 // fastClock is a settable clock.
@@ -174,7 +174,11 @@ func (fc *fastCase) issue(t testing.TB, subject string) (access, refresh string)
 	sid, jti := fmt.Sprintf("session-%014d", fc.n), fmt.Sprintf("refresh-%014d", fc.n)
 	access, err := fc.c.MintAccess(NewAccess{Subject: subject, SessionID: sid, ID: fmt.Sprintf("access-%015d", fc.n), IssuedAt: now, ExpiresAt: now.Add(accessTTL)}, fc.extra)
 	require.NoError(t, err)
-	refresh = fc.c.MintRefresh(NewRefresh{Subject: subject, SessionID: sid, ID: jti, Generation: 1, IssuedAt: now, ExpiresAt: now.Add(refreshTTL)})
+	var client string
+	if fc.n%2 == 0 {
+		client = "web-app" // refresh tokens of sessions issued to a named client carry it
+	}
+	refresh = fc.c.MintRefresh(NewRefresh{Subject: subject, SessionID: sid, ID: jti, Generation: 1, IssuedAt: now, ExpiresAt: now.Add(refreshTTL), ClientID: client})
 	return access, refresh
 }
 
@@ -377,10 +381,12 @@ func TestMintRefreshWithAudienceMatchesJSONMarshal(t *testing.T) {
 		saved := jwt.MarshalSingleStringAsArray
 		jwt.MarshalSingleStringAsArray = single
 		for _, aud := range []jwt.ClaimStrings{nil, {}, {"api"}, {"api", "https://a.example/<x>"}, {"ü"}} {
-			rp := refreshPayload{Issuer: "iss", Subject: "alice", Audience: aud, ExpiresAt: 1 << 40, IssuedAt: 7, ID: "j", SessionID: "s", Generation: 3}
-			want, err := json.Marshal(rp)
-			require.NoError(t, err)
-			require.Equal(t, string(want), string(rp.appendJSON(nil)))
+			for _, client := range []string{"", "web-app", `q"<ü>`} {
+				rp := refreshPayload{Issuer: "iss", Subject: "alice", Audience: aud, ExpiresAt: 1 << 40, IssuedAt: 7, ID: "j", SessionID: "s", Generation: 3, ClientID: client}
+				want, err := json.Marshal(rp)
+				require.NoError(t, err)
+				require.Equal(t, string(want), string(rp.appendJSON(nil)))
+			}
 		}
 		jwt.MarshalSingleStringAsArray = saved
 	}

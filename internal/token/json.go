@@ -36,6 +36,7 @@ type refreshPayload struct {
 	ID         string           `json:"jti"`
 	SessionID  string           `json:"sid"`
 	Generation uint64           `json:"gen"`
+	ClientID   string           `json:"client_id,omitempty"` // the OAuth client the session was issued to
 }
 
 // appendWithExtra appends p with the already-encoded extra claims (a
@@ -98,6 +99,10 @@ func (p *refreshPayload) appendJSON(b []byte) []byte {
 	b = appendDatesAndIDs(b, p.ExpiresAt, p.IssuedAt, p.ID, p.SessionID)
 	b = append(b, `,"gen":`...)
 	b = strconv.AppendUint(b, p.Generation, 10)
+	if p.ClientID != "" {
+		b = append(b, `,"client_id":`...)
+		b = AppendJSONString(b, p.ClientID)
+	}
 	return append(b, '}')
 }
 
