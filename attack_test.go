@@ -57,7 +57,7 @@ func TestAttackSubjectKeyInjection(t *testing.T) {
 	for name, newStore := range aBackends(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			iss := fIssuer(t, newStore(t), 10*time.Second, nil, nil)
+			iss := newFixture(t, newStore(t)).iss
 			pairs := map[string][]rtr.Pair{}
 			for _, s := range aHostileSubjects {
 				for range 2 {
@@ -109,10 +109,9 @@ func TestAttackThiefInsideTheGrace(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			clk := newClock(time.Now())
-			events := &eventLog{}
 			_, c := testredis.Mini(t)
-			iss := fIssuer(t, rtr.NewRedisStore(c), grace, clk.Now, events)
+			f := newFixture(t, rtr.NewRedisStore(c), func(c *rtr.Config) { c.ReuseGrace = grace })
+			iss, clk, events := f.iss, f.clock, f.events
 
 			login, err := iss.Issue(ctx, "victim")
 			require.NoError(t, err)
@@ -149,7 +148,7 @@ func TestAttackThiefInsideTheGrace(t *testing.T) {
 func TestAttackStoreDumpHoldsNoUsableToken(t *testing.T) {
 	ctx := context.Background()
 	_, c := testredis.Mini(t)
-	iss := fIssuer(t, rtr.NewRedisStore(c), 10*time.Second, nil, nil)
+	iss := newFixture(t, rtr.NewRedisStore(c)).iss
 	p, err := iss.Issue(ctx, "dumped")
 	require.NoError(t, err)
 	p, err = iss.Refresh(ctx, p.RefreshToken)

@@ -1,10 +1,10 @@
-package rtr_test
+package faults_test
 
-// Helpers for the fault tests (fault_*_test.go): a redis-server process of
+// Helpers for the fault tests of this package: a redis-server process of
 // the test's own that can be killed, paused and restarted, a 3-node
-// cluster built from such processes, a goroutine-leak check and a peek
-// into a token's payload. The clock (fakeClock) and the event recorder
-// (eventLog) are the shared ones of helpers_test.go.
+// cluster built from such processes, a goroutine-leak check, an issuer
+// preset and an event recorder. The clock and the token payload decoder
+// are the shared ones of internal/testkit.
 //
 // The fault tests need the redis-server binary and start and kill servers,
 // so they only run when RTR_FAULTS=1 (.ci/steps/40-faults.sh sets it). With
@@ -13,8 +13,6 @@ package rtr_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -304,24 +302,6 @@ func (tc *fCluster) ownerOf(t testing.TB, slot int) int {
 	return -1
 }
 
-// fTokenClaims decodes a token's payload without verifying it: tests use it
-// to read the generation and ids they assert on, never to print tokens.
-func fTokenClaims(t testing.TB, tok string) (gen uint64, jti, sid, sub string) {
-	t.Helper()
-	parts := strings.Split(tok, ".")
-	require.Len(t, parts, 3, "token shape")
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	require.NoError(t, err)
-	var c struct {
-		Gen uint64 `json:"gen"`
-		JTI string `json:"jti"`
-		SID string `json:"sid"`
-		Sub string `json:"sub"`
-	}
-	require.NoError(t, json.Unmarshal(b, &c))
-	return c.Gen, c.JTI, c.SID, c.Sub
-}
-
 // fIssuer builds an issuer on store with the given grace and clock (nil:
 // time.Now), recording events in events (nil: none).
 func fIssuer(t testing.TB, store rtr.Store, grace time.Duration, now func() time.Time, events *eventLog) *rtr.Issuer {
@@ -332,7 +312,33 @@ func fIssuer(t testing.TB, store rtr.Store, grace time.Duration, now func() time
 	}
 	iss, err := rtr.NewIssuer(cfg)
 	require.NoError(t, err)
+	if now == nil {
+		now = time.Now
+	}
+	fIssuerStores.Store(iss, fIssuerStore{store, now})
+	t.Cleanup(func() { fIssuerStores.Delete(iss) })
 	return iss
+}
+
+// fIssuerStores maps an issuer built by fIssuer to its store and clock, for
+// fRecords.
+var fIssuerStores sync.Map // *rtr.Issuer -> fIssuerStore
+
+type fIssuerStore struct {
+	store rtr.Store
+	now   func() time.Time
+}
+
+// fRecords returns the store records of subject's live sessions on the
+// store of iss (built by fIssuer), as of the issuer's clock: what a
+// [rtr.Session] hides (the generation), for checks of the store's state.
+func fRecords(ctx context.Context, iss *rtr.Issuer, subject string) ([]rtr.SessionRecord, error) {
+	v, ok := fIssuerStores.Load(iss)
+	if !ok {
+		return nil, fmt.Errorf("fRecords: issuer not built by fIssuer")
+	}
+	is := v.(fIssuerStore)
+	return is.store.List(ctx, subject, is.now())
 }
 
 // fGoroutines returns the stacks of all fGoroutines, by id.
@@ -385,4 +391,29 @@ func fRequireNoNewGoroutines(t *testing.T, before map[string]string, ignore ...s
 		time.Sleep(50 * time.Millisecond)
 	}
 	require.Empty(t, extra, "fGoroutines left behind")
+}
+
+// eventLog records issuer events for assertions; its record method is a
+// Config.OnEvent. It is safe for concurrent use.
+type eventLog struct {
+	mu     sync.Mutex
+	events []rtr.Event
+}
+
+func (l *eventLog) record(_ context.Context, e rtr.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+}
+
+func (l *eventLog) count(t rtr.EventType) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, e := range l.events {
+		if e.Type == t {
+			n++
+		}
+	}
+	return n
 }

@@ -1,12 +1,12 @@
-package rtr_test
+package faults_test
 
 // Fault tests at the Issuer level against a real redis-server process
-// owned by the test (see fault_helpers_test.go; run with RTR_FAULTS=1),
+// owned by the test (see helpers_test.go; run with RTR_FAULTS=1),
 // numbered as cases below: 1 the server killed while refreshes flow, 2 a
 // lost reply, 3 a slow or hung server, 4 a flushed script cache, 5 a
 // restart without persistence. The point of each: a fault is
 // ErrStoreUnavailable ("cannot tell now"), never a logout or a false theft
-// alarm. The HTTP side of cases 1, 3 and 5 is in fault_http_test.go.
+// alarm. The HTTP side of cases 1, 3 and 5 is in http_test.go.
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 
 	"github.com/rtr-go/rtr"
 	"github.com/rtr-go/rtr/internal/faultproxy"
+	"github.com/rtr-go/rtr/internal/testkit"
 	"github.com/rtr-go/rtr/internal/testredis"
 )
 
@@ -171,14 +172,15 @@ func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
 	// No session lost, none forked: each subject still has its devices,
 	// and each session's generation is the one of the device's token.
 	for _, subj := range []string{"user-0", "user-1"} {
-		ss, err := rtr.ListRecords(ctx, iss, subj)
+		ss, err := fRecords(ctx, iss, subj)
 		require.NoError(t, err)
 		require.Len(t, ss, devices/2, "sessions of %s after the outage", subj)
 		for _, d := range devs {
 			if d.subject != subj {
 				continue
 			}
-			gen, _, sid, _ := fTokenClaims(t, d.pair.RefreshToken)
+			ids := testkit.IDs(t, d.pair.RefreshToken)
+			gen, sid := ids.Gen, ids.SID
 			var found bool
 			for _, s := range ss {
 				if s.ID == sid {
@@ -212,15 +214,15 @@ func TestFaultLostReply(t *testing.T) {
 	const grace = 10 * time.Second
 
 	// newRig puts a proxy in front of the server and an issuer with an
-	// injected fakeClock behind it. retries is go-redis's MaxRetries (-1: the
+	// injected clock behind it. retries is go-redis's MaxRetries (-1: the
 	// client sees the lost reply; 0: the go-redis default of 3 retries).
-	newRig := func(t *testing.T, retries int, grace time.Duration) (*rtr.Issuer, *faultproxy.Proxy, *fakeClock, *eventLog) {
+	newRig := func(t *testing.T, retries int, grace time.Duration) (*rtr.Issuer, *faultproxy.Proxy, *testkit.Clock, *eventLog) {
 		px, err := faultproxy.New(srv.Addr())
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = px.Close() })
 		c := redis.NewClient(&redis.Options{Addr: px.Addr(), MaxRetries: retries})
 		t.Cleanup(func() { _ = c.Close() })
-		clk := newClock(time.Now())
+		clk := testkit.NewClock(time.Now())
 		ev := &eventLog{}
 		return fIssuer(t, rtr.NewRedisStore(c, rtr.WithKeyPrefix(fPrefix())), grace, clk.Now, ev), px, clk, ev
 	}
@@ -241,7 +243,7 @@ func TestFaultLostReply(t *testing.T) {
 		return p, err
 	}
 	sessionGen := func(t *testing.T, iss *rtr.Issuer, subject, sid string) (uint64, bool) {
-		ss, err := rtr.ListRecords(context.Background(), iss, subject)
+		ss, err := fRecords(context.Background(), iss, subject)
 		require.NoError(t, err)
 		for _, s := range ss {
 			if s.ID == sid {
@@ -262,14 +264,15 @@ func TestFaultLostReply(t *testing.T) {
 		clk.Advance(grace - time.Second)
 		p2, err := iss.Refresh(context.Background(), p.RefreshToken)
 		require.NoError(t, err, "retry with the same token inside the grace")
-		g2, _, sid2, _ := fTokenClaims(t, p2.RefreshToken)
+		ids := testkit.IDs(t, p2.RefreshToken)
+		g2, sid2 := ids.Gen, ids.SID
 		require.EqualValues(t, 2, g2, "the retry answers the current generation")
 		require.Equal(t, p.SessionID, sid2)
 		require.Equal(t, 1, ev.count(rtr.EventRetried))
 
 		p3, err := iss.Refresh(context.Background(), p2.RefreshToken)
 		require.NoError(t, err, "the session was not revoked: the new token rotates")
-		g3, _, _, _ := fTokenClaims(t, p3.RefreshToken)
+		g3 := testkit.IDs(t, p3.RefreshToken).Gen
 		require.EqualValues(t, 3, g3)
 		require.Zero(t, ev.count(rtr.EventReuseDetected))
 	})
@@ -345,7 +348,7 @@ func TestFaultSlowStore(t *testing.T) {
 			defer px.Close()
 			client := redis.NewClient(&redis.Options{Addr: px.Addr(), ContextTimeoutEnabled: true})
 			defer client.Close()
-			clk := newClock(time.Now())
+			clk := testkit.NewClock(time.Now())
 			iss := fIssuer(t, rtr.NewRedisStore(client), grace, clk.Now, nil)
 			ctx := context.Background()
 
@@ -392,7 +395,7 @@ func TestFaultSlowStore(t *testing.T) {
 			require.NoError(t, err)
 			p3, err := iss.Refresh(ctx, p2.RefreshToken)
 			require.NoError(t, err)
-			gen, _, _, _ := fTokenClaims(t, p3.RefreshToken)
+			gen := testkit.IDs(t, p3.RefreshToken).Gen
 			require.GreaterOrEqual(t, gen, uint64(3))
 		})
 	}
@@ -464,7 +467,7 @@ func TestFaultScriptFlush(t *testing.T) {
 		{"Refresh", func() (err error) { p, err = iss.Refresh(ctx, p.RefreshToken); return err }},
 		{"Refresh again", func() (err error) { p, err = iss.Refresh(ctx, p.RefreshToken); return err }},
 		{"Sessions", func() error {
-			ss, err := rtr.ListRecords(ctx, iss, "flushed")
+			ss, err := fRecords(ctx, iss, "flushed")
 			if err == nil && (len(ss) != 1 || ss[0].Generation != 3) {
 				err = fmt.Errorf("want one session at generation 3, got %d sessions", len(ss))
 			}

@@ -1,6 +1,6 @@
-package rtr_test
+package faults_test
 
-// Fault test, case 6 after the five of fault_store_test.go: a Redis
+// Fault test, case 6 after the five of store_test.go: a Redis
 // Cluster slot is migrated between masters while sessions rotate, and no
 // rotation may be lost, doubled or taken for theft. The test starts its own
 // 3-master cluster (see fStartCluster) so that it may reshard freely; run
@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
 // fSlotMover moves one slot between the masters of an fCluster with
@@ -160,8 +161,8 @@ func TestFaultSlotMigration(t *testing.T) {
 				mu.Lock()
 				outcomes[fOutcome(err)]++
 				if err == nil {
-					g, _, _, _ := fTokenClaims(t, p.RefreshToken)
-					g0, _, _, _ := fTokenClaims(t, pairs[i].RefreshToken)
+					g := testkit.IDs(t, p.RefreshToken).Gen
+					g0 := testkit.IDs(t, pairs[i].RefreshToken).Gen
 					if g == g0+1 {
 						rotated[i]++
 					}
@@ -202,7 +203,7 @@ func TestFaultSlotMigration(t *testing.T) {
 	require.Positive(t, outcomes["ok"])
 	require.Zero(t, events.count(rtr.EventReuseDetected))
 
-	ss, err := rtr.ListRecords(ctx, iss, subject)
+	ss, err := fRecords(ctx, iss, subject)
 	require.NoError(t, err)
 	require.Len(t, ss, devices, "every session is alive")
 	byID := map[string]rtr.SessionRecord{}
@@ -210,7 +211,8 @@ func TestFaultSlotMigration(t *testing.T) {
 		byID[s.ID] = s
 	}
 	for i, p := range pairs {
-		gen, _, sid, _ := fTokenClaims(t, p.RefreshToken)
+		ids := testkit.IDs(t, p.RefreshToken)
+		gen, sid := ids.Gen, ids.SID
 		s, ok := byID[sid]
 		require.True(t, ok)
 		require.Equal(t, gen, s.Generation, "device %d holds the current generation", i)

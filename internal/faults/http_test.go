@@ -1,9 +1,9 @@
-package rtr_test
+package faults_test
 
 // Fault tests through the HTTP layer against a real redis-server process
 // owned by the test, over real TCP (httptest.Server): the store down, hung
 // and restarted without persistence, the HTTP side of cases 1, 3 and 5 of
-// fault_store_test.go. A store fault must answer 503 and clear no cookie,
+// store_test.go. A store fault must answer 503 and clear no cookie,
 // so that an outage never logs anybody out. Run with RTR_FAULTS=1.
 
 import (
@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
 // fWeb is an application on an httptest.Server: GET /page (Require),
@@ -29,14 +30,14 @@ type fWeb struct {
 	srv  *httptest.Server
 	iss  *rtr.Issuer
 	auth *rtr.HTTPAuth
-	clk  *fakeClock
+	clk  *testkit.Clock
 }
 
 // handlerTimeout, when set, gives every request context a deadline, as an
 // application with a per-request timeout would.
 func fNewWeb(t *testing.T, store rtr.Store, mode rtr.Mode, grace time.Duration, handlerTimeout time.Duration) *fWeb {
 	t.Helper()
-	w := &fWeb{t: t, clk: newClock(time.Now())}
+	w := &fWeb{t: t, clk: testkit.NewClock(time.Now())}
 	iss, err := rtr.NewIssuer(rtr.Config{
 		Store: store, Secret: fSecret, Issuer: "rtr-faults",
 		AccessTTL: time.Minute, ReuseGrace: grace, Now: w.clk.Now,
