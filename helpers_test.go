@@ -9,34 +9,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 	"github.com/rtr-go/rtr/internal/testredis"
 )
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test-secret")
-
-// fakeClock is an injected clock (Config.Now) that tests move by hand. It
-// is the one test clock of package rtr_test (core, HTTP and fault tests)
-// and is safe for concurrent use.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// newClock returns a clock that reads start until it is advanced. The
-// monotonic reading is dropped (Round(0)), so the clock is wall-clock only.
-func newClock(start time.Time) *fakeClock { return &fakeClock{t: start.Round(0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // eventLog records issuer events for assertions; its record method is a
 // Config.OnEvent. It is safe for concurrent use.
@@ -94,7 +71,7 @@ func forEachStore(t *testing.T, fn func(t *testing.T, store rtr.Store)) {
 
 type fixture struct {
 	iss    *rtr.Issuer
-	clock  *fakeClock
+	clock  *testkit.Clock
 	events *eventLog
 }
 
@@ -102,7 +79,7 @@ type fixture struct {
 // log; mod adjusts the config.
 func newFixture(t *testing.T, store rtr.Store, mod ...func(*rtr.Config)) fixture {
 	t.Helper()
-	f := fixture{clock: newClock(time.Now().Truncate(time.Second)), events: &eventLog{}}
+	f := fixture{clock: testkit.NewClock(time.Now().Truncate(time.Second)), events: &eventLog{}}
 	cfg := rtr.Config{
 		Store:      store,
 		Secret:     testSecret,

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
 // bearerLogin logs user in and decodes the token response.
@@ -86,7 +87,7 @@ func TestBearerRequire(t *testing.T) {
 			return hBearer(hReq("GET", "/", nil), tr.AccessToken)
 		}, 401, `Bearer error="invalid_token", error_description="the token expired"`},
 		{"tampered token", []rtr.HTTPOption{rtr.WithRealm("api")}, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hBearer(hReq("GET", "/", nil), hTamper(t, tr.AccessToken))
+			return hBearer(hReq("GET", "/", nil), testkit.Tamper(t, tr.AccessToken))
 		}, 401, `Bearer realm="api", error="invalid_token", error_description="the token is invalid"`},
 		{"refresh token as access token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 			return hBearer(hReq("GET", "/", nil), tr.RefreshToken)
@@ -175,7 +176,7 @@ func TestBearerRefreshHandler(t *testing.T) {
 			return hBearer(hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken})), bob.AccessToken)
 		}, 400, "invalid_grant", ""},
 		{"tampered access token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hBearer(hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken})), hTamper(t, tr.AccessToken))
+			return hBearer(hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken})), testkit.Tamper(t, tr.AccessToken))
 		}, 400, "invalid_grant", ""},
 		{"no token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 			return hReq("POST", "/token", nil)
@@ -193,7 +194,7 @@ func TestBearerRefreshHandler(t *testing.T) {
 			return hReq("POST", "/token", hJSONBody(map[string]string{"grant_type": "password", "refresh_token": tr.RefreshToken}))
 		}, 400, "unsupported_grant_type", ""},
 		{"tampered refresh token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": hTamper(t, tr.RefreshToken)}))
+			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": testkit.Tamper(t, tr.RefreshToken)}))
 		}, 400, "invalid_grant", ""},
 		{"access token as refresh token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.AccessToken}))
@@ -253,7 +254,7 @@ func TestBearerRefreshHandler(t *testing.T) {
 				assert.EqualValues(t, hAccessTTL.Seconds(), got["expires_in"])
 				assert.NotEmpty(t, got["access_token"])
 				require.NotEmpty(t, got["refresh_token"])
-				assert.EqualValues(t, 2, hClaim(t, got["refresh_token"].(string), "gen"))
+				assert.EqualValues(t, 2, testkit.Claim(t, got["refresh_token"].(string), "gen"))
 			} else {
 				code, desc := hJSONError(t, resp)
 				assert.Equal(t, tc.code, code)
@@ -306,7 +307,7 @@ func TestBearerRefreshCookie(t *testing.T) {
 		assert.Empty(t, got.RefreshToken)
 		nc := hCookies(resp)[name]
 		require.NotNil(t, nc)
-		assert.EqualValues(t, 2, hClaim(t, nc.Value, "gen"))
+		assert.EqualValues(t, 2, testkit.Claim(t, nc.Value, "gen"))
 	})
 	t.Run("cross-origin refresh", func(t *testing.T) {
 		f := newF(t)
@@ -386,7 +387,7 @@ func TestBearerLogout(t *testing.T) {
 			resp := hServe(f.auth.LogoutHandler(nil), hReq("POST", "/logout", strings.NewReader(body)))
 			require.Equal(t, http.StatusNoContent, resp.StatusCode, body)
 		}
-		resp := hServe(f.auth.LogoutHandler(nil), hReq("POST", "/logout", hJSONBody(map[string]string{"refresh_token": hTamper(t, tr.RefreshToken)})))
+		resp := hServe(f.auth.LogoutHandler(nil), hReq("POST", "/logout", hJSONBody(map[string]string{"refresh_token": testkit.Tamper(t, tr.RefreshToken)})))
 		require.Equal(t, http.StatusNoContent, resp.StatusCode)
 		_, err := f.iss.Refresh(t.Context(), tr.RefreshToken)
 		require.NoError(t, err, "a forged token logs nobody out")

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
 // hParallelResult is what one parallel request saw.
@@ -85,7 +86,7 @@ func TestCookieParallelExpiredRequests(t *testing.T) {
 				srvs = append(srvs, srv)
 			}
 			access, refresh := f.cookieLogin("alice")
-			sid := hClaim(t, refresh.Value, "sid").(string)
+			sid := testkit.Claim(t, refresh.Value, "sid").(string)
 			f.clock.Advance(hAccessTTL + time.Second)
 
 			results := hFire(srvs, "/api/me", n, access, refresh)
@@ -101,7 +102,7 @@ func TestCookieParallelExpiredRequests(t *testing.T) {
 				}
 				assert.Equal(t, next, r.refresh, "request %d: every request converges on one token", i)
 			}
-			assert.EqualValues(t, 2, hClaim(t, next, "gen"), "rotated exactly once")
+			assert.EqualValues(t, 2, testkit.Claim(t, next, "gen"), "rotated exactly once")
 			assert.Equal(t, 1, f.events.count(rtr.EventRotated))
 			assert.Zero(t, f.events.count(rtr.EventReuseDetected))
 

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
 const (
@@ -169,7 +170,7 @@ func TestCookieRequire(t *testing.T) {
 		{
 			name: "tampered access cookie is 401 at once, no refresh",
 			prepare: func(t *testing.T, s *setup) *http.Request {
-				s.access.Value = hTamper(t, s.access.Value)
+				s.access.Value = testkit.Tamper(t, s.access.Value)
 				return hReq("GET", "/", nil, s.access, s.refresh)
 			},
 			status: 401, code: "invalid_token", cookies: map[string]bool{hAccessName: false},
@@ -193,7 +194,7 @@ func TestCookieRequire(t *testing.T) {
 		{
 			name: "tampered refresh cookie",
 			prepare: func(t *testing.T, s *setup) *http.Request {
-				s.refresh.Value = hTamper(t, s.refresh.Value)
+				s.refresh.Value = testkit.Tamper(t, s.refresh.Value)
 				return hReq("GET", "/", nil, s.refresh)
 			},
 			status: 401, code: "invalid_token", cookies: map[string]bool{hAccessName: false, hRefreshName: false},
@@ -304,7 +305,7 @@ func TestCookieRequire(t *testing.T) {
 			f := newHFix(t, nil, tc.opts...)
 			s := &setup{f: f}
 			s.access, s.refresh = f.cookieLogin("alice")
-			sid := hClaim(t, s.refresh.Value, "sid").(string)
+			sid := testkit.Claim(t, s.refresh.Value, "sid").(string)
 			req := tc.prepare(t, s)
 			rotatedBefore := f.events.count(rtr.EventRotated)
 			reusedBefore := f.events.count(rtr.EventReuseDetected)
@@ -347,7 +348,7 @@ func TestCookieRequire(t *testing.T) {
 			}
 			if tc.rotated {
 				assert.NotEqual(t, s.refresh.Value, set[hRefreshName].Value)
-				assert.EqualValues(t, 2, hClaim(t, set[hRefreshName].Value, "gen"))
+				assert.EqualValues(t, 2, testkit.Claim(t, set[hRefreshName].Value, "gen"))
 				assert.Equal(t, rotatedBefore+1, f.events.count(rtr.EventRotated))
 			} else {
 				assert.Equal(t, rotatedBefore, f.events.count(rtr.EventRotated), "no rotation")
@@ -402,7 +403,7 @@ func TestCookieOptional(t *testing.T) {
 			return hReq("GET", "/", nil, a, r)
 		}, 200, "alice", 0},
 		{"tampered access goes on anonymously", func(t *testing.T, f *hFix, a, r *http.Cookie) *http.Request {
-			a.Value = hTamper(t, a.Value)
+			a.Value = testkit.Tamper(t, a.Value)
 			return hReq("GET", "/", nil, a, r)
 		}, 200, "anonymous", 1},
 		{"ended session goes on anonymously", func(t *testing.T, f *hFix, a, r *http.Cookie) *http.Request {
@@ -458,7 +459,7 @@ func TestCookieRefreshHandler(t *testing.T) {
 	set := hCookies(resp)
 	require.NotNil(t, set[hAccessName])
 	require.NotNil(t, set[hRefreshName])
-	assert.EqualValues(t, 2, hClaim(t, set[hRefreshName].Value, "gen"))
+	assert.EqualValues(t, 2, testkit.Claim(t, set[hRefreshName].Value, "gen"))
 	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
 
 	resp = hServe(h, hReq("GET", "/refresh", nil, access, refresh))
@@ -667,7 +668,7 @@ func hHeaderTyp(t *testing.T, token string) string {
 	t.Helper()
 	h, _, ok := strings.Cut(token, ".")
 	require.True(t, ok)
-	return hClaim(t, h+"."+h+".x", "typ").(string)
+	return testkit.Claim(t, h+"."+h+".x", "typ").(string)
 }
 
 // TestMiddlewareKeepsServeMuxPathValues: the middleware passes the request

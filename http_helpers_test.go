@@ -2,13 +2,11 @@ package rtr_test
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,11 +14,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
 // Helpers of the HTTP-layer tests. Their names start with "h" so they never
-// meet the core tests' helpers in package rtr_test. The clock (fakeClock)
-// and the event recorder (eventLog) are the shared ones of helpers_test.go.
+// meet the core tests' helpers in package rtr_test. The clock and the
+// token payload decoder are internal/testkit's; the event recorder
+// (eventLog) is the shared one of helpers_test.go.
 
 var hSecret = []byte("http-layer-test-secret-0123456789abcdef")
 
@@ -81,7 +81,7 @@ func (s *hSwitchStore) List(ctx context.Context, subject string, now time.Time) 
 // hFix is an issuer plus its HTTP layer.
 type hFix struct {
 	t      *testing.T
-	clock  *fakeClock
+	clock  *testkit.Clock
 	store  *hSwitchStore
 	events *eventLog
 	iss    *rtr.Issuer
@@ -97,7 +97,7 @@ func newHFix(t *testing.T, cfg func(*rtr.Config), opts ...rtr.HTTPOption) *hFix 
 
 func newHFixOn(t *testing.T, store rtr.Store, cfg func(*rtr.Config), opts ...rtr.HTTPOption) *hFix {
 	t.Helper()
-	f := &hFix{t: t, clock: newClock(time.Unix(1_800_000_000, 0)), store: &hSwitchStore{Store: store}, events: &eventLog{}}
+	f := &hFix{t: t, clock: testkit.NewClock(time.Unix(1_800_000_000, 0)), store: &hSwitchStore{Store: store}, events: &eventLog{}}
 	c := rtr.Config{
 		Store:      f.store,
 		Secret:     hSecret,
@@ -185,33 +185,4 @@ func hJSONError(t *testing.T, resp *http.Response) (code, desc string) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(hBody(t, resp)), &e))
 	return e.Error, e.Desc
-}
-
-// hPayload splits a JWT and decodes its payload, without verifying it.
-func hPayload(t *testing.T, token string) (parts []string, claims map[string]any) {
-	t.Helper()
-	parts = strings.Split(token, ".")
-	require.Len(t, parts, 3)
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(b, &claims))
-	return parts, claims
-}
-
-// hTamper rewrites a JWT's subject, keeping the signature.
-func hTamper(t *testing.T, token string) string {
-	t.Helper()
-	parts, m := hPayload(t, token)
-	m["sub"] = "mallory"
-	b, err := json.Marshal(m)
-	require.NoError(t, err)
-	parts[1] = base64.RawURLEncoding.EncodeToString(b)
-	return strings.Join(parts, ".")
-}
-
-// hClaim decodes one claim of a JWT without verifying it.
-func hClaim(t *testing.T, token, name string) any {
-	t.Helper()
-	_, m := hPayload(t, token)
-	return m[name]
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
 // hForm builds a form-encoded POST.
@@ -99,7 +100,7 @@ func TestBearerRefreshForm(t *testing.T) {
 			var got rtr.TokenResponse
 			require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
 			assert.NotEqual(t, tr.RefreshToken, got.RefreshToken)
-			assert.EqualValues(t, 2, hClaim(t, got.RefreshToken, "gen"))
+			assert.EqualValues(t, 2, testkit.Claim(t, got.RefreshToken, "gen"))
 		})
 	}
 }
@@ -210,7 +211,7 @@ func TestRevokeHandler(t *testing.T) {
 			return hForm("/revoke", url.Values{"token": {tr.AccessToken}})
 		}, 200, "", false},
 		{"forged token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hForm("/revoke", url.Values{"token": {hTamper(t, tr.RefreshToken)}})
+			return hForm("/revoke", url.Values{"token": {testkit.Tamper(t, tr.RefreshToken)}})
 		}, 200, "", false},
 		{"garbage", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
 			return hForm("/revoke", url.Values{"token": {"not a token"}})

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
 // hDeadRedis returns a go-redis client pointed at a loopback port nobody
@@ -108,7 +109,7 @@ func TestOutageMiniredisClosed(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode, "back after the outage, still logged in")
 	set := hCookies(resp)
 	require.NotNil(t, set[hRefreshName])
-	assert.EqualValues(t, 2, hClaim(t, set[hRefreshName].Value, "gen"))
+	assert.EqualValues(t, 2, testkit.Claim(t, set[hRefreshName].Value, "gen"))
 }
 
 // TestOutageBearerRefreshBodyKeepsToken: a bearer client that met a 503
@@ -127,5 +128,5 @@ func TestOutageBearerRefreshBodyKeepsToken(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	var got rtr.TokenResponse
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
-	assert.EqualValues(t, 2, hClaim(t, got.RefreshToken, "gen"))
+	assert.EqualValues(t, 2, testkit.Claim(t, got.RefreshToken, "gen"))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 	"github.com/rtr-go/rtr/internal/testredis"
 )
 
@@ -177,7 +178,7 @@ func TestInstantRevocation(t *testing.T) {
 // RevocationMargin; by then every token of the session has expired.
 func TestInstantRevocationExpiry(t *testing.T) {
 	ctx := context.Background()
-	clock := newClock(time.Now())
+	clock := testkit.NewClock(time.Now())
 	store := rtr.NewMemoryStore()
 	iss := revIssuer(t, store, func(c *rtr.Config) { c.Now = clock.Now; c.Leeway = 10 * time.Second })
 	p, err := iss.Issue(ctx, "alice")
