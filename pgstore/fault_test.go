@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
 // Fault tests. They need RTR_POSTGRES_URL; the restart test also needs
@@ -83,8 +84,8 @@ func TestFaultPostgresPoolExhausted(t *testing.T) {
 	ctx := context.Background()
 	pool := newPool(t, func(c *pgxpool.Config) { c.MaxConns = 2 })
 	s := newStore(t, pool)
-	c := &clock{t: time.Now()}
-	iss, err := rtr.NewIssuer(rtr.Config{Store: s, Secret: secret, Now: c.now, StoreTimeout: 200 * time.Millisecond})
+	c := testkit.NewClock(time.Now())
+	iss, err := rtr.NewIssuer(rtr.Config{Store: s, Secret: secret, Now: c.Now, StoreTimeout: 200 * time.Millisecond})
 	require.NoError(t, err)
 	p, err := iss.Issue(ctx, "pool-"+id())
 	require.NoError(t, err)
