@@ -210,7 +210,7 @@ func (w *fzWorld) check(t *testing.T, input string, resp *http.Response, body, w
 	}
 }
 
-// whoami reports the subject the middleware put in the context.
+// fzWhoami reports the subject the middleware put in the context.
 func fzWhoami(who *string) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if c, ok := rtr.ClaimsFromContext(r.Context()); ok {

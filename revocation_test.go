@@ -265,30 +265,30 @@ func TestInstantRevocationHTTP(t *testing.T) {
 	for _, mode := range []rtr.Mode{rtr.BearerMode, rtr.CookieMode} {
 		t.Run(fmt.Sprint(mode), func(t *testing.T) {
 			store := rtr.NewMemoryStore()
-			iss := revIssuer(t, store, func(c *rtr.Config) { c.ReuseGrace = hGrace })
+			iss := revIssuer(t, store, func(c *rtr.Config) { c.ReuseGrace = httpGrace })
 			auth, err := rtr.NewHTTPAuth(iss, rtr.WithMode(mode))
 			require.NoError(t, err)
 			p, err := iss.Issue(ctx, "alice")
 			require.NoError(t, err)
 			require.NoError(t, iss.RevokeSession(ctx, "alice", p.SessionID))
-			r := hReq("GET", "/", nil)
+			r := newRequest("GET", "/", nil)
 			if mode == rtr.BearerMode {
-				r = hBearer(r, p.AccessToken)
+				r = withBearer(r, p.AccessToken)
 			} else {
-				r.AddCookie(&http.Cookie{Name: hAccessName, Value: p.AccessToken})
-				r.AddCookie(&http.Cookie{Name: hRefreshName, Value: p.RefreshToken})
+				r.AddCookie(&http.Cookie{Name: accessCookieName, Value: p.AccessToken})
+				r.AddCookie(&http.Cookie{Name: refreshCookieName, Value: p.RefreshToken})
 			}
-			resp := hServe(auth.Require(hWhoami), r)
+			resp := serve(auth.Require(whoami), r)
 			require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 			if mode == rtr.BearerMode {
 				require.Contains(t, resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`)
 				return
 			}
-			cookies := hCookies(resp)
-			require.Contains(t, cookies, hAccessName)
-			require.Contains(t, cookies, hRefreshName)
-			require.Empty(t, cookies[hAccessName].Value, "cleared")
-			require.Empty(t, cookies[hRefreshName].Value, "cleared")
+			cookies := setCookies(resp)
+			require.Contains(t, cookies, accessCookieName)
+			require.Contains(t, cookies, refreshCookieName)
+			require.Empty(t, cookies[accessCookieName].Value, "cleared")
+			require.Empty(t, cookies[refreshCookieName].Value, "cleared")
 		})
 	}
 }
