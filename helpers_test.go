@@ -2,10 +2,12 @@ package rtr_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
@@ -101,3 +103,68 @@ func newFixture(t *testing.T, store rtr.Store, mod ...func(*rtr.Config)) fixture
 }
 
 func strict(c *rtr.Config) { c.ReuseGrace = 0 }
+
+// storePairs give two stores on the same data, standing for two
+// processes: the same MemoryStore twice (one process), and two separate
+// Redis clients (two processes) on miniredis, a real server and a real
+// Cluster.
+var storePairs = []struct {
+	name string
+	new  func(t *testing.T) (rtr.Store, rtr.Store)
+}{
+	{"Memory", func(t *testing.T) (rtr.Store, rtr.Store) { s := rtr.NewMemoryStore(); return s, s }},
+	{"Miniredis", func(t *testing.T) (rtr.Store, rtr.Store) {
+		m, c1 := testredis.Mini(t)
+		c2 := redis.NewClient(&redis.Options{Addr: m.Addr()})
+		t.Cleanup(func() { _ = c2.Close() })
+		return rtr.NewRedisStore(c1), rtr.NewRedisStore(c2)
+	}},
+	{"RealRedis", func(t *testing.T) (rtr.Store, rtr.Store) {
+		p := testredis.Prefix()
+		c1 := testredis.Standalone(t)
+		c2 := testredis.Standalone(t)
+		return rtr.NewRedisStore(c1, rtr.WithKeyPrefix(p)), rtr.NewRedisStore(c2, rtr.WithKeyPrefix(p))
+	}},
+	{"RealCluster", func(t *testing.T) (rtr.Store, rtr.Store) {
+		p := testredis.Prefix()
+		c1 := testredis.Cluster(t)
+		c2 := testredis.Cluster(t)
+		return rtr.NewRedisStore(c1, rtr.WithKeyPrefix(p)), rtr.NewRedisStore(c2, rtr.WithKeyPrefix(p))
+	}},
+}
+
+// newRevocationIssuer builds an issuer with InstantRevocation on store, closed at
+// the end of the test, and waits until its feed is in sync.
+func newRevocationIssuer(t *testing.T, store rtr.Store, mod ...func(*rtr.Config)) *rtr.Issuer {
+	t.Helper()
+	cfg := rtr.Config{
+		Store: store, Secret: testSecret, Issuer: "https://auth.example",
+		AccessTTL: 5 * time.Minute, ReuseGrace: 0, InstantRevocation: true,
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	iss, err := rtr.NewIssuer(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = iss.Close() })
+	waitFeedInSync(t, iss.Verifier())
+	return iss
+}
+
+func waitFeedInSync(t *testing.T, v *rtr.Verifier) {
+	t.Helper()
+	require.Eventually(t, func() bool { return v.RevocationStatus().InSync }, 10*time.Second, 5*time.Millisecond,
+		"revocation feed never got in sync")
+}
+
+// waitRevoked waits until v refuses tok with ErrTokenRevoked. Propagation
+// is asynchronous between processes; the bound here is generous and is
+// no timing assertion (BENCHMARKS.md has the measured figures).
+func waitRevoked(t *testing.T, v *rtr.Verifier, tok string) {
+	t.Helper()
+	var err error
+	require.Eventually(t, func() bool {
+		_, err = v.Verify(context.Background(), tok)
+		return errors.Is(err, rtr.ErrTokenRevoked)
+	}, 10*time.Second, 2*time.Millisecond, "token still accepted or refused for another reason: %v", err)
+}
