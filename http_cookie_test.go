@@ -82,7 +82,7 @@ func TestCookieOptions(t *testing.T) {
 	}
 	for name, opts := range bad {
 		t.Run(name, func(t *testing.T) {
-			iss, err := rtr.NewIssuer(rtr.Config{Store: rtr.NewMemoryStore(), Secret: httpSecret, ReuseGrace: httpGrace})
+			iss, err := rtr.NewIssuer(rtr.Config{Store: rtr.NewMemoryStore(), Secret: testSecret, ReuseGrace: httpGrace})
 			require.NoError(t, err)
 			_, err = rtr.NewHTTPAuth(iss, opts...)
 			require.ErrorIs(t, err, rtr.ErrInvalidConfig)
@@ -91,7 +91,7 @@ func TestCookieOptions(t *testing.T) {
 }
 
 func TestCookieModeNeedsGrace(t *testing.T) {
-	iss, err := rtr.NewIssuer(rtr.Config{Store: rtr.NewMemoryStore(), Secret: httpSecret})
+	iss, err := rtr.NewIssuer(rtr.Config{Store: rtr.NewMemoryStore(), Secret: testSecret})
 	require.NoError(t, err)
 	_, err = rtr.NewHTTPAuth(iss)
 	require.ErrorIs(t, err, rtr.ErrInvalidConfig)

@@ -24,8 +24,6 @@ import (
 // internal/testkit's; the event recorder (eventLog) and the core fixture
 // are helpers_test.go's.
 
-var httpSecret = []byte("http-layer-test-secret-0123456789abcdef")
-
 const (
 	httpAccessTTL  = time.Minute
 	httpRefreshTTL = time.Hour
@@ -102,7 +100,7 @@ func newHTTPFixtureOn(t *testing.T, store rtr.Store, cfg func(*rtr.Config), opts
 	f := &httpFixture{t: t, clock: testkit.NewClock(time.Unix(1_800_000_000, 0)), store: &switchStore{Store: store}, events: &eventLog{}}
 	c := rtr.Config{
 		Store:      f.store,
-		Secret:     httpSecret,
+		Secret:     testSecret,
 		Issuer:     "https://rtr.test",
 		AccessTTL:  httpAccessTTL,
 		RefreshTTL: httpRefreshTTL,
