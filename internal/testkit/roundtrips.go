@@ -8,11 +8,12 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// RoundTrips is a go-redis hook (add it with AddHook) that counts round
-// trips: one per command, and one per pipeline or transaction, which is
-// one round trip whatever it holds. It also records the names of the
-// commands sent ("pipeline" for a pipeline). It is safe for concurrent
-// use.
+// RoundTrips counts round trips. It is a go-redis hook (add it with
+// AddHook) that counts one per command, and one per pipeline or
+// transaction, which is one round trip whatever it holds; other drivers'
+// adapters (a pgx tracer, say) call [RoundTrips.Record]. It also records
+// the names of what was sent ("pipeline" for a pipeline). It is safe for
+// concurrent use.
 type RoundTrips struct {
 	trips atomic.Int64
 
@@ -28,7 +29,7 @@ func (h *RoundTrips) DialHook(next redis.DialHook) redis.DialHook { return next 
 // ProcessHook implements [redis.Hook].
 func (h *RoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.add(cmd.Name())
+		h.Record(cmd.Name())
 		return next(ctx, cmd)
 	}
 }
@@ -36,12 +37,13 @@ func (h *RoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 // ProcessPipelineHook implements [redis.Hook].
 func (h *RoundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.add("pipeline")
+		h.Record("pipeline")
 		return next(ctx, cmds)
 	}
 }
 
-func (h *RoundTrips) add(name string) {
+// Record counts one round trip that sent name.
+func (h *RoundTrips) Record(name string) {
 	h.mu.Lock()
 	h.names = append(h.names, name)
 	h.mu.Unlock()
