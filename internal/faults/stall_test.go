@@ -18,14 +18,14 @@ import (
 // nothing, or the client, who never received the new token, would be
 // taken for a thief when it retries after the grace window.
 func TestFaultStalledRotationIsNotCommittedLate(t *testing.T) {
-	bin := fRequire(t)
-	srv := fStartRedis(t, bin)
+	bin := requireFaults(t)
+	srv := startRedis(t, bin)
 	// go-redis retries a timed-out script; each retry queues another copy.
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ReadTimeout: 300 * time.Millisecond})
 	t.Cleanup(func() { _ = client.Close() })
 	clk := testkit.NewClock(time.Now())
 	events := &eventLog{}
-	iss := fIssuer(t, rtr.NewRedisStore(client), 10*time.Second, clk.Now, events)
+	iss := newIssuer(t, rtr.NewRedisStore(client), 10*time.Second, clk.Now, events)
 	ctx := context.Background()
 
 	p, err := iss.Issue(ctx, "stalled")
