@@ -8,7 +8,6 @@ package rtr_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,80 +18,55 @@ import (
 	"github.com/rtr-go/rtr/internal/testredis"
 )
 
-// aHostileSubjects try to break out of their hash tag or to collide with
+// hostileSubjects try to break out of their hash tag or to collide with
 // another subject's keys (subjects often are user-chosen names).
-var aHostileSubjects = []string{
+var hostileSubjects = []string{
 	"alice", "{alice}", "alice}", "{alice", "alice}:s:", "alice}:i", "alice:i", "a{b}c", "{}", "}{",
 	"#", "#alice", "rtr:{alice}:i", "*", "alice*", "\x00alice", "alice\r\nFLUSHALL", "ålice", " alice",
 	strings.Repeat("a", 64), strings.Repeat("a", 65), strings.Repeat("{", 256),
-}
-
-// aBackends lists the stores the attack runs against: miniredis always,
-// the real servers when .ci/run (or the developer) provides them.
-func aBackends(t *testing.T) map[string]func(t *testing.T) rtr.Store {
-	b := map[string]func(t *testing.T) rtr.Store{
-		"memory": func(t *testing.T) rtr.Store { return rtr.NewMemoryStore() },
-		"mini": func(t *testing.T) rtr.Store {
-			_, c := testredis.Mini(t)
-			return rtr.NewRedisStore(c, rtr.WithKeyPrefix(testredis.Prefix()))
-		},
-	}
-	if os.Getenv(testredis.EnvAddr) != "" {
-		b["standalone"] = func(t *testing.T) rtr.Store {
-			return rtr.NewRedisStore(testredis.Standalone(t), rtr.WithKeyPrefix(testredis.Prefix()))
-		}
-	}
-	if os.Getenv(testredis.EnvClusterAddrs) != "" {
-		b["sharded"] = func(t *testing.T) rtr.Store {
-			return rtr.NewRedisStore(testredis.Cluster(t), rtr.WithKeyPrefix(testredis.Prefix()))
-		}
-	}
-	return b
 }
 
 // Every hostile subject gets sessions of its own: logging one out
 // everywhere never touches another's, and its device list holds only its
 // own sessions.
 func TestAttackSubjectKeyInjection(t *testing.T) {
-	for name, newStore := range aBackends(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			iss := fIssuer(t, newStore(t), 10*time.Second, nil, nil)
-			pairs := map[string][]rtr.Pair{}
-			for _, s := range aHostileSubjects {
-				for range 2 {
-					p, err := iss.Issue(ctx, s)
-					require.NoError(t, err, "subject of %d bytes", len(s))
-					pairs[s] = append(pairs[s], p)
-				}
+	forEachStore(t, func(t *testing.T, store rtr.Store) {
+		ctx := context.Background()
+		iss := newFixture(t, store).iss
+		pairs := map[string][]rtr.Pair{}
+		for _, s := range hostileSubjects {
+			for range 2 {
+				p, err := iss.Issue(ctx, s)
+				require.NoError(t, err, "subject of %d bytes", len(s))
+				pairs[s] = append(pairs[s], p)
 			}
-			for i, s := range aHostileSubjects {
-				require.NoError(t, iss.RevokeAll(ctx, s))
-				ss, err := iss.Sessions(ctx, s)
+		}
+		for i, s := range hostileSubjects {
+			require.NoError(t, iss.RevokeAll(ctx, s))
+			ss, err := iss.Sessions(ctx, s)
+			require.NoError(t, err)
+			require.Empty(t, ss, "subject %d logged out everywhere", i)
+			for _, p := range pairs[s] {
+				_, err := iss.Refresh(ctx, p.RefreshToken)
+				require.ErrorIs(t, err, rtr.ErrSessionNotFound)
+			}
+			for j, other := range hostileSubjects[i+1:] {
+				ss, err := iss.Sessions(ctx, other)
 				require.NoError(t, err)
-				require.Empty(t, ss, "subject %d logged out everywhere", i)
-				for _, p := range pairs[s] {
-					_, err := iss.Refresh(ctx, p.RefreshToken)
-					require.ErrorIs(t, err, rtr.ErrSessionNotFound)
-				}
-				for j, other := range aHostileSubjects[i+1:] {
-					ss, err := iss.Sessions(ctx, other)
-					require.NoError(t, err)
-					require.Len(t, ss, 2, "subject %d untouched by the logout of subject %d", i+1+j, i)
-					for _, sess := range ss {
-						require.Equal(t, other, sess.Subject)
-					}
-				}
-				// The sessions left still rotate.
-				if i+1 < len(aHostileSubjects) {
-					next := aHostileSubjects[i+1]
-					p, err := iss.Refresh(ctx, pairs[next][0].RefreshToken)
-					require.NoError(t, err)
-					pairs[next][0] = p
+				require.Len(t, ss, 2, "subject %d untouched by the logout of subject %d", i+1+j, i)
+				for _, sess := range ss {
+					require.Equal(t, other, sess.Subject)
 				}
 			}
-		})
-	}
+			// The sessions left still rotate.
+			if i+1 < len(hostileSubjects) {
+				next := hostileSubjects[i+1]
+				p, err := iss.Refresh(ctx, pairs[next][0].RefreshToken)
+				require.NoError(t, err)
+				pairs[next][0] = p
+			}
+		}
+	})
 }
 
 // A thief who replays a stolen refresh token inside the grace window is
@@ -109,10 +83,9 @@ func TestAttackThiefInsideTheGrace(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			clk := newClock(time.Now())
-			events := &eventLog{}
 			_, c := testredis.Mini(t)
-			iss := fIssuer(t, rtr.NewRedisStore(c), grace, clk.Now, events)
+			f := newFixture(t, rtr.NewRedisStore(c), func(c *rtr.Config) { c.ReuseGrace = grace })
+			iss, clk, events := f.iss, f.clock, f.events
 
 			login, err := iss.Issue(ctx, "victim")
 			require.NoError(t, err)
@@ -149,7 +122,7 @@ func TestAttackThiefInsideTheGrace(t *testing.T) {
 func TestAttackStoreDumpHoldsNoUsableToken(t *testing.T) {
 	ctx := context.Background()
 	_, c := testredis.Mini(t)
-	iss := fIssuer(t, rtr.NewRedisStore(c), 10*time.Second, nil, nil)
+	iss := newFixture(t, rtr.NewRedisStore(c)).iss
 	p, err := iss.Issue(ctx, "dumped")
 	require.NoError(t, err)
 	p, err = iss.Refresh(ctx, p.RefreshToken)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
 func TestNewIssuerRefusesConfigMistakes(t *testing.T) {
@@ -87,7 +88,7 @@ func TestNewIssuerAcceptsNestedLifetimes(t *testing.T) {
 // TestShrunkDefaultsApply checks that a default that yielded to a shorter
 // MaxSessionAge is the one in force: the tokens' lifetimes fit the session.
 func TestShrunkDefaultsApply(t *testing.T) {
-	clock := newClock(time.Unix(1_800_000_000, 0))
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	iss, err := rtr.NewIssuer(rtr.Config{Store: rtr.NewMemoryStore(), Secret: testSecret, MaxSessionAge: 5 * time.Minute, Now: clock.Now})
 	require.NoError(t, err)
 	p, err := iss.Issue(t.Context(), "alice")

@@ -42,42 +42,42 @@ import (
 )
 
 var (
-	fzSecret = []byte("fuzz-http-secret-0123456789abcdefgh")
-	fzT0     = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fuzzWorldSecret = []byte("fuzz-http-secret-0123456789abcdefgh")
+	fuzzWorldStart  = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
-// fzWorld is one iteration's issuer, HTTP layer and tokens.
-type fzWorld struct {
+// fuzzWorld is one iteration's issuer, HTTP layer and tokens.
+type fuzzWorld struct {
 	iss    *rtr.Issuer
 	auth   *rtr.HTTPAuth
 	tokens map[string]string // placeholder -> token
 	owner  map[string]string // token -> subject
 }
 
-// fzTemplate holds the tokens and store records every world starts from:
+// fuzzWorldTemplate holds the tokens and store records every world starts from:
 // they are minted once per process, and each world copies the records into
 // a fresh memory store (tokens stay valid: same secret, same clock, same
 // records).
-var fzTemplate struct {
+var fuzzWorldTemplate struct {
 	once    sync.Once
 	records []rtr.SessionRecord
 	tokens  map[string]string
 	owner   map[string]string
 }
 
-func fzNow() time.Time { return fzT0.Add(2 * time.Minute) }
+func fuzzWorldNow() time.Time { return fuzzWorldStart.Add(2 * time.Minute) }
 
-func fzIssuer(store rtr.Store, now func() time.Time) (*rtr.Issuer, error) {
+func newFuzzWorldIssuer(store rtr.Store, now func() time.Time) (*rtr.Issuer, error) {
 	return rtr.NewIssuer(rtr.Config{
-		Store: store, Secret: fzSecret, Issuer: "fuzz",
+		Store: store, Secret: fuzzWorldSecret, Issuer: "fuzz",
 		AccessTTL: time.Minute, ReuseGrace: 10 * time.Second, Now: now,
 	})
 }
 
-func fzBuildTemplate() {
-	now := fzT0
+func buildFuzzWorldTemplate() {
+	now := fuzzWorldStart
 	store := rtr.NewMemoryStore()
-	iss, err := fzIssuer(store, func() time.Time { return now })
+	iss, err := newFuzzWorldIssuer(store, func() time.Time { return now })
 	if err != nil {
 		panic(err)
 	}
@@ -90,7 +90,7 @@ func fzBuildTemplate() {
 	}
 	a1 := must(iss.Issue(ctx, "alice"))
 	m1 := must(iss.Issue(ctx, "mallory"))
-	now = fzNow() // a1's and m1's access tokens have expired
+	now = fuzzWorldNow() // a1's and m1's access tokens have expired
 	a2 := must(iss.Refresh(ctx, a1.RefreshToken))
 	m2 := must(iss.Refresh(ctx, m1.RefreshToken))
 	for _, p := range []struct{ subj, sid string }{{"alice", a2.SessionID}, {"mallory", m2.SessionID}} {
@@ -98,9 +98,9 @@ func fzBuildTemplate() {
 		if err != nil {
 			panic(err)
 		}
-		fzTemplate.records = append(fzTemplate.records, rec)
+		fuzzWorldTemplate.records = append(fuzzWorldTemplate.records, rec)
 	}
-	fzTemplate.tokens = map[string]string{
+	fuzzWorldTemplate.tokens = map[string]string{
 		"$OLDREFRESH": a1.RefreshToken,
 		"$MREFRESH":   m2.RefreshToken,
 		"$MACCESS":    m2.AccessToken,
@@ -108,24 +108,24 @@ func fzBuildTemplate() {
 		"$REFRESH":    a2.RefreshToken,
 		"$ACCESS":     a2.AccessToken,
 	}
-	fzTemplate.owner = map[string]string{}
+	fuzzWorldTemplate.owner = map[string]string{}
 	for _, p := range []rtr.Pair{a1, a2} {
-		fzTemplate.owner[p.AccessToken], fzTemplate.owner[p.RefreshToken] = "alice", "alice"
+		fuzzWorldTemplate.owner[p.AccessToken], fuzzWorldTemplate.owner[p.RefreshToken] = "alice", "alice"
 	}
 	for _, p := range []rtr.Pair{m1, m2} {
-		fzTemplate.owner[p.AccessToken], fzTemplate.owner[p.RefreshToken] = "mallory", "mallory"
+		fuzzWorldTemplate.owner[p.AccessToken], fuzzWorldTemplate.owner[p.RefreshToken] = "mallory", "mallory"
 	}
 }
 
-func fzNewWorld(t *testing.T, opts ...rtr.HTTPOption) *fzWorld {
-	fzTemplate.once.Do(fzBuildTemplate)
+func newFuzzWorld(t *testing.T, opts ...rtr.HTTPOption) *fuzzWorld {
+	fuzzWorldTemplate.once.Do(buildFuzzWorldTemplate)
 	store := rtr.NewMemoryStore()
-	for _, rec := range fzTemplate.records {
+	for _, rec := range fuzzWorldTemplate.records {
 		if _, err := store.Create(context.Background(), rec, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	iss, err := fzIssuer(store, fzNow)
+	iss, err := newFuzzWorldIssuer(store, fuzzWorldNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,24 +133,24 @@ func fzNewWorld(t *testing.T, opts ...rtr.HTTPOption) *fzWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fzWorld{iss: iss, auth: auth, tokens: fzTemplate.tokens, owner: fzTemplate.owner}
+	return &fuzzWorld{iss: iss, auth: auth, tokens: fuzzWorldTemplate.tokens, owner: fuzzWorldTemplate.owner}
 }
 
-var fzPlaceholders = []string{"$OLDREFRESH", "$MREFRESH", "$MACCESS", "$EXPIRED", "$REFRESH", "$ACCESS"}
+var fuzzPlaceholders = []string{"$OLDREFRESH", "$MREFRESH", "$MACCESS", "$EXPIRED", "$REFRESH", "$ACCESS"}
 
 // expand replaces the placeholders in s.
-func (w *fzWorld) expand(s string) string {
+func (w *fuzzWorld) expand(s string) string {
 	if !strings.Contains(s, "$") {
 		return s
 	}
-	for _, p := range fzPlaceholders {
+	for _, p := range fuzzPlaceholders {
 		s = strings.ReplaceAll(s, p, w.tokens[p])
 	}
 	return s
 }
 
 // carries reports whether input holds a genuine token of subject.
-func (w *fzWorld) carries(input, subject string) bool {
+func (w *fuzzWorld) carries(input, subject string) bool {
 	for tok, subj := range w.owner {
 		if subj == subject && strings.Contains(input, tok) {
 			return true
@@ -162,7 +162,7 @@ func (w *fzWorld) carries(input, subject string) bool {
 // minted reports whether tok is a token this world's issuer minted:
 // known, or verifiable as an access token, or a refresh token the issuer
 // hands back (checked by shape: signed header of this issuer).
-func (w *fzWorld) minted(tok string) bool {
+func (w *fuzzWorld) minted(tok string) bool {
 	if _, ok := w.owner[tok]; ok {
 		return true
 	}
@@ -177,7 +177,7 @@ func (w *fzWorld) minted(tok string) bool {
 
 // check applies the invariants to one response. input is the expanded
 // outside input; who is the subject the handler saw, "" if none.
-func (w *fzWorld) check(t *testing.T, input string, resp *http.Response, body, who string, refreshPath string) {
+func (w *fuzzWorld) check(t *testing.T, input string, resp *http.Response, body, who string, refreshPath string) {
 	t.Helper()
 	if resp.StatusCode >= 500 {
 		t.Fatalf("status %d on a memory store (input len %d): %s", resp.StatusCode, len(input), body)
@@ -210,8 +210,8 @@ func (w *fzWorld) check(t *testing.T, input string, resp *http.Response, body, w
 	}
 }
 
-// whoami reports the subject the middleware put in the context.
-func fzWhoami(who *string) http.Handler {
+// recordSubject reports the subject the middleware put in the context.
+func recordSubject(who *string) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if c, ok := rtr.ClaimsFromContext(r.Context()); ok {
 			*who = c.Subject
@@ -220,7 +220,7 @@ func fzWhoami(who *string) http.Handler {
 	})
 }
 
-func fzServe(h http.Handler, r *http.Request) (*http.Response, string) {
+func serveFuzz(h http.Handler, r *http.Request) (*http.Response, string) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, r)
 	resp := rec.Result()
@@ -228,10 +228,10 @@ func fzServe(h http.Handler, r *http.Request) (*http.Response, string) {
 	return resp, string(b)
 }
 
-// fzBigSeeds are seeds just over the token size limit. Inputs of a MiB
+// bigFuzzSeeds are seeds just over the token size limit. Inputs of a MiB
 // are not seeded (the fuzzing engine slows to a crawl on them); the unit
 // test TestFuzzHTTPSeedOutcomes sends them once instead.
-func fzBigSeeds(prefix string) []string {
+func bigFuzzSeeds(prefix string) []string {
 	return []string{
 		prefix + "eyJhbGciOiJIUzI1NiJ9." + strings.Repeat("e", rtr.MaxTokenLen) + ".sig",
 		prefix + "$ACCESS" + strings.Repeat("A", rtr.MaxTokenLen),
@@ -244,21 +244,21 @@ func FuzzHTTPBearerHeader(f *testing.F) {
 	for _, s := range []string{"Bearer $ACCESS", "Bearer $MACCESS", "Bearer $EXPIRED", "Bearer $REFRESH"} {
 		f.Add(s)
 	}
-	for _, s := range fzBigSeeds("Bearer ") {
+	for _, s := range bigFuzzSeeds("Bearer ") {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, header string) {
-		w := fzNewWorld(t, rtr.WithMode(rtr.BearerMode))
+		w := newFuzzWorld(t, rtr.WithMode(rtr.BearerMode))
 		in := w.expand(header)
 		for _, optional := range []bool{false, true} {
 			var who string
-			h := w.auth.Require(fzWhoami(&who))
+			h := w.auth.Require(recordSubject(&who))
 			if optional {
-				h = w.auth.Optional(fzWhoami(&who))
+				h = w.auth.Optional(recordSubject(&who))
 			}
 			r := httptest.NewRequest("GET", "/api", nil)
 			r.Header["Authorization"] = []string{in} // raw: no wire validation
-			resp, body := fzServe(h, r)
+			resp, body := serveFuzz(h, r)
 			w.check(t, in, resp, body, who, "")
 			switch resp.StatusCode {
 			case http.StatusOK:
@@ -290,24 +290,24 @@ func FuzzHTTPCookieHeader(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	for _, s := range fzBigSeeds("__Host-rtr_refresh=") {
+	for _, s := range bigFuzzSeeds("__Host-rtr_refresh=") {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, cookie string) {
-		w := fzNewWorld(t)
+		w := newFuzzWorld(t)
 		in := w.expand(cookie)
 		for _, target := range []string{"page", "refresh"} {
 			var who string
 			var h http.Handler
 			r := httptest.NewRequest("GET", "/page", nil)
 			if target == "page" {
-				h = w.auth.Require(fzWhoami(&who))
+				h = w.auth.Require(recordSubject(&who))
 			} else {
 				h = w.auth.RefreshHandler()
 				r = httptest.NewRequest("POST", "/auth/refresh", nil)
 			}
 			r.Header["Cookie"] = []string{in}
-			resp, body := fzServe(h, r)
+			resp, body := serveFuzz(h, r)
 			if target == "refresh" && resp.StatusCode == http.StatusNoContent {
 				// The endpoint does not say whom it refreshed: read the new cookie.
 				for _, c := range resp.Cookies() {
@@ -341,14 +341,14 @@ func FuzzHTTPRefreshBody(f *testing.F) {
 	f.Add(`{"grant_type":"refresh_token","refresh_token":"$MREFRESH"}`, "")
 	f.Add(`{"refresh_token":"`+strings.Repeat("A", rtr.MaxTokenLen+1)+`"}`, "")
 	f.Fuzz(func(t *testing.T, body, cookie string) {
-		w := fzNewWorld(t, rtr.WithMode(rtr.BearerMode), rtr.WithRefreshCookie("/auth/"))
+		w := newFuzzWorld(t, rtr.WithMode(rtr.BearerMode), rtr.WithRefreshCookie("/auth/"))
 		inBody, inCookie := w.expand(body), w.expand(cookie)
 		r := httptest.NewRequest("POST", "/auth/refresh", strings.NewReader(inBody))
 		r.Header.Set("Content-Type", "application/json")
 		if inCookie != "" {
 			r.Header["Cookie"] = []string{inCookie}
 		}
-		resp, rb := fzServe(w.auth.RefreshHandler(), r)
+		resp, rb := serveFuzz(w.auth.RefreshHandler(), r)
 		var who string
 		if resp.StatusCode == http.StatusOK {
 			var tr rtr.TokenResponse
@@ -416,24 +416,24 @@ func TestFuzzHTTPSeedOutcomes(t *testing.T) {
 			var body string
 			switch c.surface {
 			case "bearer":
-				w := fzNewWorld(t, rtr.WithMode(rtr.BearerMode))
+				w := newFuzzWorld(t, rtr.WithMode(rtr.BearerMode))
 				r := httptest.NewRequest("GET", "/api", nil)
 				r.Header["Authorization"] = []string{w.expand(c.input)}
-				resp, body = fzServe(w.auth.Require(fzWhoami(&who)), r)
+				resp, body = serveFuzz(w.auth.Require(recordSubject(&who)), r)
 				w.check(t, w.expand(c.input), resp, body, who, "")
 			case "cookie":
-				w := fzNewWorld(t)
+				w := newFuzzWorld(t)
 				r := httptest.NewRequest("GET", "/page", nil)
 				r.Header["Cookie"] = []string{w.expand(c.input)}
-				resp, body = fzServe(w.auth.Require(fzWhoami(&who)), r)
+				resp, body = serveFuzz(w.auth.Require(recordSubject(&who)), r)
 				w.check(t, w.expand(c.input), resp, body, who, "")
 			case "body":
-				w := fzNewWorld(t, rtr.WithMode(rtr.BearerMode), rtr.WithRefreshCookie("/auth/"))
+				w := newFuzzWorld(t, rtr.WithMode(rtr.BearerMode), rtr.WithRefreshCookie("/auth/"))
 				r := httptest.NewRequest("POST", "/auth/refresh", strings.NewReader(w.expand(c.input)))
 				if c.cookie != "" {
 					r.Header["Cookie"] = []string{w.expand(c.cookie)}
 				}
-				resp, body = fzServe(w.auth.RefreshHandler(), r)
+				resp, body = serveFuzz(w.auth.RefreshHandler(), r)
 				if resp.StatusCode == 200 {
 					var tr rtr.TokenResponse
 					if err := json.Unmarshal([]byte(body), &tr); err != nil {
@@ -471,7 +471,7 @@ func FuzzHTTPTokenRequest(f *testing.F) {
 	f.Add(`{"grant_type":"refresh_token","refresh_token":"$REFRESH"}`, "application/json", "Bearer $EXPIRED")
 	f.Add(`{"refresh_token":"$OLDREFRESH","client_id":"app"}`, "", "")
 	f.Fuzz(func(t *testing.T, body, contentType, authz string) {
-		w := fzNewWorld(t, rtr.WithMode(rtr.BearerMode), rtr.WithClientAuthenticator(
+		w := newFuzzWorld(t, rtr.WithMode(rtr.BearerMode), rtr.WithClientAuthenticator(
 			func(_ context.Context, id, secret string) error {
 				if (id == "app" && secret == "s3cret") || secret == "" {
 					return nil
@@ -489,7 +489,7 @@ func FuzzHTTPTokenRequest(f *testing.F) {
 			if target == "revoke" {
 				h = w.auth.RevokeHandler()
 			}
-			resp, rb := fzServe(h, r)
+			resp, rb := serveFuzz(h, r)
 			var who string
 			if target == "refresh" && resp.StatusCode == http.StatusOK {
 				var tr rtr.TokenResponse

@@ -2,41 +2,20 @@ package rtr_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 	"github.com/rtr-go/rtr/internal/testredis"
 )
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test-secret")
-
-// fakeClock is an injected clock (Config.Now) that tests move by hand. It
-// is the one test clock of package rtr_test (core, HTTP and fault tests)
-// and is safe for concurrent use.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// newClock returns a clock that reads start until it is advanced. The
-// monotonic reading is dropped (Round(0)), so the clock is wall-clock only.
-func newClock(start time.Time) *fakeClock { return &fakeClock{t: start.Round(0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // eventLog records issuer events for assertions; its record method is a
 // Config.OnEvent. It is safe for concurrent use.
@@ -94,7 +73,7 @@ func forEachStore(t *testing.T, fn func(t *testing.T, store rtr.Store)) {
 
 type fixture struct {
 	iss    *rtr.Issuer
-	clock  *fakeClock
+	clock  *testkit.Clock
 	events *eventLog
 }
 
@@ -102,7 +81,7 @@ type fixture struct {
 // log; mod adjusts the config.
 func newFixture(t *testing.T, store rtr.Store, mod ...func(*rtr.Config)) fixture {
 	t.Helper()
-	f := fixture{clock: newClock(time.Now().Truncate(time.Second)), events: &eventLog{}}
+	f := fixture{clock: testkit.NewClock(time.Now().Truncate(time.Second)), events: &eventLog{}}
 	cfg := rtr.Config{
 		Store:      store,
 		Secret:     testSecret,
@@ -124,3 +103,68 @@ func newFixture(t *testing.T, store rtr.Store, mod ...func(*rtr.Config)) fixture
 }
 
 func strict(c *rtr.Config) { c.ReuseGrace = 0 }
+
+// storePairs give two stores on the same data, standing for two
+// processes: the same MemoryStore twice (one process), and two separate
+// Redis clients (two processes) on miniredis, a real server and a real
+// Cluster.
+var storePairs = []struct {
+	name string
+	new  func(t *testing.T) (rtr.Store, rtr.Store)
+}{
+	{"Memory", func(t *testing.T) (rtr.Store, rtr.Store) { s := rtr.NewMemoryStore(); return s, s }},
+	{"Miniredis", func(t *testing.T) (rtr.Store, rtr.Store) {
+		m, c1 := testredis.Mini(t)
+		c2 := redis.NewClient(&redis.Options{Addr: m.Addr()})
+		t.Cleanup(func() { _ = c2.Close() })
+		return rtr.NewRedisStore(c1), rtr.NewRedisStore(c2)
+	}},
+	{"RealRedis", func(t *testing.T) (rtr.Store, rtr.Store) {
+		p := testredis.Prefix()
+		c1 := testredis.Standalone(t)
+		c2 := testredis.Standalone(t)
+		return rtr.NewRedisStore(c1, rtr.WithKeyPrefix(p)), rtr.NewRedisStore(c2, rtr.WithKeyPrefix(p))
+	}},
+	{"RealCluster", func(t *testing.T) (rtr.Store, rtr.Store) {
+		p := testredis.Prefix()
+		c1 := testredis.Cluster(t)
+		c2 := testredis.Cluster(t)
+		return rtr.NewRedisStore(c1, rtr.WithKeyPrefix(p)), rtr.NewRedisStore(c2, rtr.WithKeyPrefix(p))
+	}},
+}
+
+// newRevocationIssuer builds an issuer with InstantRevocation on store, closed at
+// the end of the test, and waits until its feed is in sync.
+func newRevocationIssuer(t *testing.T, store rtr.Store, mod ...func(*rtr.Config)) *rtr.Issuer {
+	t.Helper()
+	cfg := rtr.Config{
+		Store: store, Secret: testSecret, Issuer: "https://auth.example",
+		AccessTTL: 5 * time.Minute, ReuseGrace: 0, InstantRevocation: true,
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	iss, err := rtr.NewIssuer(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = iss.Close() })
+	waitFeedInSync(t, iss.Verifier())
+	return iss
+}
+
+func waitFeedInSync(t *testing.T, v *rtr.Verifier) {
+	t.Helper()
+	require.Eventually(t, func() bool { return v.RevocationStatus().InSync }, 10*time.Second, 5*time.Millisecond,
+		"revocation feed never got in sync")
+}
+
+// waitRevoked waits until v refuses tok with ErrTokenRevoked. Propagation
+// is asynchronous between processes; the bound here is generous and is
+// no timing assertion (BENCHMARKS.md has the measured figures).
+func waitRevoked(t *testing.T, v *rtr.Verifier, tok string) {
+	t.Helper()
+	var err error
+	require.Eventually(t, func() bool {
+		_, err = v.Verify(context.Background(), tok)
+		return errors.Is(err, rtr.ErrTokenRevoked)
+	}, 10*time.Second, 2*time.Millisecond, "token still accepted or refused for another reason: %v", err)
+}

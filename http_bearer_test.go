@@ -11,31 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
-// bearerLogin logs user in and decodes the token response.
-func (f *hFix) bearerLogin(user string) rtr.TokenResponse {
-	f.t.Helper()
-	resp := hServe(f.loginHandler(), hReq(http.MethodPost, "/login?user="+user, nil))
-	require.Equal(f.t, http.StatusOK, resp.StatusCode)
-	var tr rtr.TokenResponse
-	require.NoError(f.t, json.NewDecoder(resp.Body).Decode(&tr))
-	return tr
-}
-
-func hBearer(r *http.Request, token string) *http.Request {
-	r.Header.Set("Authorization", "Bearer "+token)
-	return r
-}
-
-func hJSONBody(v any) *strings.Reader {
-	b, _ := json.Marshal(v)
-	return strings.NewReader(string(b))
-}
-
 func TestBearerLoginResponse(t *testing.T) {
-	f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode))
-	resp := hServe(f.loginHandler(), hReq(http.MethodPost, "/login?user=alice", nil))
+	f := newHTTPFixture(t, nil, rtr.WithMode(rtr.BearerMode))
+	resp := serve(f.loginHandler(), newRequest(http.MethodPost, "/login?user=alice", nil))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
 	assert.Equal(t, "no-cache", resp.Header.Get("Pragma"))
@@ -44,7 +25,7 @@ func TestBearerLoginResponse(t *testing.T) {
 	var m map[string]any
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&m))
 	assert.Equal(t, "Bearer", m["token_type"])
-	assert.EqualValues(t, hAccessTTL.Seconds(), m["expires_in"])
+	assert.EqualValues(t, httpAccessTTL.Seconds(), m["expires_in"])
 	assert.NotEmpty(t, m["access_token"])
 	assert.NotEmpty(t, m["refresh_token"])
 	assert.Len(t, m, 4)
@@ -54,73 +35,73 @@ func TestBearerRequire(t *testing.T) {
 	cases := []struct {
 		name      string
 		opts      []rtr.HTTPOption
-		prepare   func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request
+		prepare   func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request
 		status    int
 		challenge string // WWW-Authenticate
 	}{
-		{"valid token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hBearer(hReq("GET", "/", nil), tr.AccessToken)
+		{"valid token", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return withBearer(newRequest("GET", "/", nil), tr.AccessToken)
 		}, 200, ""},
-		{"lower-case scheme", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			r := hReq("GET", "/", nil)
+		{"lower-case scheme", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			r := newRequest("GET", "/", nil)
 			r.Header.Set("Authorization", "bearer "+tr.AccessToken)
 			return r
 		}, 200, ""},
-		{"valid token during a store outage", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
+		{"valid token during a store outage", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
 			f.store.down.Store(true)
-			return hBearer(hReq("GET", "/", nil), tr.AccessToken)
+			return withBearer(newRequest("GET", "/", nil), tr.AccessToken)
 		}, 200, ""},
-		{"no token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hReq("GET", "/", nil)
+		{"no token", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return newRequest("GET", "/", nil)
 		}, 401, `Bearer`},
-		{"no token, with realm", []rtr.HTTPOption{rtr.WithRealm("api")}, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hReq("GET", "/", nil)
+		{"no token, with realm", []rtr.HTTPOption{rtr.WithRealm("api")}, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return newRequest("GET", "/", nil)
 		}, 401, `Bearer realm="api"`},
-		{"basic auth is no token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			r := hReq("GET", "/", nil)
+		{"basic auth is no token", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			r := newRequest("GET", "/", nil)
 			r.SetBasicAuth("alice", "password")
 			return r
 		}, 401, `Bearer`},
-		{"expired token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			f.clock.Advance(hAccessTTL + time.Second)
-			return hBearer(hReq("GET", "/", nil), tr.AccessToken)
+		{"expired token", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			f.clock.Advance(httpAccessTTL + time.Second)
+			return withBearer(newRequest("GET", "/", nil), tr.AccessToken)
 		}, 401, `Bearer error="invalid_token", error_description="the token expired"`},
-		{"tampered token", []rtr.HTTPOption{rtr.WithRealm("api")}, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hBearer(hReq("GET", "/", nil), hTamper(t, tr.AccessToken))
+		{"tampered token", []rtr.HTTPOption{rtr.WithRealm("api")}, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return withBearer(newRequest("GET", "/", nil), testkit.Tamper(t, tr.AccessToken))
 		}, 401, `Bearer realm="api", error="invalid_token", error_description="the token is invalid"`},
-		{"refresh token as access token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hBearer(hReq("GET", "/", nil), tr.RefreshToken)
+		{"refresh token as access token", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return withBearer(newRequest("GET", "/", nil), tr.RefreshToken)
 		}, 401, `Bearer error="invalid_token", error_description="the token is invalid"`},
-		{"garbage token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hBearer(hReq("GET", "/", nil), "abc")
+		{"garbage token", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return withBearer(newRequest("GET", "/", nil), "abc")
 		}, 401, `Bearer error="invalid_token", error_description="the token is invalid"`},
 		{"custom header source", []rtr.HTTPOption{rtr.WithTokenLocations(rtr.FromHeader("X-Token"), rtr.FromAuthorization())},
-			func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-				r := hReq("POST", "/", nil)
+			func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+				r := newRequest("POST", "/", nil)
 				r.Header.Set("X-Token", tr.AccessToken)
 				r.Header.Set("Sec-Fetch-Site", "cross-site") // headers are not ambient: no CSRF check
 				return r
 			}, 200, ""},
 		{"cookie source is checked for cross-origin requests", []rtr.HTTPOption{rtr.WithTokenLocations(rtr.FromCookie("at"))},
-			func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-				r := hReq("POST", "/", nil, &http.Cookie{Name: "at", Value: tr.AccessToken})
+			func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+				r := newRequest("POST", "/", nil, &http.Cookie{Name: "at", Value: tr.AccessToken})
 				r.Header.Set("Sec-Fetch-Site", "cross-site")
 				return r
 			}, 403, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newHFix(t, nil, append([]rtr.HTTPOption{rtr.WithMode(rtr.BearerMode)}, tc.opts...)...)
+			f := newHTTPFixture(t, nil, append([]rtr.HTTPOption{rtr.WithMode(rtr.BearerMode)}, tc.opts...)...)
 			tr := f.bearerLogin("alice")
-			resp := hServe(f.auth.Require(hWhoami), tc.prepare(t, f, tr))
+			resp := serve(f.auth.Require(whoami), tc.prepare(t, f, tr))
 			require.Equal(t, tc.status, resp.StatusCode)
 			assert.Equal(t, tc.challenge, resp.Header.Get("WWW-Authenticate"))
 			assert.Empty(t, resp.Cookies())
 			assert.Empty(t, resp.Header.Values("Vary"))
 			if tc.status == 200 {
-				assert.True(t, strings.HasPrefix(hBody(t, resp), "alice "))
+				assert.True(t, strings.HasPrefix(readBody(t, resp), "alice "))
 			} else {
-				code, _ := hJSONError(t, resp)
+				code, _ := oauthError(t, resp)
 				assert.NotEmpty(t, code)
 			}
 		})
@@ -128,21 +109,21 @@ func TestBearerRequire(t *testing.T) {
 }
 
 func TestBearerOptional(t *testing.T) {
-	f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode))
+	f := newHTTPFixture(t, nil, rtr.WithMode(rtr.BearerMode))
 	tr := f.bearerLogin("alice")
-	h := f.auth.Optional(hWhoami)
+	h := f.auth.Optional(whoami)
 
-	resp := hServe(h, hReq("GET", "/", nil))
+	resp := serve(h, newRequest("GET", "/", nil))
 	require.Equal(t, 200, resp.StatusCode)
-	assert.Equal(t, "anonymous", hBody(t, resp))
+	assert.Equal(t, "anonymous", readBody(t, resp))
 
-	resp = hServe(h, hBearer(hReq("GET", "/", nil), tr.AccessToken))
+	resp = serve(h, withBearer(newRequest("GET", "/", nil), tr.AccessToken))
 	require.Equal(t, 200, resp.StatusCode)
-	assert.True(t, strings.HasPrefix(hBody(t, resp), "alice "))
+	assert.True(t, strings.HasPrefix(readBody(t, resp), "alice "))
 
 	// A token that was sent must be good: the client has to learn to refresh.
-	f.clock.Advance(hAccessTTL + time.Second)
-	resp = hServe(h, hBearer(hReq("GET", "/", nil), tr.AccessToken))
+	f.clock.Advance(httpAccessTTL + time.Second)
+	resp = serve(h, withBearer(newRequest("GET", "/", nil), tr.AccessToken))
 	require.Equal(t, 401, resp.StatusCode)
 	assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`)
 }
@@ -151,97 +132,97 @@ func TestBearerRefreshHandler(t *testing.T) {
 	cases := []struct {
 		name    string
 		opts    []rtr.HTTPOption
-		prepare func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request
+		prepare func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request
 		status  int
 		code    string
 		event   rtr.EventType
 	}{
-		{"JSON body", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken}))
+		{"JSON body", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return newRequest("POST", "/token", jsonBody(map[string]string{"refresh_token": tr.RefreshToken}))
 		}, 200, "", rtr.EventRotated},
-		{"JSON body with grant_type", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hReq("POST", "/token", hJSONBody(map[string]string{"grant_type": "refresh_token", "refresh_token": tr.RefreshToken}))
+		{"JSON body with grant_type", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return newRequest("POST", "/token", jsonBody(map[string]string{"grant_type": "refresh_token", "refresh_token": tr.RefreshToken}))
 		}, 200, "", rtr.EventRotated},
-		{"matching expired access token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			f.clock.Advance(hAccessTTL + time.Second)
-			return hBearer(hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken})), tr.AccessToken)
+		{"matching expired access token", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			f.clock.Advance(httpAccessTTL + time.Second)
+			return withBearer(newRequest("POST", "/token", jsonBody(map[string]string{"refresh_token": tr.RefreshToken})), tr.AccessToken)
 		}, 200, "", rtr.EventRotated},
-		{"access token of another session", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
+		{"access token of another session", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
 			other := f.bearerLogin("alice")
-			return hBearer(hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken})), other.AccessToken)
+			return withBearer(newRequest("POST", "/token", jsonBody(map[string]string{"refresh_token": tr.RefreshToken})), other.AccessToken)
 		}, 400, "invalid_grant", ""},
-		{"access token of another user", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
+		{"access token of another user", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
 			bob := f.bearerLogin("bob")
-			return hBearer(hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken})), bob.AccessToken)
+			return withBearer(newRequest("POST", "/token", jsonBody(map[string]string{"refresh_token": tr.RefreshToken})), bob.AccessToken)
 		}, 400, "invalid_grant", ""},
-		{"tampered access token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hBearer(hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken})), hTamper(t, tr.AccessToken))
+		{"tampered access token", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return withBearer(newRequest("POST", "/token", jsonBody(map[string]string{"refresh_token": tr.RefreshToken})), testkit.Tamper(t, tr.AccessToken))
 		}, 400, "invalid_grant", ""},
-		{"no token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hReq("POST", "/token", nil)
+		{"no token", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return newRequest("POST", "/token", nil)
 		}, 400, "invalid_request", ""},
-		{"empty JSON", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hReq("POST", "/token", strings.NewReader(`{}`))
+		{"empty JSON", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return newRequest("POST", "/token", strings.NewReader(`{}`))
 		}, 400, "invalid_request", ""},
-		{"malformed JSON", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hReq("POST", "/token", strings.NewReader(`{"refresh_token":`))
+		{"malformed JSON", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return newRequest("POST", "/token", strings.NewReader(`{"refresh_token":`))
 		}, 400, "invalid_request", ""},
-		{"oversized body", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": strings.Repeat("a", 64<<10)}))
+		{"oversized body", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return newRequest("POST", "/token", jsonBody(map[string]string{"refresh_token": strings.Repeat("a", 64<<10)}))
 		}, 400, "invalid_request", ""},
-		{"wrong grant_type", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hReq("POST", "/token", hJSONBody(map[string]string{"grant_type": "password", "refresh_token": tr.RefreshToken}))
+		{"wrong grant_type", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return newRequest("POST", "/token", jsonBody(map[string]string{"grant_type": "password", "refresh_token": tr.RefreshToken}))
 		}, 400, "unsupported_grant_type", ""},
-		{"tampered refresh token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": hTamper(t, tr.RefreshToken)}))
+		{"tampered refresh token", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return newRequest("POST", "/token", jsonBody(map[string]string{"refresh_token": testkit.Tamper(t, tr.RefreshToken)}))
 		}, 400, "invalid_grant", ""},
-		{"access token as refresh token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.AccessToken}))
+		{"access token as refresh token", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return newRequest("POST", "/token", jsonBody(map[string]string{"refresh_token": tr.AccessToken}))
 		}, 400, "invalid_grant", ""},
-		{"expired refresh token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			f.clock.Advance(hRefreshTTL + time.Second)
-			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken}))
+		{"expired refresh token", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			f.clock.Advance(httpRefreshTTL + time.Second)
+			return newRequest("POST", "/token", jsonBody(map[string]string{"refresh_token": tr.RefreshToken}))
 		}, 400, "invalid_grant", ""},
-		{"logged out", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
+		{"logged out", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
 			require.NoError(t, f.iss.Revoke(t.Context(), tr.RefreshToken))
-			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken}))
+			return newRequest("POST", "/token", jsonBody(map[string]string{"refresh_token": tr.RefreshToken}))
 		}, 400, "invalid_grant", ""},
-		{"grace retry", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
+		{"grace retry", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
 			_, err := f.iss.Refresh(t.Context(), tr.RefreshToken)
 			require.NoError(t, err)
-			f.clock.Advance(hGrace / 2)
-			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken}))
+			f.clock.Advance(httpGrace / 2)
+			return newRequest("POST", "/token", jsonBody(map[string]string{"refresh_token": tr.RefreshToken}))
 		}, 200, "", rtr.EventRetried},
-		{"reuse", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
+		{"reuse", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
 			_, err := f.iss.Refresh(t.Context(), tr.RefreshToken)
 			require.NoError(t, err)
-			f.clock.Advance(hGrace + time.Second)
-			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken}))
+			f.clock.Advance(httpGrace + time.Second)
+			return newRequest("POST", "/token", jsonBody(map[string]string{"refresh_token": tr.RefreshToken}))
 		}, 400, "invalid_grant", rtr.EventReuseDetected},
-		{"reuse, 403 configured for the middleware", []rtr.HTTPOption{rtr.WithReuseStatus(403)}, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
+		{"reuse, 403 configured for the middleware", []rtr.HTTPOption{rtr.WithReuseStatus(403)}, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
 			_, err := f.iss.Refresh(t.Context(), tr.RefreshToken)
 			require.NoError(t, err)
-			f.clock.Advance(hGrace + time.Second)
-			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken}))
+			f.clock.Advance(httpGrace + time.Second)
+			return newRequest("POST", "/token", jsonBody(map[string]string{"refresh_token": tr.RefreshToken}))
 		}, 400, "invalid_grant", rtr.EventReuseDetected},
-		{"store outage", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
+		{"store outage", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
 			f.store.down.Store(true)
-			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken}))
+			return newRequest("POST", "/token", jsonBody(map[string]string{"refresh_token": tr.RefreshToken}))
 		}, 503, "temporarily_unavailable", ""},
-		{"GET", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hReq("GET", "/token", nil)
+		{"GET", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return newRequest("GET", "/token", nil)
 		}, 405, "invalid_request", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newHFix(t, nil, append([]rtr.HTTPOption{rtr.WithMode(rtr.BearerMode)}, tc.opts...)...)
+			f := newHTTPFixture(t, nil, append([]rtr.HTTPOption{rtr.WithMode(rtr.BearerMode)}, tc.opts...)...)
 			tr := f.bearerLogin("alice")
 			req := tc.prepare(t, f, tr)
 			before := 0
 			if tc.event != "" {
 				before = f.events.count(tc.event)
 			}
-			resp := hServe(f.auth.RefreshHandler(), req)
+			resp := serve(f.auth.RefreshHandler(), req)
 			require.Equal(t, tc.status, resp.StatusCode)
 			assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
 			assert.Empty(t, resp.Cookies())
@@ -250,12 +231,12 @@ func TestBearerRefreshHandler(t *testing.T) {
 				var got map[string]any
 				require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
 				assert.Equal(t, "Bearer", got["token_type"])
-				assert.EqualValues(t, hAccessTTL.Seconds(), got["expires_in"])
+				assert.EqualValues(t, httpAccessTTL.Seconds(), got["expires_in"])
 				assert.NotEmpty(t, got["access_token"])
 				require.NotEmpty(t, got["refresh_token"])
-				assert.EqualValues(t, 2, hClaim(t, got["refresh_token"].(string), "gen"))
+				assert.EqualValues(t, 2, testkit.Claim(t, got["refresh_token"].(string), "gen"))
 			} else {
-				code, desc := hJSONError(t, resp)
+				code, desc := oauthError(t, resp)
 				assert.Equal(t, tc.code, code)
 				assert.NotEmpty(t, desc)
 			}
@@ -270,15 +251,15 @@ func TestBearerRefreshHandler(t *testing.T) {
 // HttpOnly cookie scoped to the auth routes.
 func TestBearerRefreshCookie(t *testing.T) {
 	const name = "__Secure-rtr_refresh"
-	newF := func(t *testing.T, opts ...rtr.HTTPOption) *hFix {
-		return newHFix(t, nil, append([]rtr.HTTPOption{rtr.WithMode(rtr.BearerMode), rtr.WithRefreshCookie("/auth/")}, opts...)...)
+	newF := func(t *testing.T, opts ...rtr.HTTPOption) *httpFixture {
+		return newHTTPFixture(t, nil, append([]rtr.HTTPOption{rtr.WithMode(rtr.BearerMode), rtr.WithRefreshCookie("/auth/")}, opts...)...)
 	}
-	login := func(t *testing.T, f *hFix) (rtr.TokenResponse, *http.Cookie) {
-		resp := hServe(f.loginHandler(), hReq(http.MethodPost, "/auth/login?user=alice", nil))
+	login := func(t *testing.T, f *httpFixture) (rtr.TokenResponse, *http.Cookie) {
+		resp := serve(f.loginHandler(), newRequest(http.MethodPost, "/auth/login?user=alice", nil))
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		var tr rtr.TokenResponse
 		require.NoError(t, json.NewDecoder(resp.Body).Decode(&tr))
-		c := hCookies(resp)[name]
+		c := setCookies(resp)[name]
 		require.NotNil(t, c)
 		return tr, c
 	}
@@ -294,26 +275,26 @@ func TestBearerRefreshCookie(t *testing.T) {
 		assert.True(t, c.HttpOnly)
 		assert.True(t, c.Secure)
 		assert.Equal(t, http.SameSiteLaxMode, c.SameSite)
-		assert.Equal(t, int(hRefreshTTL.Seconds()), c.MaxAge)
+		assert.Equal(t, int(httpRefreshTTL.Seconds()), c.MaxAge)
 	})
 	t.Run("refresh", func(t *testing.T) {
 		f := newF(t)
 		tr, c := login(t, f)
-		resp := hServe(f.auth.RefreshHandler(), hBearer(hReq("POST", "/auth/refresh", nil, c), tr.AccessToken))
+		resp := serve(f.auth.RefreshHandler(), withBearer(newRequest("POST", "/auth/refresh", nil, c), tr.AccessToken))
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		var got rtr.TokenResponse
 		require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
 		assert.Empty(t, got.RefreshToken)
-		nc := hCookies(resp)[name]
+		nc := setCookies(resp)[name]
 		require.NotNil(t, nc)
-		assert.EqualValues(t, 2, hClaim(t, nc.Value, "gen"))
+		assert.EqualValues(t, 2, testkit.Claim(t, nc.Value, "gen"))
 	})
 	t.Run("cross-origin refresh", func(t *testing.T) {
 		f := newF(t)
 		_, c := login(t, f)
-		req := hReq("POST", "/auth/refresh", nil, c)
+		req := newRequest("POST", "/auth/refresh", nil, c)
 		req.Header.Set("Sec-Fetch-Site", "cross-site")
-		resp := hServe(f.auth.RefreshHandler(), req)
+		resp := serve(f.auth.RefreshHandler(), req)
 		require.Equal(t, http.StatusForbidden, resp.StatusCode)
 		assert.Empty(t, resp.Cookies())
 	})
@@ -322,10 +303,10 @@ func TestBearerRefreshCookie(t *testing.T) {
 		_, c := login(t, f)
 		_, err := f.iss.Refresh(t.Context(), c.Value)
 		require.NoError(t, err)
-		f.clock.Advance(hGrace + time.Second)
-		resp := hServe(f.auth.RefreshHandler(), hReq("POST", "/auth/refresh", nil, c))
+		f.clock.Advance(httpGrace + time.Second)
+		resp := serve(f.auth.RefreshHandler(), newRequest("POST", "/auth/refresh", nil, c))
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
-		nc := hCookies(resp)[name]
+		nc := setCookies(resp)[name]
 		require.NotNil(t, nc)
 		assert.Negative(t, nc.MaxAge)
 		assert.Equal(t, "/auth/", nc.Path)
@@ -334,24 +315,24 @@ func TestBearerRefreshCookie(t *testing.T) {
 		f := newF(t)
 		_, c := login(t, f)
 		f.store.down.Store(true)
-		resp := hServe(f.auth.RefreshHandler(), hReq("POST", "/auth/refresh", nil, c))
+		resp := serve(f.auth.RefreshHandler(), newRequest("POST", "/auth/refresh", nil, c))
 		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 		assert.Empty(t, resp.Cookies())
 	})
 	t.Run("logout", func(t *testing.T) {
 		f := newF(t)
 		_, c := login(t, f)
-		resp := hServe(f.auth.LogoutHandler(nil), hReq("POST", "/auth/logout", nil, c))
+		resp := serve(f.auth.LogoutHandler(nil), newRequest("POST", "/auth/logout", nil, c))
 		require.Equal(t, http.StatusNoContent, resp.StatusCode)
-		require.NotNil(t, hCookies(resp)[name])
+		require.NotNil(t, setCookies(resp)[name])
 		_, err := f.iss.Refresh(t.Context(), c.Value)
 		require.ErrorIs(t, err, rtr.ErrSessionNotFound)
 	})
 	t.Run("login CSRF", func(t *testing.T) {
 		f := newF(t)
-		req := hReq(http.MethodPost, "/auth/login?user=alice", nil)
+		req := newRequest(http.MethodPost, "/auth/login?user=alice", nil)
 		req.Header.Set("Sec-Fetch-Site", "cross-site")
-		resp := hServe(f.loginHandler(), req)
+		resp := serve(f.loginHandler(), req)
 		require.Equal(t, http.StatusForbidden, resp.StatusCode)
 		assert.Empty(t, resp.Cookies())
 	})
@@ -359,10 +340,10 @@ func TestBearerRefreshCookie(t *testing.T) {
 
 func TestBearerLogout(t *testing.T) {
 	t.Run("refresh token in the body", func(t *testing.T) {
-		f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode))
+		f := newHTTPFixture(t, nil, rtr.WithMode(rtr.BearerMode))
 		tr := f.bearerLogin("alice")
 		other := f.bearerLogin("alice")
-		resp := hServe(f.auth.LogoutHandler(nil), hReq("POST", "/logout", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken})))
+		resp := serve(f.auth.LogoutHandler(nil), newRequest("POST", "/logout", jsonBody(map[string]string{"refresh_token": tr.RefreshToken})))
 		require.Equal(t, http.StatusNoContent, resp.StatusCode)
 		assert.Empty(t, resp.Cookies())
 		_, err := f.iss.Refresh(t.Context(), tr.RefreshToken)
@@ -371,72 +352,72 @@ func TestBearerLogout(t *testing.T) {
 		require.NoError(t, err)
 	})
 	t.Run("expired access token only", func(t *testing.T) {
-		f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode))
+		f := newHTTPFixture(t, nil, rtr.WithMode(rtr.BearerMode))
 		tr := f.bearerLogin("alice")
-		f.clock.Advance(hAccessTTL + time.Second)
-		resp := hServe(f.auth.LogoutHandler(nil), hBearer(hReq("POST", "/logout", nil), tr.AccessToken))
+		f.clock.Advance(httpAccessTTL + time.Second)
+		resp := serve(f.auth.LogoutHandler(nil), withBearer(newRequest("POST", "/logout", nil), tr.AccessToken))
 		require.Equal(t, http.StatusNoContent, resp.StatusCode)
 		_, err := f.iss.Refresh(t.Context(), tr.RefreshToken)
 		require.ErrorIs(t, err, rtr.ErrSessionNotFound)
 	})
 	t.Run("invalid or missing token is success", func(t *testing.T) {
-		f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode))
+		f := newHTTPFixture(t, nil, rtr.WithMode(rtr.BearerMode))
 		tr := f.bearerLogin("alice")
 		for _, body := range []string{"", `{}`, `{"refresh_token":"x.y.z"}`} {
-			resp := hServe(f.auth.LogoutHandler(nil), hReq("POST", "/logout", strings.NewReader(body)))
+			resp := serve(f.auth.LogoutHandler(nil), newRequest("POST", "/logout", strings.NewReader(body)))
 			require.Equal(t, http.StatusNoContent, resp.StatusCode, body)
 		}
-		resp := hServe(f.auth.LogoutHandler(nil), hReq("POST", "/logout", hJSONBody(map[string]string{"refresh_token": hTamper(t, tr.RefreshToken)})))
+		resp := serve(f.auth.LogoutHandler(nil), newRequest("POST", "/logout", jsonBody(map[string]string{"refresh_token": testkit.Tamper(t, tr.RefreshToken)})))
 		require.Equal(t, http.StatusNoContent, resp.StatusCode)
 		_, err := f.iss.Refresh(t.Context(), tr.RefreshToken)
 		require.NoError(t, err, "a forged token logs nobody out")
 	})
 	t.Run("malformed body", func(t *testing.T) {
-		f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode))
-		resp := hServe(f.auth.LogoutHandler(nil), hReq("POST", "/logout", strings.NewReader(`nope`)))
+		f := newHTTPFixture(t, nil, rtr.WithMode(rtr.BearerMode))
+		resp := serve(f.auth.LogoutHandler(nil), newRequest("POST", "/logout", strings.NewReader(`nope`)))
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	})
 	t.Run("JSON sent as a form", func(t *testing.T) {
 		// curl -d without a Content-Type: the JSON would read as a form
 		// naming no parameter, and the logout would succeed, ending nothing.
-		f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode))
+		f := newHTTPFixture(t, nil, rtr.WithMode(rtr.BearerMode))
 		tr := f.bearerLogin("alice")
-		req := hReq("POST", "/logout", strings.NewReader(`{"refresh_token":"`+tr.RefreshToken+`"}`))
+		req := newRequest("POST", "/logout", strings.NewReader(`{"refresh_token":"`+tr.RefreshToken+`"}`))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp := hServe(f.auth.LogoutHandler(nil), req)
+		resp := serve(f.auth.LogoutHandler(nil), req)
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
-		code, _ := hJSONError(t, resp)
+		code, _ := oauthError(t, resp)
 		assert.Equal(t, "invalid_request", code)
 		_, err := f.iss.Refresh(t.Context(), tr.RefreshToken)
 		require.NoError(t, err, "nothing ended")
 	})
 	t.Run("store outage", func(t *testing.T) {
-		f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode))
+		f := newHTTPFixture(t, nil, rtr.WithMode(rtr.BearerMode))
 		tr := f.bearerLogin("alice")
 		f.store.down.Store(true)
-		resp := hServe(f.auth.LogoutHandler(nil), hReq("POST", "/logout", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken})))
+		resp := serve(f.auth.LogoutHandler(nil), newRequest("POST", "/logout", jsonBody(map[string]string{"refresh_token": tr.RefreshToken})))
 		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
-		code, _ := hJSONError(t, resp)
+		code, _ := oauthError(t, resp)
 		assert.Equal(t, "temporarily_unavailable", code)
 	})
 }
 
 func TestBearerLogoutAll(t *testing.T) {
-	f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode))
+	f := newHTTPFixture(t, nil, rtr.WithMode(rtr.BearerMode))
 	a := f.bearerLogin("alice")
 	b := f.bearerLogin("alice")
 	h := f.auth.LogoutAllHandler(nil)
 
-	resp := hServe(h, hReq("POST", "/logout-all", nil))
+	resp := serve(h, newRequest("POST", "/logout-all", nil))
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	assert.Equal(t, "Bearer", resp.Header.Get("WWW-Authenticate"))
 
 	f.store.down.Store(true)
-	resp = hServe(h, hBearer(hReq("POST", "/logout-all", nil), a.AccessToken))
+	resp = serve(h, withBearer(newRequest("POST", "/logout-all", nil), a.AccessToken))
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	f.store.down.Store(false)
 
-	resp = hServe(h, hBearer(hReq("POST", "/logout-all", nil), a.AccessToken))
+	resp = serve(h, withBearer(newRequest("POST", "/logout-all", nil), a.AccessToken))
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
 	for _, tr := range []rtr.TokenResponse{a, b} {
 		_, err := f.iss.Refresh(t.Context(), tr.RefreshToken)

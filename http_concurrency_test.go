@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,21 +13,22 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
-// hParallelResult is what one parallel request saw.
-type hParallelResult struct {
+// parallelResult is what one parallel request saw.
+type parallelResult struct {
 	status  int
 	body    string
 	refresh string // the refresh cookie it was given
 	err     error
 }
 
-// hFire sends n GET requests at once with the same cookies, spread over
+// fireParallel sends n GET requests at once with the same cookies, spread over
 // the servers in turn, and returns what each saw. Nothing is asserted in
 // the goroutines.
-func hFire(servers []*httptest.Server, path string, n int, cookies ...*http.Cookie) []hParallelResult {
-	out := make([]hParallelResult, n)
+func fireParallel(servers []*httptest.Server, path string, n int, cookies ...*http.Cookie) []parallelResult {
+	out := make([]parallelResult, n)
 	var start, wg sync.WaitGroup
 	start.Add(1)
 	for i := range n {
@@ -56,7 +56,7 @@ func hFire(servers []*httptest.Server, path string, n int, cookies ...*http.Cook
 			k, _ := resp.Body.Read(buf)
 			out[i].body = string(buf[:k])
 			for _, c := range resp.Cookies() {
-				if c.Name == hRefreshName {
+				if c.Name == refreshCookieName {
 					out[i].refresh = c.Value
 				}
 			}
@@ -76,19 +76,19 @@ func TestCookieParallelExpiredRequests(t *testing.T) {
 	const n = 32
 	for _, servers := range []int{1, 2} {
 		t.Run(map[int]string{1: "one server", 2: "two servers"}[servers], func(t *testing.T) {
-			f := newHFix(t, nil)
+			f := newHTTPFixture(t, nil)
 			var srvs []*httptest.Server
 			for range servers {
 				a := mustHTTP(t, f.iss) // a separate HTTPAuth: no shared in-process state
-				srv := httptest.NewServer(a.Require(hWhoami))
+				srv := httptest.NewServer(a.Require(whoami))
 				t.Cleanup(srv.Close)
 				srvs = append(srvs, srv)
 			}
 			access, refresh := f.cookieLogin("alice")
-			sid := hClaim(t, refresh.Value, "sid").(string)
-			f.clock.Advance(hAccessTTL + time.Second)
+			sid := testkit.Claim(t, refresh.Value, "sid").(string)
+			f.clock.Advance(httpAccessTTL + time.Second)
 
-			results := hFire(srvs, "/api/me", n, access, refresh)
+			results := fireParallel(srvs, "/api/me", n, access, refresh)
 
 			var next string
 			for i, r := range results {
@@ -101,29 +101,16 @@ func TestCookieParallelExpiredRequests(t *testing.T) {
 				}
 				assert.Equal(t, next, r.refresh, "request %d: every request converges on one token", i)
 			}
-			assert.EqualValues(t, 2, hClaim(t, next, "gen"), "rotated exactly once")
+			assert.EqualValues(t, 2, testkit.Claim(t, next, "gen"), "rotated exactly once")
 			assert.Equal(t, 1, f.events.count(rtr.EventRotated))
 			assert.Zero(t, f.events.count(rtr.EventReuseDetected))
 
 			// The converged token keeps working.
-			f.clock.Advance(hAccessTTL + time.Second)
-			resp := hServe(f.auth.Require(hWhoami), hReq("GET", "/", nil, &http.Cookie{Name: hRefreshName, Value: next}))
+			f.clock.Advance(httpAccessTTL + time.Second)
+			resp := serve(f.auth.Require(whoami), newRequest("GET", "/", nil, &http.Cookie{Name: refreshCookieName, Value: next}))
 			require.Equal(t, http.StatusOK, resp.StatusCode)
 		})
 	}
-}
-
-// hGateStore holds every Rotate until the gate opens and counts the calls.
-type hGateStore struct {
-	rtr.Store
-	gate  chan struct{}
-	calls atomic.Int64
-}
-
-func (s *hGateStore) Rotate(ctx context.Context, req rtr.RotateRequest) (rtr.RotateResult, error) {
-	s.calls.Add(1)
-	<-s.gate
-	return s.Store.Rotate(ctx, req)
 }
 
 // TestCookieParallelRequestsShareOneRotation shows, deterministically, that
@@ -132,19 +119,19 @@ func (s *hGateStore) Rotate(ctx context.Context, req rtr.RotateRequest) (rtr.Rot
 func TestCookieParallelRequestsShareOneRotation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 10
-		store := &hGateStore{Store: rtr.NewMemoryStore(), gate: make(chan struct{})}
-		f := newHFixOn(t, store, nil)
+		store := &gateStore{Store: rtr.NewMemoryStore(), gate: make(chan struct{})}
+		f := newHTTPFixtureOn(t, store, nil)
 		access, refresh := f.cookieLogin("alice")
-		f.clock.Advance(hAccessTTL + time.Second)
+		f.clock.Advance(httpAccessTTL + time.Second)
 
-		h := f.auth.Require(hWhoami)
+		h := f.auth.Require(whoami)
 		results := make([]*http.Response, n)
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i] = hServe(h, hReq("GET", "/", nil, access, refresh))
+				results[i] = serve(h, newRequest("GET", "/", nil, access, refresh))
 			}()
 		}
 		synctest.Wait() // everyone is blocked: one in the store, the rest on its flight
@@ -155,7 +142,7 @@ func TestCookieParallelRequestsShareOneRotation(t *testing.T) {
 		var first string
 		for i, resp := range results {
 			require.Equal(t, http.StatusOK, resp.StatusCode, "request %d", i)
-			c := hCookies(resp)[hRefreshName]
+			c := setCookies(resp)[refreshCookieName]
 			require.NotNil(t, c, "request %d", i)
 			if first == "" {
 				first = c.Value
@@ -170,11 +157,11 @@ func TestCookieParallelRequestsShareOneRotation(t *testing.T) {
 // shared rotation hangs up; the others still get the rotation's result.
 func TestSharedRotationSurvivesCancelledLeader(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := &hGateStore{Store: rtr.NewMemoryStore(), gate: make(chan struct{})}
-		f := newHFixOn(t, store, nil)
+		store := &gateStore{Store: rtr.NewMemoryStore(), gate: make(chan struct{})}
+		f := newHTTPFixtureOn(t, store, nil)
 		access, refresh := f.cookieLogin("alice")
-		f.clock.Advance(hAccessTTL + time.Second)
-		h := f.auth.Require(hWhoami)
+		f.clock.Advance(httpAccessTTL + time.Second)
+		h := f.auth.Require(whoami)
 
 		ctx, cancel := context.WithCancel(context.Background())
 		var leader, follower *http.Response
@@ -182,14 +169,14 @@ func TestSharedRotationSurvivesCancelledLeader(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			leader = hServe(h, hReq("GET", "/", nil, access, refresh).WithContext(ctx))
+			leader = serve(h, newRequest("GET", "/", nil, access, refresh).WithContext(ctx))
 		}()
 		synctest.Wait()
 		require.EqualValues(t, 1, store.calls.Load())
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			follower = hServe(h, hReq("GET", "/", nil, access, refresh))
+			follower = serve(h, newRequest("GET", "/", nil, access, refresh))
 		}()
 		synctest.Wait()
 		cancel() // the leader's client goes away mid-rotation

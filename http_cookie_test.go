@@ -13,37 +13,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
-
-const (
-	hAccessName  = "__Host-rtr_access"
-	hRefreshName = "__Host-rtr_refresh"
-)
-
-// cookieLogin logs user in through Login and returns the two cookies.
-func (f *hFix) cookieLogin(user string) (access, refresh *http.Cookie) {
-	f.t.Helper()
-	resp := hServe(f.loginHandler(), hReq(http.MethodPost, "/login?user="+user, nil))
-	require.Equal(f.t, http.StatusNoContent, resp.StatusCode)
-	c := hCookies(resp)
-	access, refresh = c[f.auth.AccessCookieName()], c[f.auth.RefreshCookieName()]
-	require.NotNil(f.t, access)
-	require.NotNil(f.t, refresh)
-	return access, refresh
-}
 
 func TestCookieLoginSetsHardenedCookies(t *testing.T) {
-	f := newHFix(t, nil)
-	req := hReq(http.MethodPost, "/login?user=alice", nil)
+	f := newHTTPFixture(t, nil)
+	req := newRequest(http.MethodPost, "/login?user=alice", nil)
 	req.Header.Set("User-Agent", "test-agent/1.0")
-	resp := hServe(f.loginHandler(), req)
+	resp := serve(f.loginHandler(), req)
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
 	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
 	assert.Contains(t, resp.Header.Values("Vary"), "Cookie")
 
-	c := hCookies(resp)
+	c := setCookies(resp)
 	require.Len(t, c, 2)
-	for name, maxAge := range map[string]int{hAccessName: int(hAccessTTL.Seconds()), hRefreshName: int(hRefreshTTL.Seconds())} {
+	for name, maxAge := range map[string]int{accessCookieName: int(httpAccessTTL.Seconds()), refreshCookieName: int(httpRefreshTTL.Seconds())} {
 		ck := c[name]
 		require.NotNil(t, ck, name)
 		assert.True(t, ck.HttpOnly, name)
@@ -53,8 +37,8 @@ func TestCookieLoginSetsHardenedCookies(t *testing.T) {
 		assert.Empty(t, ck.Domain, name)
 		assert.Equal(t, maxAge, ck.MaxAge, name)
 	}
-	assert.Equal(t, "at+jwt", hHeaderTyp(t, c[hAccessName].Value))
-	assert.Equal(t, "rt+jwt", hHeaderTyp(t, c[hRefreshName].Value))
+	assert.Equal(t, "at+jwt", headerTyp(t, c[accessCookieName].Value))
+	assert.Equal(t, "rt+jwt", headerTyp(t, c[refreshCookieName].Value))
 
 	sessions, err := f.iss.Sessions(t.Context(), "alice")
 	require.NoError(t, err)
@@ -65,7 +49,7 @@ func TestCookieLoginSetsHardenedCookies(t *testing.T) {
 
 func TestCookieOptions(t *testing.T) {
 	t.Run("insecure for local HTTP", func(t *testing.T) {
-		f := newHFix(t, nil, rtr.WithInsecureCookies())
+		f := newHTTPFixture(t, nil, rtr.WithInsecureCookies())
 		assert.Equal(t, "rtr_access", f.auth.AccessCookieName())
 		assert.Equal(t, "rtr_refresh", f.auth.RefreshCookieName())
 		a, r := f.cookieLogin("alice")
@@ -75,7 +59,7 @@ func TestCookieOptions(t *testing.T) {
 		assert.True(t, r.HttpOnly)
 	})
 	t.Run("custom names, domain and SameSite", func(t *testing.T) {
-		f := newHFix(t, nil, rtr.WithCookies(rtr.CookieOptions{
+		f := newHTTPFixture(t, nil, rtr.WithCookies(rtr.CookieOptions{
 			AccessName: "at", RefreshName: "rt", Domain: "example.com", SameSite: http.SameSiteStrictMode,
 		}))
 		a, r := f.cookieLogin("alice")
@@ -98,7 +82,7 @@ func TestCookieOptions(t *testing.T) {
 	}
 	for name, opts := range bad {
 		t.Run(name, func(t *testing.T) {
-			iss, err := rtr.NewIssuer(rtr.Config{Store: rtr.NewMemoryStore(), Secret: hSecret, ReuseGrace: hGrace})
+			iss, err := rtr.NewIssuer(rtr.Config{Store: rtr.NewMemoryStore(), Secret: testSecret, ReuseGrace: httpGrace})
 			require.NoError(t, err)
 			_, err = rtr.NewHTTPAuth(iss, opts...)
 			require.ErrorIs(t, err, rtr.ErrInvalidConfig)
@@ -107,7 +91,7 @@ func TestCookieOptions(t *testing.T) {
 }
 
 func TestCookieModeNeedsGrace(t *testing.T) {
-	iss, err := rtr.NewIssuer(rtr.Config{Store: rtr.NewMemoryStore(), Secret: hSecret})
+	iss, err := rtr.NewIssuer(rtr.Config{Store: rtr.NewMemoryStore(), Secret: testSecret})
 	require.NoError(t, err)
 	_, err = rtr.NewHTTPAuth(iss)
 	require.ErrorIs(t, err, rtr.ErrInvalidConfig)
@@ -119,7 +103,7 @@ func TestCookieModeNeedsGrace(t *testing.T) {
 
 // TestCookieRequire walks every branch of the cookie-mode middleware.
 func TestCookieRequire(t *testing.T) {
-	type setup = hSetup
+	type setup = cookieSetup
 	cases := []struct {
 		name    string
 		opts    []rtr.HTTPOption
@@ -135,122 +119,122 @@ func TestCookieRequire(t *testing.T) {
 	}{
 		{
 			name:    "no cookies",
-			prepare: func(t *testing.T, s *setup) *http.Request { return hReq("GET", "/", nil) },
+			prepare: func(t *testing.T, s *setup) *http.Request { return newRequest("GET", "/", nil) },
 			status:  401, code: "unauthorized", cookies: map[string]bool{},
 		},
 		{
 			name:    "valid access cookie",
-			prepare: func(t *testing.T, s *setup) *http.Request { return hReq("GET", "/", nil, s.access, s.refresh) },
+			prepare: func(t *testing.T, s *setup) *http.Request { return newRequest("GET", "/", nil, s.access, s.refresh) },
 			status:  200, cookies: map[string]bool{}, identity: "alice",
 		},
 		{
 			name:    "valid access cookie, no refresh cookie",
-			prepare: func(t *testing.T, s *setup) *http.Request { return hReq("GET", "/", nil, s.access) },
+			prepare: func(t *testing.T, s *setup) *http.Request { return newRequest("GET", "/", nil, s.access) },
 			status:  200, cookies: map[string]bool{}, identity: "alice",
 		},
 		{
 			name: "expired access cookie is refreshed",
 			prepare: func(t *testing.T, s *setup) *http.Request {
-				s.f.clock.Advance(hAccessTTL + time.Second)
-				return hReq("GET", "/", nil, s.access, s.refresh)
+				s.f.clock.Advance(httpAccessTTL + time.Second)
+				return newRequest("GET", "/", nil, s.access, s.refresh)
 			},
-			status: 200, cookies: map[string]bool{hAccessName: true, hRefreshName: true},
+			status: 200, cookies: map[string]bool{accessCookieName: true, refreshCookieName: true},
 			rotated: true, identity: "alice", event: rtr.EventRotated,
 		},
 		{
 			name: "missing access cookie is refreshed",
 			prepare: func(t *testing.T, s *setup) *http.Request {
-				s.f.clock.Advance(hAccessTTL + time.Second)
-				return hReq("GET", "/", nil, s.refresh)
+				s.f.clock.Advance(httpAccessTTL + time.Second)
+				return newRequest("GET", "/", nil, s.refresh)
 			},
-			status: 200, cookies: map[string]bool{hAccessName: true, hRefreshName: true},
+			status: 200, cookies: map[string]bool{accessCookieName: true, refreshCookieName: true},
 			rotated: true, identity: "alice", event: rtr.EventRotated,
 		},
 		{
 			name: "tampered access cookie is 401 at once, no refresh",
 			prepare: func(t *testing.T, s *setup) *http.Request {
-				s.access.Value = hTamper(t, s.access.Value)
-				return hReq("GET", "/", nil, s.access, s.refresh)
+				s.access.Value = testkit.Tamper(t, s.access.Value)
+				return newRequest("GET", "/", nil, s.access, s.refresh)
 			},
-			status: 401, code: "invalid_token", cookies: map[string]bool{hAccessName: false},
+			status: 401, code: "invalid_token", cookies: map[string]bool{accessCookieName: false},
 		},
 		{
 			name: "refresh token in the access cookie is 401 at once",
 			prepare: func(t *testing.T, s *setup) *http.Request {
 				s.access.Value = s.refresh.Value
-				return hReq("GET", "/", nil, s.access, s.refresh)
+				return newRequest("GET", "/", nil, s.access, s.refresh)
 			},
-			status: 401, code: "invalid_token", cookies: map[string]bool{hAccessName: false},
+			status: 401, code: "invalid_token", cookies: map[string]bool{accessCookieName: false},
 		},
 		{
 			name: "expired access cookie, no refresh cookie",
 			prepare: func(t *testing.T, s *setup) *http.Request {
-				s.f.clock.Advance(hAccessTTL + time.Second)
-				return hReq("GET", "/", nil, s.access)
+				s.f.clock.Advance(httpAccessTTL + time.Second)
+				return newRequest("GET", "/", nil, s.access)
 			},
-			status: 401, code: "invalid_token", cookies: map[string]bool{hAccessName: false},
+			status: 401, code: "invalid_token", cookies: map[string]bool{accessCookieName: false},
 		},
 		{
 			name: "tampered refresh cookie",
 			prepare: func(t *testing.T, s *setup) *http.Request {
-				s.refresh.Value = hTamper(t, s.refresh.Value)
-				return hReq("GET", "/", nil, s.refresh)
+				s.refresh.Value = testkit.Tamper(t, s.refresh.Value)
+				return newRequest("GET", "/", nil, s.refresh)
 			},
-			status: 401, code: "invalid_token", cookies: map[string]bool{hAccessName: false, hRefreshName: false},
+			status: 401, code: "invalid_token", cookies: map[string]bool{accessCookieName: false, refreshCookieName: false},
 		},
 		{
 			name: "access token in the refresh cookie",
 			prepare: func(t *testing.T, s *setup) *http.Request {
 				s.refresh.Value = s.access.Value
-				return hReq("GET", "/", nil, s.refresh)
+				return newRequest("GET", "/", nil, s.refresh)
 			},
-			status: 401, code: "invalid_token", cookies: map[string]bool{hAccessName: false, hRefreshName: false},
+			status: 401, code: "invalid_token", cookies: map[string]bool{accessCookieName: false, refreshCookieName: false},
 		},
 		{
 			name: "expired refresh cookie",
 			prepare: func(t *testing.T, s *setup) *http.Request {
-				s.f.clock.Advance(hRefreshTTL + time.Second)
-				return hReq("GET", "/", nil, s.access, s.refresh)
+				s.f.clock.Advance(httpRefreshTTL + time.Second)
+				return newRequest("GET", "/", nil, s.access, s.refresh)
 			},
-			status: 401, code: "invalid_token", cookies: map[string]bool{hAccessName: false, hRefreshName: false},
+			status: 401, code: "invalid_token", cookies: map[string]bool{accessCookieName: false, refreshCookieName: false},
 		},
 		{
 			name: "session revoked elsewhere",
 			prepare: func(t *testing.T, s *setup) *http.Request {
 				require.NoError(t, s.f.iss.RevokeAll(t.Context(), "alice"))
-				s.f.clock.Advance(hAccessTTL + time.Second)
-				return hReq("GET", "/", nil, s.access, s.refresh)
+				s.f.clock.Advance(httpAccessTTL + time.Second)
+				return newRequest("GET", "/", nil, s.access, s.refresh)
 			},
-			status: 401, code: "invalid_token", cookies: map[string]bool{hAccessName: false, hRefreshName: false},
+			status: 401, code: "invalid_token", cookies: map[string]bool{accessCookieName: false, refreshCookieName: false},
 		},
 		{
 			name: "expired access of another session",
 			prepare: func(t *testing.T, s *setup) *http.Request {
 				other, _ := s.f.cookieLogin("alice")
-				s.f.clock.Advance(hAccessTTL + time.Second)
-				return hReq("GET", "/", nil, other, s.refresh)
+				s.f.clock.Advance(httpAccessTTL + time.Second)
+				return newRequest("GET", "/", nil, other, s.refresh)
 			},
-			status: 401, code: "invalid_token", cookies: map[string]bool{hAccessName: false, hRefreshName: false},
+			status: 401, code: "invalid_token", cookies: map[string]bool{accessCookieName: false, refreshCookieName: false},
 		},
 		{
 			name:    "reuse detected",
-			prepare: hReplayStale,
-			status:  401, code: "invalid_token", cookies: map[string]bool{hAccessName: false, hRefreshName: false},
+			prepare: replayStale,
+			status:  401, code: "invalid_token", cookies: map[string]bool{accessCookieName: false, refreshCookieName: false},
 			event: rtr.EventReuseDetected,
 		},
 		{
 			name:    "reuse detected, 403 configured",
 			opts:    []rtr.HTTPOption{rtr.WithReuseStatus(http.StatusForbidden)},
-			prepare: hReplayStale,
-			status:  403, code: "invalid_token", cookies: map[string]bool{hAccessName: false, hRefreshName: false},
+			prepare: replayStale,
+			status:  403, code: "invalid_token", cookies: map[string]bool{accessCookieName: false, refreshCookieName: false},
 			event: rtr.EventReuseDetected,
 		},
 		{
 			name: "store outage while refreshing: 503, nothing cleared",
 			prepare: func(t *testing.T, s *setup) *http.Request {
 				s.f.store.down.Store(true)
-				s.f.clock.Advance(hAccessTTL + time.Second)
-				return hReq("GET", "/", nil, s.access, s.refresh)
+				s.f.clock.Advance(httpAccessTTL + time.Second)
+				return newRequest("GET", "/", nil, s.access, s.refresh)
 			},
 			status: 503, code: "temporarily_unavailable", cookies: map[string]bool{},
 		},
@@ -258,14 +242,14 @@ func TestCookieRequire(t *testing.T) {
 			name: "store outage with a valid access cookie: served",
 			prepare: func(t *testing.T, s *setup) *http.Request {
 				s.f.store.down.Store(true)
-				return hReq("GET", "/", nil, s.access, s.refresh)
+				return newRequest("GET", "/", nil, s.access, s.refresh)
 			},
 			status: 200, cookies: map[string]bool{}, identity: "alice",
 		},
 		{
 			name: "cross-origin POST",
 			prepare: func(t *testing.T, s *setup) *http.Request {
-				r := hReq("POST", "/", nil, s.access, s.refresh)
+				r := newRequest("POST", "/", nil, s.access, s.refresh)
 				r.Header.Set("Sec-Fetch-Site", "cross-site")
 				return r
 			},
@@ -274,7 +258,7 @@ func TestCookieRequire(t *testing.T) {
 		{
 			name: "cross-origin POST from an old browser",
 			prepare: func(t *testing.T, s *setup) *http.Request {
-				r := hReq("POST", "http://example.com/", nil, s.access, s.refresh)
+				r := newRequest("POST", "http://example.com/", nil, s.access, s.refresh)
 				r.Header.Set("Origin", "https://evil.example")
 				return r
 			},
@@ -283,7 +267,7 @@ func TestCookieRequire(t *testing.T) {
 		{
 			name: "same-origin POST",
 			prepare: func(t *testing.T, s *setup) *http.Request {
-				r := hReq("POST", "/", nil, s.access, s.refresh)
+				r := newRequest("POST", "/", nil, s.access, s.refresh)
 				r.Header.Set("Sec-Fetch-Site", "same-origin")
 				return r
 			},
@@ -292,7 +276,7 @@ func TestCookieRequire(t *testing.T) {
 		{
 			name: "cross-site GET (a link) is served",
 			prepare: func(t *testing.T, s *setup) *http.Request {
-				r := hReq("GET", "/", nil, s.access, s.refresh)
+				r := newRequest("GET", "/", nil, s.access, s.refresh)
 				r.Header.Set("Sec-Fetch-Site", "cross-site")
 				return r
 			},
@@ -301,24 +285,24 @@ func TestCookieRequire(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newHFix(t, nil, tc.opts...)
+			f := newHTTPFixture(t, nil, tc.opts...)
 			s := &setup{f: f}
 			s.access, s.refresh = f.cookieLogin("alice")
-			sid := hClaim(t, s.refresh.Value, "sid").(string)
+			sid := testkit.Claim(t, s.refresh.Value, "sid").(string)
 			req := tc.prepare(t, s)
 			rotatedBefore := f.events.count(rtr.EventRotated)
 			reusedBefore := f.events.count(rtr.EventReuseDetected)
 			called := false
 			h := f.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				called = true
-				hWhoami.ServeHTTP(w, r)
+				whoami.ServeHTTP(w, r)
 			}))
-			resp := hServe(h, req)
+			resp := serve(h, req)
 
 			require.Equal(t, tc.status, resp.StatusCode)
 			assert.Contains(t, resp.Header.Values("Vary"), "Cookie")
 			assert.Empty(t, resp.Header.Get("WWW-Authenticate"), "no bearer challenge in cookie mode")
-			set := hCookies(resp)
+			set := setCookies(resp)
 			assert.Len(t, set, len(tc.cookies), "Set-Cookie names: %v", set)
 			for name, keep := range tc.cookies {
 				c := set[name]
@@ -337,17 +321,17 @@ func TestCookieRequire(t *testing.T) {
 			}
 			if tc.status == 200 {
 				require.True(t, called)
-				assert.Equal(t, tc.identity+" "+sid, hBody(t, resp))
+				assert.Equal(t, tc.identity+" "+sid, readBody(t, resp))
 			} else {
 				require.False(t, called, "next must not run")
-				code, desc := hJSONError(t, resp)
+				code, desc := oauthError(t, resp)
 				assert.Equal(t, tc.code, code)
 				assert.NotEmpty(t, desc)
 				assert.NotContains(t, desc, s.refresh.Value)
 			}
 			if tc.rotated {
-				assert.NotEqual(t, s.refresh.Value, set[hRefreshName].Value)
-				assert.EqualValues(t, 2, hClaim(t, set[hRefreshName].Value, "gen"))
+				assert.NotEqual(t, s.refresh.Value, set[refreshCookieName].Value)
+				assert.EqualValues(t, 2, testkit.Claim(t, set[refreshCookieName].Value, "gen"))
 				assert.Equal(t, rotatedBefore+1, f.events.count(rtr.EventRotated))
 			} else {
 				assert.Equal(t, rotatedBefore, f.events.count(rtr.EventRotated), "no rotation")
@@ -359,28 +343,28 @@ func TestCookieRequire(t *testing.T) {
 	}
 }
 
-// hSetup is a logged-in cookie-mode fixture.
-type hSetup struct {
-	f               *hFix
+// cookieSetup is a logged-in cookie-mode fixture.
+type cookieSetup struct {
+	f               *httpFixture
 	access, refresh *http.Cookie
 }
 
-// hReplayStale rotates once, lets the grace pass and returns a request with
+// replayStale rotates once, lets the grace pass and returns a request with
 // the first, now stale, refresh token.
-func hReplayStale(t *testing.T, s *hSetup) *http.Request {
+func replayStale(t *testing.T, s *cookieSetup) *http.Request {
 	_, err := s.f.iss.Refresh(t.Context(), s.refresh.Value)
 	require.NoError(t, err)
-	s.f.clock.Advance(hAccessTTL + time.Second)
-	return hReq("GET", "/", nil, s.access, s.refresh)
+	s.f.clock.Advance(httpAccessTTL + time.Second)
+	return newRequest("GET", "/", nil, s.access, s.refresh)
 }
 
 func TestCookieReuseRevokesSession(t *testing.T) {
-	f := newHFix(t, nil)
+	f := newHTTPFixture(t, nil)
 	access, refresh := f.cookieLogin("alice")
 	p, err := f.iss.Refresh(t.Context(), refresh.Value) // the thief rotates first
 	require.NoError(t, err)
-	f.clock.Advance(hAccessTTL + time.Second)
-	resp := hServe(f.auth.Require(hWhoami), hReq("GET", "/", nil, access, refresh))
+	f.clock.Advance(httpAccessTTL + time.Second)
+	resp := serve(f.auth.Require(whoami), newRequest("GET", "/", nil, access, refresh))
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	// The thief's token is dead too.
 	_, err = f.iss.Refresh(t.Context(), p.RefreshToken)
@@ -390,50 +374,54 @@ func TestCookieReuseRevokesSession(t *testing.T) {
 func TestCookieOptional(t *testing.T) {
 	cases := []struct {
 		name    string
-		prepare func(t *testing.T, f *hFix, access, refresh *http.Cookie) *http.Request
+		prepare func(t *testing.T, f *httpFixture, access, refresh *http.Cookie) *http.Request
 		status  int
 		body    string // "alice" for the identity
 		clears  int    // cookies deleted
 	}{
-		{"anonymous", func(t *testing.T, f *hFix, a, r *http.Cookie) *http.Request { return hReq("GET", "/", nil) }, 200, "anonymous", 0},
-		{"logged in", func(t *testing.T, f *hFix, a, r *http.Cookie) *http.Request { return hReq("GET", "/", nil, a, r) }, 200, "alice", 0},
-		{"refreshed", func(t *testing.T, f *hFix, a, r *http.Cookie) *http.Request {
-			f.clock.Advance(hAccessTTL + time.Second)
-			return hReq("GET", "/", nil, a, r)
+		{"anonymous", func(t *testing.T, f *httpFixture, a, r *http.Cookie) *http.Request {
+			return newRequest("GET", "/", nil)
+		}, 200, "anonymous", 0},
+		{"logged in", func(t *testing.T, f *httpFixture, a, r *http.Cookie) *http.Request {
+			return newRequest("GET", "/", nil, a, r)
 		}, 200, "alice", 0},
-		{"tampered access goes on anonymously", func(t *testing.T, f *hFix, a, r *http.Cookie) *http.Request {
-			a.Value = hTamper(t, a.Value)
-			return hReq("GET", "/", nil, a, r)
+		{"refreshed", func(t *testing.T, f *httpFixture, a, r *http.Cookie) *http.Request {
+			f.clock.Advance(httpAccessTTL + time.Second)
+			return newRequest("GET", "/", nil, a, r)
+		}, 200, "alice", 0},
+		{"tampered access goes on anonymously", func(t *testing.T, f *httpFixture, a, r *http.Cookie) *http.Request {
+			a.Value = testkit.Tamper(t, a.Value)
+			return newRequest("GET", "/", nil, a, r)
 		}, 200, "anonymous", 1},
-		{"ended session goes on anonymously", func(t *testing.T, f *hFix, a, r *http.Cookie) *http.Request {
+		{"ended session goes on anonymously", func(t *testing.T, f *httpFixture, a, r *http.Cookie) *http.Request {
 			require.NoError(t, f.iss.RevokeAll(t.Context(), "alice"))
-			f.clock.Advance(hAccessTTL + time.Second)
-			return hReq("GET", "/", nil, a, r)
+			f.clock.Advance(httpAccessTTL + time.Second)
+			return newRequest("GET", "/", nil, a, r)
 		}, 200, "anonymous", 2},
-		{"reuse is still refused", func(t *testing.T, f *hFix, a, r *http.Cookie) *http.Request {
+		{"reuse is still refused", func(t *testing.T, f *httpFixture, a, r *http.Cookie) *http.Request {
 			_, err := f.iss.Refresh(t.Context(), r.Value)
 			require.NoError(t, err)
-			f.clock.Advance(hAccessTTL + time.Second)
-			return hReq("GET", "/", nil, a, r)
+			f.clock.Advance(httpAccessTTL + time.Second)
+			return newRequest("GET", "/", nil, a, r)
 		}, 401, "", 2},
-		{"store outage is still 503", func(t *testing.T, f *hFix, a, r *http.Cookie) *http.Request {
+		{"store outage is still 503", func(t *testing.T, f *httpFixture, a, r *http.Cookie) *http.Request {
 			f.store.down.Store(true)
-			f.clock.Advance(hAccessTTL + time.Second)
-			return hReq("GET", "/", nil, a, r)
+			f.clock.Advance(httpAccessTTL + time.Second)
+			return newRequest("GET", "/", nil, a, r)
 		}, 503, "", 0},
-		{"cross-origin POST is still refused", func(t *testing.T, f *hFix, a, r *http.Cookie) *http.Request {
-			req := hReq("POST", "/", nil)
+		{"cross-origin POST is still refused", func(t *testing.T, f *httpFixture, a, r *http.Cookie) *http.Request {
+			req := newRequest("POST", "/", nil)
 			req.Header.Set("Sec-Fetch-Site", "cross-site")
 			return req
 		}, 403, "", 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newHFix(t, nil)
+			f := newHTTPFixture(t, nil)
 			a, r := f.cookieLogin("alice")
-			resp := hServe(f.auth.Optional(hWhoami), tc.prepare(t, f, a, r))
+			resp := serve(f.auth.Optional(whoami), tc.prepare(t, f, a, r))
 			require.Equal(t, tc.status, resp.StatusCode)
-			body := hBody(t, resp)
+			body := readBody(t, resp)
 			if tc.status == 200 {
 				assert.True(t, strings.HasPrefix(body, tc.body), body)
 			}
@@ -449,36 +437,36 @@ func TestCookieOptional(t *testing.T) {
 }
 
 func TestCookieRefreshHandler(t *testing.T) {
-	f := newHFix(t, nil)
+	f := newHTTPFixture(t, nil)
 	access, refresh := f.cookieLogin("alice")
 	h := f.auth.RefreshHandler()
 
-	resp := hServe(h, hReq("POST", "/refresh", nil, access, refresh))
+	resp := serve(h, newRequest("POST", "/refresh", nil, access, refresh))
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
-	set := hCookies(resp)
-	require.NotNil(t, set[hAccessName])
-	require.NotNil(t, set[hRefreshName])
-	assert.EqualValues(t, 2, hClaim(t, set[hRefreshName].Value, "gen"))
+	set := setCookies(resp)
+	require.NotNil(t, set[accessCookieName])
+	require.NotNil(t, set[refreshCookieName])
+	assert.EqualValues(t, 2, testkit.Claim(t, set[refreshCookieName].Value, "gen"))
 	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
 
-	resp = hServe(h, hReq("GET", "/refresh", nil, access, refresh))
+	resp = serve(h, newRequest("GET", "/refresh", nil, access, refresh))
 	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 	assert.Equal(t, "POST", resp.Header.Get("Allow"))
 
-	resp = hServe(h, hReq("POST", "/refresh", nil))
+	resp = serve(h, newRequest("POST", "/refresh", nil))
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-	code, _ := hJSONError(t, resp)
+	code, _ := oauthError(t, resp)
 	assert.Equal(t, "invalid_grant", code)
 
-	cross := hReq("POST", "/refresh", nil, set[hAccessName], set[hRefreshName])
+	cross := newRequest("POST", "/refresh", nil, set[accessCookieName], set[refreshCookieName])
 	cross.Header.Set("Sec-Fetch-Site", "cross-site")
-	resp = hServe(h, cross)
+	resp = serve(h, cross)
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 	assert.Empty(t, resp.Cookies())
 
 	// The stale generation-1 cookie after the grace: reuse, both cleared.
-	f.clock.Advance(hGrace + time.Second)
-	resp = hServe(h, hReq("POST", "/refresh", nil, refresh))
+	f.clock.Advance(httpGrace + time.Second)
+	resp = serve(h, newRequest("POST", "/refresh", nil, refresh))
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	assert.Len(t, resp.Cookies(), 2)
 	assert.Equal(t, 1, f.events.count(rtr.EventReuseDetected))
@@ -486,12 +474,12 @@ func TestCookieRefreshHandler(t *testing.T) {
 
 func TestCookieLogout(t *testing.T) {
 	t.Run("this session", func(t *testing.T) {
-		f := newHFix(t, nil)
+		f := newHTTPFixture(t, nil)
 		access, refresh := f.cookieLogin("alice")
 		_, other := f.cookieLogin("alice")
-		resp := hServe(f.auth.LogoutHandler(nil), hReq("POST", "/logout", nil, access, refresh))
+		resp := serve(f.auth.LogoutHandler(nil), newRequest("POST", "/logout", nil, access, refresh))
 		require.Equal(t, http.StatusNoContent, resp.StatusCode)
-		set := hCookies(resp)
+		set := setCookies(resp)
 		require.Len(t, set, 2)
 		for _, c := range set {
 			assert.Negative(t, c.MaxAge)
@@ -502,24 +490,24 @@ func TestCookieLogout(t *testing.T) {
 		require.NoError(t, err, "other sessions stay")
 	})
 	t.Run("with next and an expired access cookie only", func(t *testing.T) {
-		f := newHFix(t, nil)
+		f := newHTTPFixture(t, nil)
 		access, refresh := f.cookieLogin("alice")
-		f.clock.Advance(hAccessTTL + time.Second)
-		resp := hServe(f.auth.LogoutHandler(http.RedirectHandler("/", http.StatusSeeOther)), hReq("POST", "/logout", nil, access))
+		f.clock.Advance(httpAccessTTL + time.Second)
+		resp := serve(f.auth.LogoutHandler(http.RedirectHandler("/", http.StatusSeeOther)), newRequest("POST", "/logout", nil, access))
 		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 		_, err := f.iss.Refresh(t.Context(), refresh.Value)
 		require.ErrorIs(t, err, rtr.ErrSessionNotFound)
 	})
 	t.Run("without cookies is success", func(t *testing.T) {
-		f := newHFix(t, nil)
-		resp := hServe(f.auth.LogoutHandler(nil), hReq("POST", "/logout", nil))
+		f := newHTTPFixture(t, nil)
+		resp := serve(f.auth.LogoutHandler(nil), newRequest("POST", "/logout", nil))
 		require.Equal(t, http.StatusNoContent, resp.StatusCode)
 	})
 	t.Run("store outage: 503, nothing cleared", func(t *testing.T) {
-		f := newHFix(t, nil)
+		f := newHTTPFixture(t, nil)
 		access, refresh := f.cookieLogin("alice")
 		f.store.down.Store(true)
-		resp := hServe(f.auth.LogoutHandler(nil), hReq("POST", "/logout", nil, access, refresh))
+		resp := serve(f.auth.LogoutHandler(nil), newRequest("POST", "/logout", nil, access, refresh))
 		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 		assert.Empty(t, resp.Cookies())
 		f.store.down.Store(false)
@@ -527,30 +515,30 @@ func TestCookieLogout(t *testing.T) {
 		require.NoError(t, err, "the session is still there")
 	})
 	t.Run("cross-origin", func(t *testing.T) {
-		f := newHFix(t, nil)
+		f := newHTTPFixture(t, nil)
 		access, refresh := f.cookieLogin("alice")
-		req := hReq("POST", "/logout", nil, access, refresh)
+		req := newRequest("POST", "/logout", nil, access, refresh)
 		req.Header.Set("Sec-Fetch-Site", "cross-site")
-		resp := hServe(f.auth.LogoutHandler(nil), req)
+		resp := serve(f.auth.LogoutHandler(nil), req)
 		require.Equal(t, http.StatusForbidden, resp.StatusCode)
 		_, err := f.iss.Refresh(t.Context(), refresh.Value)
 		require.NoError(t, err)
 	})
 	t.Run("GET is refused", func(t *testing.T) {
-		f := newHFix(t, nil)
+		f := newHTTPFixture(t, nil)
 		access, refresh := f.cookieLogin("alice")
-		resp := hServe(f.auth.LogoutHandler(nil), hReq("GET", "/logout", nil, access, refresh))
+		resp := serve(f.auth.LogoutHandler(nil), newRequest("GET", "/logout", nil, access, refresh))
 		require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 	})
 }
 
 func TestCookieLogoutAll(t *testing.T) {
 	t.Run("every session", func(t *testing.T) {
-		f := newHFix(t, nil)
+		f := newHTTPFixture(t, nil)
 		_, r1 := f.cookieLogin("alice")
 		a2, r2 := f.cookieLogin("alice")
 		_, bob := f.cookieLogin("bob")
-		resp := hServe(f.auth.LogoutAllHandler(nil), hReq("POST", "/logout-all", nil, a2, r2))
+		resp := serve(f.auth.LogoutAllHandler(nil), newRequest("POST", "/logout-all", nil, a2, r2))
 		require.Equal(t, http.StatusNoContent, resp.StatusCode)
 		assert.Len(t, resp.Cookies(), 2)
 		for _, r := range []*http.Cookie{r1, r2} {
@@ -562,10 +550,10 @@ func TestCookieLogoutAll(t *testing.T) {
 		assert.Equal(t, 2, f.events.count(rtr.EventRevoked))
 	})
 	t.Run("after a transparent refresh", func(t *testing.T) {
-		f := newHFix(t, nil)
+		f := newHTTPFixture(t, nil)
 		a, r := f.cookieLogin("alice")
-		f.clock.Advance(hAccessTTL + time.Second)
-		resp := hServe(f.auth.LogoutAllHandler(http.RedirectHandler("/", http.StatusSeeOther)), hReq("POST", "/logout-all", nil, a, r))
+		f.clock.Advance(httpAccessTTL + time.Second)
+		resp := serve(f.auth.LogoutAllHandler(http.RedirectHandler("/", http.StatusSeeOther)), newRequest("POST", "/logout-all", nil, a, r))
 		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 		for _, c := range resp.Cookies() {
 			assert.Empty(t, c.Value, "only deletions: %s", c.Name)
@@ -575,21 +563,21 @@ func TestCookieLogoutAll(t *testing.T) {
 		assert.Empty(t, sessions)
 	})
 	t.Run("anonymous", func(t *testing.T) {
-		f := newHFix(t, nil)
-		resp := hServe(f.auth.LogoutAllHandler(nil), hReq("POST", "/logout-all", nil))
+		f := newHTTPFixture(t, nil)
+		resp := serve(f.auth.LogoutAllHandler(nil), newRequest("POST", "/logout-all", nil))
 		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	})
 	t.Run("store outage after a refresh: 503, new cookies kept", func(t *testing.T) {
-		f := newHFix(t, nil)
+		f := newHTTPFixture(t, nil)
 		a, r := f.cookieLogin("alice")
-		f.clock.Advance(hAccessTTL + time.Second)
+		f.clock.Advance(httpAccessTTL + time.Second)
 		// Rotation works, RevokeAll fails: the store goes down in between.
 		f.auth = mustHTTP(t, f.iss)
 		h := f.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			f.store.down.Store(true)
 			f.auth.LogoutAllHandler(nil).ServeHTTP(w, req)
 		}))
-		resp := hServe(h, hReq("POST", "/logout-all", nil, a, r))
+		resp := serve(h, newRequest("POST", "/logout-all", nil, a, r))
 		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 		for _, c := range resp.Cookies() {
 			assert.NotEmpty(t, c.Value, "nothing deleted: %s", c.Name)
@@ -597,25 +585,18 @@ func TestCookieLogoutAll(t *testing.T) {
 	})
 }
 
-func mustHTTP(t *testing.T, iss *rtr.Issuer, opts ...rtr.HTTPOption) *rtr.HTTPAuth {
-	t.Helper()
-	a, err := rtr.NewHTTPAuth(iss, opts...)
-	require.NoError(t, err)
-	return a
-}
-
 func TestCookieLogin(t *testing.T) {
 	t.Run("replaces the browser's earlier session", func(t *testing.T) {
-		f := newHFix(t, nil)
+		f := newHTTPFixture(t, nil)
 		a, r := f.cookieLogin("alice")
-		resp := hServe(f.loginHandler(), hReq("POST", "/login?user=bob", nil, a, r))
+		resp := serve(f.loginHandler(), newRequest("POST", "/login?user=bob", nil, a, r))
 		require.Equal(t, http.StatusNoContent, resp.StatusCode)
 		_, err := f.iss.Refresh(t.Context(), r.Value)
 		require.ErrorIs(t, err, rtr.ErrSessionNotFound)
 	})
 	t.Run("cross-origin is refused", func(t *testing.T) {
-		f := newHFix(t, nil)
-		req := hReq("POST", "/login?user=alice", nil)
+		f := newHTTPFixture(t, nil)
+		req := newRequest("POST", "/login?user=alice", nil)
 		req.Header.Set("Sec-Fetch-Site", "cross-site")
 		rec := httptest.NewRecorder()
 		_, err := f.auth.Login(rec, req, "alice")
@@ -625,30 +606,30 @@ func TestCookieLogin(t *testing.T) {
 		assert.Equal(t, http.StatusForbidden, rec.Code)
 	})
 	t.Run("store outage", func(t *testing.T) {
-		f := newHFix(t, nil)
+		f := newHTTPFixture(t, nil)
 		f.store.down.Store(true)
-		resp := hServe(f.loginHandler(), hReq("POST", "/login?user=alice", nil))
+		resp := serve(f.loginHandler(), newRequest("POST", "/login?user=alice", nil))
 		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 		assert.Empty(t, resp.Cookies())
 	})
 	t.Run("invalid subject", func(t *testing.T) {
-		f := newHFix(t, nil)
-		resp := hServe(f.loginHandler(), hReq("POST", "/login?user=", nil))
+		f := newHTTPFixture(t, nil)
+		resp := serve(f.loginHandler(), newRequest("POST", "/login?user=", nil))
 		require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
 	})
 }
 
 func TestErrorHandlerHook(t *testing.T) {
 	var got *rtr.HTTPError
-	f := newHFix(t, nil, rtr.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, e *rtr.HTTPError) {
+	f := newHTTPFixture(t, nil, rtr.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, e *rtr.HTTPError) {
 		got = e
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 	}))
 	a, r := f.cookieLogin("alice")
 	_, err := f.iss.Refresh(t.Context(), r.Value)
 	require.NoError(t, err)
-	f.clock.Advance(hAccessTTL + time.Second)
-	resp := hServe(f.auth.Require(hWhoami), hReq("GET", "/", nil, a, r))
+	f.clock.Advance(httpAccessTTL + time.Second)
+	resp := serve(f.auth.Require(whoami), newRequest("GET", "/", nil, a, r))
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	require.NotNil(t, got)
 	assert.Equal(t, http.StatusUnauthorized, got.Status)
@@ -662,43 +643,43 @@ func TestClaimsFromContext(t *testing.T) {
 	assert.False(t, ok)
 }
 
-// hHeaderTyp returns a JWT's typ header.
-func hHeaderTyp(t *testing.T, token string) string {
+// headerTyp returns a JWT's typ header.
+func headerTyp(t *testing.T, token string) string {
 	t.Helper()
 	h, _, ok := strings.Cut(token, ".")
 	require.True(t, ok)
-	return hClaim(t, h+"."+h+".x", "typ").(string)
+	return testkit.Claim(t, h+"."+h+".x", "typ").(string)
 }
 
 // TestMiddlewareKeepsServeMuxPathValues: the middleware passes the request
 // on with the claims added and Go 1.22 path values intact, also after a
 // transparent refresh.
 func TestMiddlewareKeepsServeMuxPathValues(t *testing.T) {
-	f := newHFix(t, nil)
+	f := newHTTPFixture(t, nil)
 	mux := http.NewServeMux()
 	mux.Handle("GET /items/{id}", f.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := rtr.ClaimsFromContext(r.Context())
 		_, _ = w.Write([]byte(c.Subject + ":" + r.PathValue("id")))
 	})))
 	a, r := f.cookieLogin("alice")
-	resp := hServe(mux, hReq("GET", "/items/42", nil, a, r))
+	resp := serve(mux, newRequest("GET", "/items/42", nil, a, r))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, "alice:42", hBody(t, resp))
-	f.clock.Advance(hAccessTTL + time.Second)
-	resp = hServe(mux, hReq("GET", "/items/43", nil, a, r))
+	assert.Equal(t, "alice:42", readBody(t, resp))
+	f.clock.Advance(httpAccessTTL + time.Second)
+	resp = serve(mux, newRequest("GET", "/items/43", nil, a, r))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, "alice:43", hBody(t, resp))
+	assert.Equal(t, "alice:43", readBody(t, resp))
 	assert.Len(t, resp.Cookies(), 2)
 }
 
 func TestCookieLoginRefusesTokensTooLargeForACookie(t *testing.T) {
-	f := newHFix(t, func(c *rtr.Config) {
+	f := newHTTPFixture(t, func(c *rtr.Config) {
 		c.Claims = func(context.Context, string) (map[string]any, error) {
 			return map[string]any{"roles": strings.Repeat("r", 5000)}, nil
 		}
 	})
 	rec := httptest.NewRecorder()
-	_, err := f.auth.Login(rec, hReq("POST", "/login", nil), "alice")
+	_, err := f.auth.Login(rec, newRequest("POST", "/login", nil), "alice")
 	require.Error(t, err)
 	assert.Empty(t, rec.Result().Cookies())
 	sessions, err := f.iss.Sessions(t.Context(), "alice")
@@ -707,12 +688,12 @@ func TestCookieLoginRefusesTokensTooLargeForACookie(t *testing.T) {
 }
 
 func TestCookieModeWithExtraTokenLocation(t *testing.T) {
-	f := newHFix(t, nil, rtr.WithTokenLocations(rtr.FromAuthorization()))
+	f := newHTTPFixture(t, nil, rtr.WithTokenLocations(rtr.FromAuthorization()))
 	a, r := f.cookieLogin("alice")
-	resp := hServe(f.auth.Require(hWhoami), hReq("GET", "/", nil, a, r))
+	resp := serve(f.auth.Require(whoami), newRequest("GET", "/", nil, a, r))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "the access cookie is still read first")
-	req := hReq("GET", "/", nil)
+	req := newRequest("GET", "/", nil)
 	req.Header.Set("Authorization", "Bearer "+a.Value)
-	resp = hServe(f.auth.Require(hWhoami), req)
+	resp = serve(f.auth.Require(whoami), req)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "and the header after it")
 }

@@ -2,7 +2,6 @@ package rtr_test
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,40 +15,41 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
-// Helpers of the HTTP-layer tests. Their names start with "h" so they never
-// meet the core tests' helpers in package rtr_test. The clock (fakeClock)
-// and the event recorder (eventLog) are the shared ones of helpers_test.go.
-
-var hSecret = []byte("http-layer-test-secret-0123456789abcdef")
+// Helpers shared by the HTTP-layer tests (http_*_test.go): the fixture
+// (an issuer plus its HTTP layer), store doubles, request builders and
+// response readers. The clock and the token payload decoder are
+// internal/testkit's; the event recorder (eventLog) and the core fixture
+// are helpers_test.go's.
 
 const (
-	hAccessTTL  = time.Minute
-	hRefreshTTL = time.Hour
-	hGrace      = 10 * time.Second
+	httpAccessTTL  = time.Minute
+	httpRefreshTTL = time.Hour
+	httpGrace      = 10 * time.Second
 )
 
-// hSwitchStore is a test double around a real store that can be switched
+// switchStore is a test double around a real store that can be switched
 // to fail every call with ErrStoreUnavailable, like a Redis that went away.
 // (The outage is also tested against a real go-redis client that cannot
 // connect; see http_outage_test.go.)
-type hSwitchStore struct {
+type switchStore struct {
 	rtr.Store
 	down    atomic.Bool
 	rotates atomic.Int64
 }
 
-func (s *hSwitchStore) err() error { return fmt.Errorf("%w: switched off", rtr.ErrStoreUnavailable) }
+func (s *switchStore) err() error { return fmt.Errorf("%w: switched off", rtr.ErrStoreUnavailable) }
 
-func (s *hSwitchStore) Create(ctx context.Context, r rtr.SessionRecord, maxSessions int) ([]string, error) {
+func (s *switchStore) Create(ctx context.Context, r rtr.SessionRecord, maxSessions int) ([]string, error) {
 	if s.down.Load() {
 		return nil, s.err()
 	}
 	return s.Store.Create(ctx, r, maxSessions)
 }
 
-func (s *hSwitchStore) Rotate(ctx context.Context, req rtr.RotateRequest) (rtr.RotateResult, error) {
+func (s *switchStore) Rotate(ctx context.Context, req rtr.RotateRequest) (rtr.RotateResult, error) {
 	s.rotates.Add(1)
 	if s.down.Load() {
 		return rtr.RotateResult{}, s.err()
@@ -57,54 +57,54 @@ func (s *hSwitchStore) Rotate(ctx context.Context, req rtr.RotateRequest) (rtr.R
 	return s.Store.Rotate(ctx, req)
 }
 
-func (s *hSwitchStore) Revoke(ctx context.Context, subject, sid string) (bool, error) {
+func (s *switchStore) Revoke(ctx context.Context, subject, sid string) (bool, error) {
 	if s.down.Load() {
 		return false, s.err()
 	}
 	return s.Store.Revoke(ctx, subject, sid)
 }
 
-func (s *hSwitchStore) RevokeAll(ctx context.Context, subject string) ([]string, error) {
+func (s *switchStore) RevokeAll(ctx context.Context, subject string) ([]string, error) {
 	if s.down.Load() {
 		return nil, s.err()
 	}
 	return s.Store.RevokeAll(ctx, subject)
 }
 
-func (s *hSwitchStore) List(ctx context.Context, subject string, now time.Time) ([]rtr.SessionRecord, error) {
+func (s *switchStore) List(ctx context.Context, subject string, now time.Time) ([]rtr.SessionRecord, error) {
 	if s.down.Load() {
 		return nil, s.err()
 	}
 	return s.Store.List(ctx, subject, now)
 }
 
-// hFix is an issuer plus its HTTP layer.
-type hFix struct {
+// httpFixture is an issuer plus its HTTP layer.
+type httpFixture struct {
 	t      *testing.T
-	clock  *fakeClock
-	store  *hSwitchStore
+	clock  *testkit.Clock
+	store  *switchStore
 	events *eventLog
 	iss    *rtr.Issuer
 	auth   *rtr.HTTPAuth
 }
 
-// newHFix builds a fixture on a fresh memory store. cfg adjusts the issuer
+// newHTTPFixture builds a fixture on a fresh memory store. cfg adjusts the issuer
 // config before NewIssuer.
-func newHFix(t *testing.T, cfg func(*rtr.Config), opts ...rtr.HTTPOption) *hFix {
+func newHTTPFixture(t *testing.T, cfg func(*rtr.Config), opts ...rtr.HTTPOption) *httpFixture {
 	t.Helper()
-	return newHFixOn(t, rtr.NewMemoryStore(), cfg, opts...)
+	return newHTTPFixtureOn(t, rtr.NewMemoryStore(), cfg, opts...)
 }
 
-func newHFixOn(t *testing.T, store rtr.Store, cfg func(*rtr.Config), opts ...rtr.HTTPOption) *hFix {
+func newHTTPFixtureOn(t *testing.T, store rtr.Store, cfg func(*rtr.Config), opts ...rtr.HTTPOption) *httpFixture {
 	t.Helper()
-	f := &hFix{t: t, clock: newClock(time.Unix(1_800_000_000, 0)), store: &hSwitchStore{Store: store}, events: &eventLog{}}
+	f := &httpFixture{t: t, clock: testkit.NewClock(time.Unix(1_800_000_000, 0)), store: &switchStore{Store: store}, events: &eventLog{}}
 	c := rtr.Config{
 		Store:      f.store,
-		Secret:     hSecret,
+		Secret:     testSecret,
 		Issuer:     "https://rtr.test",
-		AccessTTL:  hAccessTTL,
-		RefreshTTL: hRefreshTTL,
-		ReuseGrace: hGrace,
+		AccessTTL:  httpAccessTTL,
+		RefreshTTL: httpRefreshTTL,
+		ReuseGrace: httpGrace,
 		Now:        f.clock.Now,
 		OnEvent:    f.events.record,
 	}
@@ -119,9 +119,9 @@ func newHFixOn(t *testing.T, store rtr.Store, cfg func(*rtr.Config), opts ...rtr
 	return f
 }
 
-// hWhoami answers 200 "alice sid" for an identity, 200 "anonymous"
+// whoami answers 200 "alice sid" for an identity, 200 "anonymous"
 // otherwise.
-var hWhoami = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+var whoami = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	if c, ok := rtr.ClaimsFromContext(r.Context()); ok {
 		fmt.Fprintf(w, "%s %s", c.Subject, c.SessionID)
 		return
@@ -129,8 +129,8 @@ var hWhoami = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, "anonymous")
 })
 
-// hLoginHandler logs in the subject named by the "user" query parameter.
-func (f *hFix) loginHandler() http.Handler {
+// loginHandler logs in the subject named by the "user" query parameter.
+func (f *httpFixture) loginHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := f.auth.Login(w, r, r.URL.Query().Get("user"))
 		if err != nil {
@@ -142,14 +142,14 @@ func (f *hFix) loginHandler() http.Handler {
 }
 
 // serve runs one request through h.
-func hServe(h http.Handler, r *http.Request) *http.Response {
+func serve(h http.Handler, r *http.Request) *http.Response {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, r)
 	return rec.Result()
 }
 
-// hReq builds a same-origin request carrying cookies.
-func hReq(method, target string, body io.Reader, cookies ...*http.Cookie) *http.Request {
+// newRequest builds a same-origin request carrying cookies.
+func newRequest(method, target string, body io.Reader, cookies ...*http.Cookie) *http.Request {
 	r := httptest.NewRequest(method, target, body)
 	for _, c := range cookies {
 		if c != nil && c.Value != "" {
@@ -159,16 +159,16 @@ func hReq(method, target string, body io.Reader, cookies ...*http.Cookie) *http.
 	return r
 }
 
-// hBody reads the response body.
-func hBody(t *testing.T, resp *http.Response) string {
+// readBody reads the response body.
+func readBody(t *testing.T, resp *http.Response) string {
 	t.Helper()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return string(b)
 }
 
-// hCookies maps Set-Cookie headers by name.
-func hCookies(resp *http.Response) map[string]*http.Cookie {
+// setCookies maps Set-Cookie headers by name.
+func setCookies(resp *http.Response) map[string]*http.Cookie {
 	m := map[string]*http.Cookie{}
 	for _, c := range resp.Cookies() {
 		m[c.Name] = c
@@ -176,42 +176,74 @@ func hCookies(resp *http.Response) map[string]*http.Cookie {
 	return m
 }
 
-// hJSONError decodes an OAuth-style error body.
-func hJSONError(t *testing.T, resp *http.Response) (code, desc string) {
+// oauthError decodes an OAuth-style error body.
+func oauthError(t *testing.T, resp *http.Response) (code, desc string) {
 	t.Helper()
 	var e struct {
 		Error string `json:"error"`
 		Desc  string `json:"error_description"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(hBody(t, resp)), &e))
+	require.NoError(t, json.Unmarshal([]byte(readBody(t, resp)), &e))
 	return e.Error, e.Desc
 }
 
-// hPayload splits a JWT and decodes its payload, without verifying it.
-func hPayload(t *testing.T, token string) (parts []string, claims map[string]any) {
-	t.Helper()
-	parts = strings.Split(token, ".")
-	require.Len(t, parts, 3)
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(b, &claims))
-	return parts, claims
+// The cookie names of cookie mode's defaults (the __Host- prefix).
+const (
+	accessCookieName  = "__Host-rtr_access"
+	refreshCookieName = "__Host-rtr_refresh"
+)
+
+// bearerLogin logs user in and decodes the token response.
+func (f *httpFixture) bearerLogin(user string) rtr.TokenResponse {
+	f.t.Helper()
+	resp := serve(f.loginHandler(), newRequest(http.MethodPost, "/login?user="+user, nil))
+	require.Equal(f.t, http.StatusOK, resp.StatusCode)
+	var tr rtr.TokenResponse
+	require.NoError(f.t, json.NewDecoder(resp.Body).Decode(&tr))
+	return tr
 }
 
-// hTamper rewrites a JWT's subject, keeping the signature.
-func hTamper(t *testing.T, token string) string {
-	t.Helper()
-	parts, m := hPayload(t, token)
-	m["sub"] = "mallory"
-	b, err := json.Marshal(m)
-	require.NoError(t, err)
-	parts[1] = base64.RawURLEncoding.EncodeToString(b)
-	return strings.Join(parts, ".")
+// withBearer sets r's Authorization header to a bearer token.
+func withBearer(r *http.Request, token string) *http.Request {
+	r.Header.Set("Authorization", "Bearer "+token)
+	return r
 }
 
-// hClaim decodes one claim of a JWT without verifying it.
-func hClaim(t *testing.T, token, name string) any {
+// jsonBody encodes v as a JSON request body.
+func jsonBody(v any) *strings.Reader {
+	b, _ := json.Marshal(v)
+	return strings.NewReader(string(b))
+}
+
+// cookieLogin logs user in through Login and returns the two cookies.
+func (f *httpFixture) cookieLogin(user string) (access, refresh *http.Cookie) {
+	f.t.Helper()
+	resp := serve(f.loginHandler(), newRequest(http.MethodPost, "/login?user="+user, nil))
+	require.Equal(f.t, http.StatusNoContent, resp.StatusCode)
+	c := setCookies(resp)
+	access, refresh = c[f.auth.AccessCookieName()], c[f.auth.RefreshCookieName()]
+	require.NotNil(f.t, access)
+	require.NotNil(f.t, refresh)
+	return access, refresh
+}
+
+// mustHTTP builds the HTTP layer of iss.
+func mustHTTP(t *testing.T, iss *rtr.Issuer, opts ...rtr.HTTPOption) *rtr.HTTPAuth {
 	t.Helper()
-	_, m := hPayload(t, token)
-	return m[name]
+	a, err := rtr.NewHTTPAuth(iss, opts...)
+	require.NoError(t, err)
+	return a
+}
+
+// gateStore holds every Rotate until the gate opens and counts the calls.
+type gateStore struct {
+	rtr.Store
+	gate  chan struct{}
+	calls atomic.Int64
+}
+
+func (s *gateStore) Rotate(ctx context.Context, req rtr.RotateRequest) (rtr.RotateResult, error) {
+	s.calls.Add(1)
+	<-s.gate
+	return s.Store.Rotate(ctx, req)
 }

@@ -17,11 +17,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
-// hForm builds a form-encoded POST.
-func hForm(target string, vals url.Values, cookies ...*http.Cookie) *http.Request {
-	r := hReq(http.MethodPost, target, strings.NewReader(vals.Encode()), cookies...)
+// formRequest builds a form-encoded POST.
+func formRequest(target string, vals url.Values, cookies ...*http.Cookie) *http.Request {
+	r := newRequest(http.MethodPost, target, strings.NewReader(vals.Encode()), cookies...)
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return r
 }
@@ -38,60 +39,60 @@ func TestBearerRefreshForm(t *testing.T) {
 		code    string
 	}{
 		{"form", func(tr rtr.TokenResponse) *http.Request {
-			return hForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken}})
+			return formRequest("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken}})
 		}, 200, ""},
 		{"form with charset", func(tr rtr.TokenResponse) *http.Request {
-			r := hForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken}})
+			r := formRequest("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken}})
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 			return r
 		}, 200, ""},
 		{"form with client credentials in the body", func(tr rtr.TokenResponse) *http.Request {
-			return hForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken},
+			return formRequest("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken},
 				"client_id": {"app"}, "client_secret": {"whatever"}})
 		}, 200, ""},
 		{"form with HTTP Basic", func(tr rtr.TokenResponse) *http.Request {
-			return basic(hForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken}}), "app", "s:e/cret")
+			return basic(formRequest("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken}}), "app", "s:e/cret")
 		}, 200, ""},
 		{"JSON with client_id", func(tr rtr.TokenResponse) *http.Request {
-			return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken, "client_id": "app"}))
+			return newRequest("POST", "/token", jsonBody(map[string]string{"refresh_token": tr.RefreshToken, "client_id": "app"}))
 		}, 200, ""},
 		{"form without grant_type", func(tr rtr.TokenResponse) *http.Request {
-			return hForm("/token", url.Values{"refresh_token": {tr.RefreshToken}})
+			return formRequest("/token", url.Values{"refresh_token": {tr.RefreshToken}})
 		}, 400, "invalid_request"},
 		{"form with another grant", func(tr rtr.TokenResponse) *http.Request {
-			return hForm("/token", url.Values{"grant_type": {"client_credentials"}, "refresh_token": {tr.RefreshToken}})
+			return formRequest("/token", url.Values{"grant_type": {"client_credentials"}, "refresh_token": {tr.RefreshToken}})
 		}, 400, "unsupported_grant_type"},
 		{"JSON with another grant", func(tr rtr.TokenResponse) *http.Request {
-			return hReq("POST", "/token", hJSONBody(map[string]string{"grant_type": "authorization_code", "refresh_token": tr.RefreshToken}))
+			return newRequest("POST", "/token", jsonBody(map[string]string{"grant_type": "authorization_code", "refresh_token": tr.RefreshToken}))
 		}, 400, "unsupported_grant_type"},
 		{"form without refresh_token", func(tr rtr.TokenResponse) *http.Request {
-			return hForm("/token", url.Values{"grant_type": {"refresh_token"}})
+			return formRequest("/token", url.Values{"grant_type": {"refresh_token"}})
 		}, 400, "invalid_request"},
 		{"form with refresh_token twice", func(tr rtr.TokenResponse) *http.Request {
-			return hForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken, tr.RefreshToken}})
+			return formRequest("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken, tr.RefreshToken}})
 		}, 400, "invalid_request"},
 		{"malformed form", func(tr rtr.TokenResponse) *http.Request {
-			r := hReq(http.MethodPost, "/token", strings.NewReader("grant_type=refresh_token&refresh_token=%zz"))
+			r := newRequest(http.MethodPost, "/token", strings.NewReader("grant_type=refresh_token&refresh_token=%zz"))
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			return r
 		}, 400, "invalid_request"},
 		{"form with a forged token", func(tr rtr.TokenResponse) *http.Request {
-			return hForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"a.b.c"}})
+			return formRequest("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"a.b.c"}})
 		}, 400, "invalid_grant"},
 		{"oversized form", func(tr rtr.TokenResponse) *http.Request {
-			return hForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {strings.Repeat("a", 64<<10)}})
+			return formRequest("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {strings.Repeat("a", 64<<10)}})
 		}, 400, "invalid_request"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode))
+			f := newHTTPFixture(t, nil, rtr.WithMode(rtr.BearerMode))
 			tr := f.bearerLogin("alice")
-			resp := hServe(f.auth.RefreshHandler(), tc.prepare(tr))
+			resp := serve(f.auth.RefreshHandler(), tc.prepare(tr))
 			require.Equal(t, tc.status, resp.StatusCode)
 			assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
 			assert.Empty(t, resp.Header.Get("WWW-Authenticate"))
 			if tc.status != 200 {
-				code, _ := hJSONError(t, resp)
+				code, _ := oauthError(t, resp)
 				assert.Equal(t, tc.code, code)
 				return
 			}
@@ -99,7 +100,7 @@ func TestBearerRefreshForm(t *testing.T) {
 			var got rtr.TokenResponse
 			require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
 			assert.NotEqual(t, tr.RefreshToken, got.RefreshToken)
-			assert.EqualValues(t, 2, hClaim(t, got.RefreshToken, "gen"))
+			assert.EqualValues(t, 2, testkit.Claim(t, got.RefreshToken, "gen"))
 		})
 	}
 }
@@ -138,18 +139,18 @@ func TestBearerClientAuthenticator(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode), rtr.WithRealm("api"), rtr.WithClientAuthenticator(auth))
+			f := newHTTPFixture(t, nil, rtr.WithMode(rtr.BearerMode), rtr.WithRealm("api"), rtr.WithClientAuthenticator(auth))
 			tr := f.bearerLogin("alice")
 			seen = nil
 			body := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken}}
 			for k, v := range tc.body {
 				body[k] = v
 			}
-			r := hForm("/token", body)
+			r := formRequest("/token", body)
 			if tc.basic != nil {
 				r.SetBasicAuth(tc.basic[0], tc.basic[1])
 			}
-			resp := hServe(f.auth.RefreshHandler(), r)
+			resp := serve(f.auth.RefreshHandler(), r)
 			require.Equal(t, tc.status, resp.StatusCode)
 			if tc.seen != "" {
 				assert.Equal(t, []string{tc.seen}, seen)
@@ -157,7 +158,7 @@ func TestBearerClientAuthenticator(t *testing.T) {
 			if tc.status == 200 {
 				return
 			}
-			code, _ := hJSONError(t, resp)
+			code, _ := oauthError(t, resp)
 			assert.Equal(t, tc.code, code)
 			if tc.code == "invalid_client" {
 				assert.Equal(t, `Basic realm="api"`, resp.Header.Get("WWW-Authenticate"))
@@ -167,16 +168,16 @@ func TestBearerClientAuthenticator(t *testing.T) {
 		})
 	}
 	t.Run("revocation", func(t *testing.T) {
-		f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode), rtr.WithClientAuthenticator(auth))
+		f := newHTTPFixture(t, nil, rtr.WithMode(rtr.BearerMode), rtr.WithClientAuthenticator(auth))
 		tr := f.bearerLogin("alice")
-		resp := hServe(f.auth.RevokeHandler(), hForm("/revoke", url.Values{"token": {tr.RefreshToken}, "client_id": {"mallory"}}))
+		resp := serve(f.auth.RevokeHandler(), formRequest("/revoke", url.Values{"token": {tr.RefreshToken}, "client_id": {"mallory"}}))
 		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 		assert.Equal(t, `Basic realm="rtr"`, resp.Header.Get("WWW-Authenticate"))
 		_, err := f.iss.Refresh(t.Context(), tr.RefreshToken)
 		require.NoError(t, err)
 	})
 	t.Run("nil", func(t *testing.T) {
-		_, err := rtr.NewHTTPAuth(newHFix(t, nil).iss, rtr.WithClientAuthenticator(nil))
+		_, err := rtr.NewHTTPAuth(newHTTPFixture(t, nil).iss, rtr.WithClientAuthenticator(nil))
 		require.ErrorIs(t, err, rtr.ErrInvalidConfig)
 	})
 }
@@ -185,81 +186,81 @@ func TestRevokeHandler(t *testing.T) {
 	cases := []struct {
 		name    string
 		opts    []rtr.HTTPOption
-		prepare func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request
+		prepare func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request
 		status  int
 		code    string
 		ended   bool // the session of tr has ended
 	}{
-		{"refresh token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hForm("/revoke", url.Values{"token": {tr.RefreshToken}})
+		{"refresh token", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return formRequest("/revoke", url.Values{"token": {tr.RefreshToken}})
 		}, 200, "", true},
-		{"refresh token with hint", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hForm("/revoke", url.Values{"token": {tr.RefreshToken}, "token_type_hint": {"refresh_token"}})
+		{"refresh token with hint", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return formRequest("/revoke", url.Values{"token": {tr.RefreshToken}, "token_type_hint": {"refresh_token"}})
 		}, 200, "", true},
-		{"refresh token with a wrong hint", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hForm("/revoke", url.Values{"token": {tr.RefreshToken}, "token_type_hint": {"access_token"}})
+		{"refresh token with a wrong hint", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return formRequest("/revoke", url.Values{"token": {tr.RefreshToken}, "token_type_hint": {"access_token"}})
 		}, 200, "", true},
-		{"expired refresh token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			f.clock.Advance(hAccessTTL + time.Second)
-			return hForm("/revoke", url.Values{"token": {tr.RefreshToken}})
+		{"expired refresh token", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			f.clock.Advance(httpAccessTTL + time.Second)
+			return formRequest("/revoke", url.Values{"token": {tr.RefreshToken}})
 		}, 200, "", true},
-		{"JSON", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hReq("POST", "/revoke", hJSONBody(map[string]string{"token": tr.RefreshToken}))
+		{"JSON", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return newRequest("POST", "/revoke", jsonBody(map[string]string{"token": tr.RefreshToken}))
 		}, 200, "", true},
-		{"access token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hForm("/revoke", url.Values{"token": {tr.AccessToken}})
+		{"access token", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return formRequest("/revoke", url.Values{"token": {tr.AccessToken}})
 		}, 200, "", false},
-		{"forged token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hForm("/revoke", url.Values{"token": {hTamper(t, tr.RefreshToken)}})
+		{"forged token", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return formRequest("/revoke", url.Values{"token": {testkit.Tamper(t, tr.RefreshToken)}})
 		}, 200, "", false},
-		{"garbage", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hForm("/revoke", url.Values{"token": {"not a token"}})
+		{"garbage", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return formRequest("/revoke", url.Values{"token": {"not a token"}})
 		}, 200, "", false},
-		{"ended session", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
+		{"ended session", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
 			require.NoError(t, f.iss.Revoke(t.Context(), tr.RefreshToken))
-			return hForm("/revoke", url.Values{"token": {tr.RefreshToken}})
+			return formRequest("/revoke", url.Values{"token": {tr.RefreshToken}})
 		}, 200, "", true},
-		{"no token", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hForm("/revoke", url.Values{"token_type_hint": {"refresh_token"}})
+		{"no token", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return formRequest("/revoke", url.Values{"token_type_hint": {"refresh_token"}})
 		}, 400, "invalid_request", false},
-		{"token twice", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hForm("/revoke", url.Values{"token": {tr.RefreshToken, "x"}})
+		{"token twice", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return formRequest("/revoke", url.Values{"token": {tr.RefreshToken, "x"}})
 		}, 400, "invalid_request", false},
-		{"store outage", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
+		{"store outage", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
 			f.store.down.Store(true)
-			return hForm("/revoke", url.Values{"token": {tr.RefreshToken}})
+			return formRequest("/revoke", url.Values{"token": {tr.RefreshToken}})
 		}, 503, "temporarily_unavailable", false},
-		{"GET", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			return hReq("GET", "/revoke?token="+tr.RefreshToken, nil)
+		{"GET", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			return newRequest("GET", "/revoke?token="+tr.RefreshToken, nil)
 		}, 405, "invalid_request", false},
-		{"cross-origin with a refresh cookie", []rtr.HTTPOption{rtr.WithRefreshCookie("/auth/")}, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			r := hForm("/auth/revoke", url.Values{"token": {"x"}})
+		{"cross-origin with a refresh cookie", []rtr.HTTPOption{rtr.WithRefreshCookie("/auth/")}, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			r := formRequest("/auth/revoke", url.Values{"token": {"x"}})
 			r.Header.Set("Sec-Fetch-Site", "cross-site")
 			return r
 		}, 403, "cross_origin", false},
-		{"cross-origin without cookies", nil, func(t *testing.T, f *hFix, tr rtr.TokenResponse) *http.Request {
-			r := hForm("/revoke", url.Values{"token": {tr.RefreshToken}})
+		{"cross-origin without cookies", nil, func(t *testing.T, f *httpFixture, tr rtr.TokenResponse) *http.Request {
+			r := formRequest("/revoke", url.Values{"token": {tr.RefreshToken}})
 			r.Header.Set("Sec-Fetch-Site", "cross-site")
 			return r
 		}, 200, "", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newHFix(t, nil, append([]rtr.HTTPOption{rtr.WithMode(rtr.BearerMode)}, tc.opts...)...)
+			f := newHTTPFixture(t, nil, append([]rtr.HTTPOption{rtr.WithMode(rtr.BearerMode)}, tc.opts...)...)
 			tr := f.bearerLogin("alice")
 			if tr.RefreshToken == "" { // refresh cookie: rotate through the issuer for a token
 				p, err := f.iss.Issue(t.Context(), "alice")
 				require.NoError(t, err)
 				tr.RefreshToken, tr.AccessToken = p.RefreshToken, p.AccessToken
 			}
-			resp := hServe(f.auth.RevokeHandler(), tc.prepare(t, f, tr))
+			resp := serve(f.auth.RevokeHandler(), tc.prepare(t, f, tr))
 			require.Equal(t, tc.status, resp.StatusCode)
 			assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
 			assert.Empty(t, resp.Cookies())
 			if tc.status == 200 {
-				assert.Empty(t, hBody(t, resp))
+				assert.Empty(t, readBody(t, resp))
 			} else {
-				code, _ := hJSONError(t, resp)
+				code, _ := oauthError(t, resp)
 				assert.Equal(t, tc.code, code)
 			}
 			f.store.down.Store(false)
@@ -276,17 +277,17 @@ func TestRevokeHandler(t *testing.T) {
 // TestLogoutCSRFWithRefreshCookie: a cross-site text/plain form whose body
 // looks like JSON with a token must not clear the refresh cookie.
 func TestLogoutCSRFWithRefreshCookie(t *testing.T) {
-	f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode), rtr.WithRefreshCookie("/auth/"))
-	resp := hServe(f.loginHandler(), hReq(http.MethodPost, "/auth/login?user=alice", nil))
+	f := newHTTPFixture(t, nil, rtr.WithMode(rtr.BearerMode), rtr.WithRefreshCookie("/auth/"))
+	resp := serve(f.loginHandler(), newRequest(http.MethodPost, "/auth/login?user=alice", nil))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	c := hCookies(resp)[f.auth.RefreshCookieName()]
+	c := setCookies(resp)[f.auth.RefreshCookieName()]
 	require.NotNil(t, c)
 
 	for _, body := range []string{`{"refresh_token":"x.y.z"}`, `{"refresh_token":"` + c.Value + `"}`, "refresh_token=x"} {
-		r := hReq(http.MethodPost, "/auth/logout", strings.NewReader(body), c)
+		r := newRequest(http.MethodPost, "/auth/logout", strings.NewReader(body), c)
 		r.Header.Set("Content-Type", "text/plain")
 		r.Header.Set("Sec-Fetch-Site", "cross-site")
-		resp = hServe(f.auth.LogoutHandler(nil), r)
+		resp = serve(f.auth.LogoutHandler(nil), r)
 		require.Equal(t, http.StatusForbidden, resp.StatusCode, body)
 		assert.Empty(t, resp.Cookies(), "no cookie cleared")
 	}
@@ -299,15 +300,15 @@ func TestLogoutCSRFWithRefreshCookie(t *testing.T) {
 func TestCrossOriginRule(t *testing.T) {
 	type handler struct {
 		name string
-		h    func(a *rtr.HTTPAuth, f *hFix) http.Handler
+		h    func(a *rtr.HTTPAuth, f *httpFixture) http.Handler
 	}
 	handlers := []handler{
-		{"login", func(a *rtr.HTTPAuth, f *hFix) http.Handler { return f.loginHandler() }},
-		{"refresh", func(a *rtr.HTTPAuth, f *hFix) http.Handler { return a.RefreshHandler() }},
-		{"logout", func(a *rtr.HTTPAuth, f *hFix) http.Handler { return a.LogoutHandler(nil) }},
-		{"logout-all", func(a *rtr.HTTPAuth, f *hFix) http.Handler { return a.LogoutAllHandler(nil) }},
-		{"revoke", func(a *rtr.HTTPAuth, f *hFix) http.Handler { return a.RevokeHandler() }},
-		{"require", func(a *rtr.HTTPAuth, f *hFix) http.Handler { return a.Require(hWhoami) }},
+		{"login", func(a *rtr.HTTPAuth, f *httpFixture) http.Handler { return f.loginHandler() }},
+		{"refresh", func(a *rtr.HTTPAuth, f *httpFixture) http.Handler { return a.RefreshHandler() }},
+		{"logout", func(a *rtr.HTTPAuth, f *httpFixture) http.Handler { return a.LogoutHandler(nil) }},
+		{"logout-all", func(a *rtr.HTTPAuth, f *httpFixture) http.Handler { return a.LogoutAllHandler(nil) }},
+		{"revoke", func(a *rtr.HTTPAuth, f *httpFixture) http.Handler { return a.RevokeHandler() }},
+		{"require", func(a *rtr.HTTPAuth, f *httpFixture) http.Handler { return a.Require(whoami) }},
 	}
 	setups := []struct {
 		name    string
@@ -322,10 +323,10 @@ func TestCrossOriginRule(t *testing.T) {
 	for _, s := range setups {
 		for _, h := range handlers {
 			t.Run(s.name+"/"+h.name, func(t *testing.T) {
-				f := newHFix(t, nil, s.opts...)
-				r := hReq(http.MethodPost, "/x?user=alice", strings.NewReader(`{`))
+				f := newHTTPFixture(t, nil, s.opts...)
+				r := newRequest(http.MethodPost, "/x?user=alice", strings.NewReader(`{`))
 				r.Header.Set("Sec-Fetch-Site", "cross-site")
-				resp := hServe(h.h(f.auth, f), r)
+				resp := serve(h.h(f.auth, f), r)
 				if s.refused[h.name] {
 					require.Equal(t, http.StatusForbidden, resp.StatusCode)
 					assert.Empty(t, resp.Cookies())
@@ -336,28 +337,28 @@ func TestCrossOriginRule(t *testing.T) {
 		}
 	}
 	t.Run("ambient access token in bearer mode", func(t *testing.T) {
-		f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode), rtr.WithTokenLocations(rtr.FromCookie("at")))
+		f := newHTTPFixture(t, nil, rtr.WithMode(rtr.BearerMode), rtr.WithTokenLocations(rtr.FromCookie("at")))
 		for _, h := range handlers {
-			r := hReq(http.MethodPost, "/x?user=alice", nil, &http.Cookie{Name: "at", Value: "x.y.z"})
+			r := newRequest(http.MethodPost, "/x?user=alice", nil, &http.Cookie{Name: "at", Value: "x.y.z"})
 			r.Header.Set("Sec-Fetch-Site", "cross-site")
-			resp := hServe(h.h(f.auth, f), r)
+			resp := serve(h.h(f.auth, f), r)
 			require.Equal(t, http.StatusForbidden, resp.StatusCode, h.name)
 		}
 	})
 }
 
-// hLogRecords is a slog handler that keeps the records it is given.
-type hLogRecords struct {
+// logRecords is a slog handler that keeps the records it is given.
+type logRecords struct {
 	records *[]slog.Record
 }
 
-func (h hLogRecords) Enabled(context.Context, slog.Level) bool { return true }
-func (h hLogRecords) Handle(_ context.Context, r slog.Record) error {
+func (h logRecords) Enabled(context.Context, slog.Level) bool { return true }
+func (h logRecords) Handle(_ context.Context, r slog.Record) error {
 	*h.records = append(*h.records, r.Clone())
 	return nil
 }
-func (h hLogRecords) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h hLogRecords) WithGroup(string) slog.Handler      { return h }
+func (h logRecords) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h logRecords) WithGroup(string) slog.Handler      { return h }
 
 func TestPlainHTTPCookieWarning(t *testing.T) {
 	cases := []struct {
@@ -384,11 +385,11 @@ func TestPlainHTTPCookieWarning(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var records []slog.Record
-			log := slog.New(hLogRecords{&records})
-			f := newHFix(t, nil, append([]rtr.HTTPOption{rtr.WithLogger(log)}, tc.opts...)...)
+			log := slog.New(logRecords{&records})
+			f := newHTTPFixture(t, nil, append([]rtr.HTTPOption{rtr.WithLogger(log)}, tc.opts...)...)
 			var tokens []string
 			for range 3 { // said once, however often it happens
-				r := hReq(http.MethodPost, "/login?user=alice", nil)
+				r := newRequest(http.MethodPost, "/login?user=alice", nil)
 				r.Host = tc.host
 				if tc.tls {
 					r.TLS = &tls.ConnectionState{}
@@ -396,7 +397,7 @@ func TestPlainHTTPCookieWarning(t *testing.T) {
 				for k, v := range tc.header {
 					r.Header.Set(k, v)
 				}
-				resp := hServe(f.loginHandler(), r)
+				resp := serve(f.loginHandler(), r)
 				require.Less(t, resp.StatusCode, 300)
 				for _, c := range resp.Cookies() {
 					tokens = append(tokens, c.Value)
@@ -424,17 +425,17 @@ func TestPlainHTTPCookieWarning(t *testing.T) {
 	}
 	t.Run("transparent refresh", func(t *testing.T) {
 		var records []slog.Record
-		f := newHFix(t, nil, rtr.WithLogger(slog.New(hLogRecords{&records})))
+		f := newHTTPFixture(t, nil, rtr.WithLogger(slog.New(logRecords{&records})))
 		p, err := f.iss.Issue(t.Context(), "alice")
 		require.NoError(t, err)
-		r := hReq(http.MethodGet, "/page", nil, &http.Cookie{Name: f.auth.RefreshCookieName(), Value: p.RefreshToken})
+		r := newRequest(http.MethodGet, "/page", nil, &http.Cookie{Name: f.auth.RefreshCookieName(), Value: p.RefreshToken})
 		r.Host = "10.0.0.5"
-		resp := hServe(f.auth.Require(hWhoami), r)
+		resp := serve(f.auth.Require(whoami), r)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		require.Len(t, records, 1)
 	})
 	t.Run("nil logger", func(t *testing.T) {
-		_, err := rtr.NewHTTPAuth(newHFix(t, nil).iss, rtr.WithLogger(nil))
+		_, err := rtr.NewHTTPAuth(newHTTPFixture(t, nil).iss, rtr.WithLogger(nil))
 		require.ErrorIs(t, err, rtr.ErrInvalidConfig)
 	})
 }
@@ -450,27 +451,27 @@ func TestRefreshTokenBoundToClient(t *testing.T) {
 		}
 		return errors.New("unknown client")
 	}
-	f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode), rtr.WithClientAuthenticator(auth))
+	f := newHTTPFixture(t, nil, rtr.WithMode(rtr.BearerMode), rtr.WithClientAuthenticator(auth))
 	issue := func(opts ...rtr.IssueOption) rtr.Pair {
 		p, err := f.iss.Issue(t.Context(), "alice", opts...)
 		require.NoError(t, err)
 		return p
 	}
 	refresh := func(token, id, secret string) *http.Response {
-		r := hForm("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}})
+		r := formRequest("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}})
 		r.SetBasicAuth(id, secret)
-		return hServe(f.auth.RefreshHandler(), r)
+		return serve(f.auth.RefreshHandler(), r)
 	}
 	bound := issue(rtr.WithClientID("conf"))
 	for name, creds := range map[string][2]string{"another client": {"other", "0ther"}, "a public client": {"public", ""}} {
 		resp := refresh(bound.RefreshToken, creds[0], creds[1])
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode, name)
-		code, _ := hJSONError(t, resp)
+		code, _ := oauthError(t, resp)
 		require.Equal(t, "invalid_grant", code, name)
 	}
-	r := hForm("/revoke", url.Values{"token": {bound.RefreshToken}})
+	r := formRequest("/revoke", url.Values{"token": {bound.RefreshToken}})
 	r.SetBasicAuth("other", "0ther")
-	resp := hServe(f.auth.RevokeHandler(), r)
+	resp := serve(f.auth.RevokeHandler(), r)
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "another client cannot revoke it")
 
 	resp = refresh(bound.RefreshToken, "conf", "s3cret")

@@ -13,11 +13,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
-// hDeadRedis returns a go-redis client pointed at a loopback port nobody
+// deadRedisClient returns a go-redis client pointed at a loopback port nobody
 // listens on: every command fails with "connection refused".
-func hDeadRedis(t *testing.T) *redis.Client {
+func deadRedisClient(t *testing.T) *redis.Client {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -33,15 +34,15 @@ func hDeadRedis(t *testing.T) *redis.Client {
 func TestOutageRedisRefusesConnections(t *testing.T) {
 	for _, mode := range []rtr.Mode{rtr.CookieMode, rtr.BearerMode} {
 		t.Run(mode.String(), func(t *testing.T) {
-			up := newHFix(t, nil, rtr.WithMode(mode))
+			up := newHTTPFixture(t, nil, rtr.WithMode(mode))
 			// The same keys and clock, on a Redis that is down.
-			down := newHFixOn(t, rtr.NewRedisStore(hDeadRedis(t)), func(c *rtr.Config) { c.Now = up.clock.Now }, rtr.WithMode(mode))
+			down := newHTTPFixtureOn(t, rtr.NewRedisStore(deadRedisClient(t)), func(c *rtr.Config) { c.Now = up.clock.Now }, rtr.WithMode(mode))
 
 			var access, refresh *http.Cookie
 			var tr rtr.TokenResponse
 			withAccess := func(r *http.Request) *http.Request {
 				if mode == rtr.BearerMode {
-					return hBearer(r, tr.AccessToken)
+					return withBearer(r, tr.AccessToken)
 				}
 				r.AddCookie(access)
 				r.AddCookie(refresh)
@@ -54,27 +55,27 @@ func TestOutageRedisRefusesConnections(t *testing.T) {
 			}
 
 			// A valid access token needs no store.
-			resp := hServe(down.auth.Require(hWhoami), withAccess(hReq("GET", "/", nil)))
+			resp := serve(down.auth.Require(whoami), withAccess(newRequest("GET", "/", nil)))
 			require.Equal(t, http.StatusOK, resp.StatusCode)
 
 			// Login cannot create a session: 503, no token handed out.
-			resp = hServe(down.loginHandler(), hReq("POST", "/login?user=bob", nil))
+			resp = serve(down.loginHandler(), newRequest("POST", "/login?user=bob", nil))
 			require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 			assert.Empty(t, resp.Cookies())
 
-			up.clock.Advance(hAccessTTL + time.Second)
+			up.clock.Advance(httpAccessTTL + time.Second)
 			if mode == rtr.CookieMode {
-				resp = hServe(down.auth.Require(hWhoami), withAccess(hReq("GET", "/", nil)))
+				resp = serve(down.auth.Require(whoami), withAccess(newRequest("GET", "/", nil)))
 			} else {
-				resp = hServe(down.auth.RefreshHandler(), hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken})))
+				resp = serve(down.auth.RefreshHandler(), newRequest("POST", "/token", jsonBody(map[string]string{"refresh_token": tr.RefreshToken})))
 			}
 			require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 			assert.Empty(t, resp.Cookies(), "nothing is cleared")
-			code, _ := hJSONError(t, resp)
+			code, _ := oauthError(t, resp)
 			assert.Equal(t, "temporarily_unavailable", code)
 
 			// Logout cannot revoke: 503, nothing cleared, so the user can retry.
-			resp = hServe(down.auth.LogoutHandler(nil), withAccess(hReq("POST", "/logout", nil)))
+			resp = serve(down.auth.LogoutHandler(nil), withAccess(newRequest("POST", "/logout", nil)))
 			require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 			assert.Empty(t, resp.Cookies())
 		})
@@ -89,43 +90,43 @@ func TestOutageMiniredisClosed(t *testing.T) {
 	t.Cleanup(mr.Close)
 	client := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1, DialerRetries: 1, DialTimeout: time.Second})
 	t.Cleanup(func() { _ = client.Close() })
-	f := newHFixOn(t, rtr.NewRedisStore(client), nil)
+	f := newHTTPFixtureOn(t, rtr.NewRedisStore(client), nil)
 	mr.SetTime(f.clock.Now())
 	access, refresh := f.cookieLogin("alice")
-	h := f.auth.Require(hWhoami)
+	h := f.auth.Require(whoami)
 
 	mr.Close()
-	resp := hServe(h, hReq("GET", "/", nil, access, refresh))
+	resp := serve(h, newRequest("GET", "/", nil, access, refresh))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "a valid access cookie needs no store")
 
-	f.clock.Advance(hAccessTTL + time.Second)
-	resp = hServe(h, hReq("GET", "/", nil, access, refresh))
+	f.clock.Advance(httpAccessTTL + time.Second)
+	resp = serve(h, newRequest("GET", "/", nil, access, refresh))
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.Empty(t, resp.Cookies())
 
 	require.NoError(t, mr.Restart())
-	resp = hServe(h, hReq("GET", "/", nil, access, refresh))
+	resp = serve(h, newRequest("GET", "/", nil, access, refresh))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "back after the outage, still logged in")
-	set := hCookies(resp)
-	require.NotNil(t, set[hRefreshName])
-	assert.EqualValues(t, 2, hClaim(t, set[hRefreshName].Value, "gen"))
+	set := setCookies(resp)
+	require.NotNil(t, set[refreshCookieName])
+	assert.EqualValues(t, 2, testkit.Claim(t, set[refreshCookieName].Value, "gen"))
 }
 
 // TestOutageBearerRefreshBodyKeepsToken: a bearer client that met a 503
 // keeps its refresh token and succeeds once the store is back.
 func TestOutageBearerRefreshBodyKeepsToken(t *testing.T) {
-	f := newHFix(t, nil, rtr.WithMode(rtr.BearerMode))
+	f := newHTTPFixture(t, nil, rtr.WithMode(rtr.BearerMode))
 	tr := f.bearerLogin("alice")
 	body := func() *http.Request {
-		return hReq("POST", "/token", hJSONBody(map[string]string{"refresh_token": tr.RefreshToken}))
+		return newRequest("POST", "/token", jsonBody(map[string]string{"refresh_token": tr.RefreshToken}))
 	}
 	f.store.down.Store(true)
-	resp := hServe(f.auth.RefreshHandler(), body())
+	resp := serve(f.auth.RefreshHandler(), body())
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	f.store.down.Store(false)
-	resp = hServe(f.auth.RefreshHandler(), body())
+	resp = serve(f.auth.RefreshHandler(), body())
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	var got rtr.TokenResponse
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
-	assert.EqualValues(t, 2, hClaim(t, got.RefreshToken, "gen"))
+	assert.EqualValues(t, 2, testkit.Claim(t, got.RefreshToken, "gen"))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
 func TestBearerMiddleware(t *testing.T) {
@@ -54,9 +55,9 @@ func TestBearerMiddleware(t *testing.T) {
 		{name: "valid", token: p.AccessToken, status: 200, body: "alice"},
 		{name: "no token", status: 401, challenge: `Bearer realm="api"`},
 		{name: "no token, optional", optional: true, status: 200, body: "anonymous"},
-		{name: "tampered", token: tamperPayload(p.AccessToken), status: 401,
+		{name: "tampered", token: testkit.Tamper(t, p.AccessToken), status: 401,
 			challenge: `Bearer realm="api", error="invalid_token", error_description="the token is invalid"`},
-		{name: "tampered, optional", optional: true, token: tamperPayload(p.AccessToken), status: 401},
+		{name: "tampered, optional", optional: true, token: testkit.Tamper(t, p.AccessToken), status: 401},
 		{name: "refresh token", token: p.RefreshToken, status: 401},
 		{name: "unknown kid", token: sp.AccessToken, status: 401},
 		{name: "unknown kid, set unavailable", token: sp.AccessToken, outage: true, status: 503},

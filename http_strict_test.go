@@ -22,19 +22,19 @@ func TestStrictModeNeverSharesRotations(t *testing.T) {
 		request func(c *http.Cookie) *http.Request
 	}{
 		{"refresh cookie", func(c *http.Cookie) *http.Request {
-			return hReq(http.MethodPost, "/auth/refresh", nil, c)
+			return newRequest(http.MethodPost, "/auth/refresh", nil, c)
 		}},
 		{"JSON body", func(c *http.Cookie) *http.Request {
-			return hReq(http.MethodPost, "/auth/refresh", hJSONBody(map[string]string{"refresh_token": c.Value}))
+			return newRequest(http.MethodPost, "/auth/refresh", jsonBody(map[string]string{"refresh_token": c.Value}))
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				store := &hGateStore{Store: rtr.NewMemoryStore(), gate: make(chan struct{})}
-				f := newHFixOn(t, store, strict, rtr.WithMode(rtr.BearerMode), rtr.WithRefreshCookie("/auth/"))
-				resp := hServe(f.loginHandler(), hReq(http.MethodPost, "/auth/login?user=alice", nil))
+				store := &gateStore{Store: rtr.NewMemoryStore(), gate: make(chan struct{})}
+				f := newHTTPFixtureOn(t, store, strict, rtr.WithMode(rtr.BearerMode), rtr.WithRefreshCookie("/auth/"))
+				resp := serve(f.loginHandler(), newRequest(http.MethodPost, "/auth/login?user=alice", nil))
 				require.Equal(t, http.StatusOK, resp.StatusCode)
-				c := hCookies(resp)[f.auth.RefreshCookieName()]
+				c := setCookies(resp)[f.auth.RefreshCookieName()]
 				require.NotNil(t, c)
 
 				h := f.auth.RefreshHandler()
@@ -44,7 +44,7 @@ func TestStrictModeNeverSharesRotations(t *testing.T) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						results[i] = hServe(h, tc.request(c))
+						results[i] = serve(h, tc.request(c))
 					}()
 				}
 				synctest.Wait() // both are blocked: in the store, or one on the other's flight
@@ -58,7 +58,7 @@ func TestStrictModeNeverSharesRotations(t *testing.T) {
 					case http.StatusOK:
 						ok++
 					case http.StatusBadRequest: // RFC 6749 §5.2: a refused grant
-						code, _ := hJSONError(t, r)
+						code, _ := oauthError(t, r)
 						assert.Equal(t, "invalid_grant", code)
 						reused++
 					}
@@ -79,11 +79,11 @@ func TestStrictModeNeverSharesRotations(t *testing.T) {
 // stays (a page's parallel requests make one store call).
 func TestGraceModeStillSharesRotations(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := &hGateStore{Store: rtr.NewMemoryStore(), gate: make(chan struct{})}
-		f := newHFixOn(t, store, nil, rtr.WithMode(rtr.BearerMode), rtr.WithRefreshCookie("/auth/"))
-		resp := hServe(f.loginHandler(), hReq(http.MethodPost, "/auth/login?user=alice", nil))
+		store := &gateStore{Store: rtr.NewMemoryStore(), gate: make(chan struct{})}
+		f := newHTTPFixtureOn(t, store, nil, rtr.WithMode(rtr.BearerMode), rtr.WithRefreshCookie("/auth/"))
+		resp := serve(f.loginHandler(), newRequest(http.MethodPost, "/auth/login?user=alice", nil))
 		require.Equal(t, http.StatusOK, resp.StatusCode)
-		c := hCookies(resp)[f.auth.RefreshCookieName()]
+		c := setCookies(resp)[f.auth.RefreshCookieName()]
 		require.NotNil(t, c)
 		h := f.auth.RefreshHandler()
 		results := make([]*http.Response, 2)
@@ -92,7 +92,7 @@ func TestGraceModeStillSharesRotations(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i] = hServe(h, hReq(http.MethodPost, "/auth/refresh", nil, c))
+				results[i] = serve(h, newRequest(http.MethodPost, "/auth/refresh", nil, c))
 			}()
 		}
 		synctest.Wait()

@@ -2,7 +2,6 @@ package rtr
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/rtr-go/rtr/internal/testkit"
 	"github.com/rtr-go/rtr/internal/token"
 	"github.com/stretchr/testify/require"
 )
@@ -37,8 +37,7 @@ func spellings(t *testing.T, token string) []string {
 // the fast path recognises, so golang-jwt parses it.
 func slowPathToken(t *testing.T, ks token.KeySet, token string, refresh bool) string {
 	t.Helper()
-	raw, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[1])
-	require.NoError(t, err)
+	raw := testkit.RawPayload(t, token)
 	payload := strings.Replace(string(raw), ":", ": ", 1)
 	if refresh {
 		return resign(ks.RefreshHeader, ks.Refresh, payload)
@@ -133,8 +132,7 @@ func TestShadowingPayloadMembersAreInvalid(t *testing.T) {
 		"NBF": `"NBF":1`, "Gen": `"Gen":7`, "Jti": `"Jti":"j"`,
 	}
 	for kind, tok := range map[string]string{"access": p.AccessToken, "refresh": p.RefreshToken} {
-		raw, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
-		require.NoError(t, err)
+		raw := testkit.RawPayload(t, tok)
 		hdr, key := ks.AccessHeader, ks.Access
 		if kind == "refresh" {
 			hdr, key = ks.RefreshHeader, ks.Refresh
@@ -173,19 +171,19 @@ func TestShadowingPayloadMembersAreInvalid(t *testing.T) {
 
 // audienceIssuers are two issuers sharing secret, issuer name and store
 // but configured for different audiences, on one clock.
-func audienceIssuers(t *testing.T, clock *fastClock, auds ...[]string) []*Issuer {
+func audienceIssuers(t *testing.T, clock *testkit.Clock, auds ...[]string) []*Issuer {
 	t.Helper()
 	store := NewMemoryStore()
 	var out []*Issuer
 	for _, aud := range auds {
-		out = append(out, newTestIssuer(t, func(c *Config) { c.Store, c.Audience, c.Now = store, aud, clock.now }))
+		out = append(out, newTestIssuer(t, func(c *Config) { c.Store, c.Audience, c.Now = store, aud, clock.Now }))
 	}
 	return out
 }
 
 func TestRefreshTokenBoundToAudience(t *testing.T) {
 	ctx := context.Background()
-	clock := &fastClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	for _, tc := range []struct{ issued, other []string }{
 		{issued: []string{"api"}, other: []string{"admin"}},
 		{issued: []string{"api"}, other: nil},
@@ -230,7 +228,7 @@ func mustAudience(t *testing.T, c jwt.MapClaims) []string {
 
 func TestSignatureOnlyIdentificationIsBounded(t *testing.T) {
 	ctx := context.Background()
-	clock := &fastClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	isss := audienceIssuers(t, clock, []string{"api"}, []string{"admin"})
 	api, admin := isss[0], isss[1]
 	a, err := NewHTTPAuth(api, WithMode(BearerMode))
@@ -254,17 +252,17 @@ func TestSignatureOnlyIdentificationIsBounded(t *testing.T) {
 	_, err = admin.Refresh(ctx, foreign.RefreshToken)
 	require.NoError(t, err, "the other audience's session survives")
 
-	clock.t = clock.t.Add(DefaultAccessTTL + time.Hour)
+	clock.Advance(DefaultAccessTTL + time.Hour)
 	id, err := a.accessIdentity(p.AccessToken)
 	require.NoError(t, err, "an expired access token still names its session")
 	require.Equal(t, p.SessionID, id.sessionID)
 	_, err = api.parseRefresh(p.RefreshToken, false)
 	require.NoError(t, err)
 
-	clock.t = time.Unix(p.AccessExpiresAt.Unix(), 0).Add(DefaultMaxSessionAge + time.Second)
+	clock.Set(time.Unix(p.AccessExpiresAt.Unix(), 0).Add(DefaultMaxSessionAge + time.Second))
 	_, err = a.accessIdentity(p.AccessToken)
 	require.ErrorIs(t, err, ErrInvalidToken, "exp older than MaxSessionAge")
-	clock.t = time.Unix(p.RefreshExpiresAt.Unix(), 0).Add(DefaultMaxSessionAge + time.Second)
+	clock.Set(time.Unix(p.RefreshExpiresAt.Unix(), 0).Add(DefaultMaxSessionAge + time.Second))
 	_, err = api.parseRefresh(p.RefreshToken, false)
 	require.ErrorIs(t, err, ErrInvalidToken, "exp older than MaxSessionAge")
 }

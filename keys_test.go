@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
 // testKeys are generated once per test binary (RSA keys take a while).
@@ -57,17 +58,6 @@ func withSigningKey(k crypto.Signer, previous ...crypto.PublicKey) func(*rtr.Con
 	}
 }
 
-// tokenHeader decodes a token's JOSE header.
-func tokenHeader(t *testing.T, token string) map[string]any {
-	t.Helper()
-	h, _, _ := strings.Cut(token, ".")
-	b, err := base64.RawURLEncoding.DecodeString(h)
-	require.NoError(t, err)
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(b, &m))
-	return m
-}
-
 // fetchJWKS reads the issuer's JWKS document.
 func fetchJWKS(t *testing.T, iss *rtr.Issuer) (http.Header, []map[string]any) {
 	t.Helper()
@@ -89,7 +79,7 @@ func TestAsymmetricRoundTrip(t *testing.T) {
 			f := newFixture(t, rtr.NewMemoryStore(), withSigningKey(testKeys()[alg][0]))
 			p, err := f.iss.Issue(ctx, "alice", rtr.WithClientID("mobile-app"))
 			require.NoError(t, err)
-			h := tokenHeader(t, p.AccessToken)
+			h := testkit.Header(t, p.AccessToken)
 			require.Equal(t, alg, h["alg"])
 			require.Equal(t, rtr.AccessTokenType, h["typ"])
 			_, keys := fetchJWKS(t, f.iss)
@@ -105,7 +95,7 @@ func TestAsymmetricRoundTrip(t *testing.T) {
 			require.Equal(t, "mobile-app", c.ClientID())
 
 			// Refresh tokens stay HMAC; the client id survives rotation.
-			require.Equal(t, "HS256", tokenHeader(t, p.RefreshToken)["alg"])
+			require.Equal(t, "HS256", testkit.Header(t, p.RefreshToken)["alg"])
 			p2, err := f.iss.Refresh(ctx, p.RefreshToken)
 			require.NoError(t, err)
 			c2, err := f.iss.Verifier().Verify(ctx, p2.AccessToken)
@@ -197,7 +187,7 @@ func TestKeyRotationPreviousKeyVerifies(t *testing.T) {
 			old := newFixture(t, rtr.NewMemoryStore(), withSigningKey(oldKey))
 			p, err := old.iss.Issue(ctx, "alice")
 			require.NoError(t, err)
-			oldKid := tokenHeader(t, p.AccessToken)["kid"]
+			oldKid := testkit.Header(t, p.AccessToken)["kid"]
 
 			rotated := newFixture(t, rtr.NewMemoryStore(), withSigningKey(newKey, oldKey.Public()))
 			_, err = rotated.iss.Verifier().Verify(ctx, p.AccessToken)
@@ -207,7 +197,7 @@ func TestKeyRotationPreviousKeyVerifies(t *testing.T) {
 			require.Equal(t, oldKid, keys[1]["kid"], "current key first, then previous")
 			p2, err := rotated.iss.Issue(ctx, "bob")
 			require.NoError(t, err)
-			require.Equal(t, keys[0]["kid"], tokenHeader(t, p2.AccessToken)["kid"])
+			require.Equal(t, keys[0]["kid"], testkit.Header(t, p2.AccessToken)["kid"])
 
 			// Published ahead: the old issuer already verifies the new key.
 			ahead := newFixture(t, rtr.NewMemoryStore(), withSigningKey(oldKey, newKey.Public()))
@@ -254,7 +244,7 @@ func TestAlgorithmConfusionRefused(t *testing.T) {
 			f := newFixture(t, rtr.NewMemoryStore(), withSigningKey(key))
 			p, err := f.iss.Issue(ctx, "alice")
 			require.NoError(t, err)
-			kid := tokenHeader(t, p.AccessToken)["kid"]
+			kid := testkit.Header(t, p.AccessToken)["kid"]
 			hdr := func(alg string) map[string]any {
 				return map[string]any{"alg": alg, "kid": kid, "typ": rtr.AccessTokenType}
 			}
@@ -279,7 +269,7 @@ func TestAlgorithmConfusionRefused(t *testing.T) {
 				"an HS256 token of the same secret":   hsPair.AccessToken,
 				"typ JWT":                             resign(t, p.AccessToken, map[string]any{"alg": alg, "kid": kid, "typ": "JWT"}, methodOf(alg), key),
 				"no kid":                              resign(t, p.AccessToken, map[string]any{"alg": alg, "typ": rtr.AccessTokenType}, methodOf(alg), key),
-				"tampered payload":                    tamperPayload(p.AccessToken),
+				"tampered payload":                    testkit.Tamper(t, p.AccessToken),
 			} {
 				if strings.HasSuffix(name, "header "+alg) {
 					continue // that one is the genuine token
@@ -297,15 +287,6 @@ func swapHeader(token string, header map[string]any) string {
 	hb, _ := json.Marshal(header)
 	_, rest, _ := strings.Cut(token, ".")
 	return base64.RawURLEncoding.EncodeToString(hb) + "." + rest
-}
-
-// tamperPayload changes the subject, keeping the signature.
-func tamperPayload(token string) string {
-	parts := strings.Split(token, ".")
-	b, _ := base64.RawURLEncoding.DecodeString(parts[1])
-	b = []byte(strings.Replace(string(b), `"sub":"alice"`, `"sub":"admin"`, 1))
-	parts[1] = base64.RawURLEncoding.EncodeToString(b)
-	return strings.Join(parts, ".")
 }
 
 func TestJWKSHandler(t *testing.T) {

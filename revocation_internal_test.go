@@ -7,24 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtr-go/rtr/internal/testkit"
 	"github.com/stretchr/testify/require"
 )
 
-type revTestClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *revTestClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *revTestClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newTestRevocations(clock *revTestClock, maxEntries int, events *[]EventType, mu *sync.Mutex) *revocations {
+func newTestRevocations(clock *testkit.Clock, maxEntries int, events *[]EventType, mu *sync.Mutex) *revocations {
 	r := newRevocations(revocationOptions{
-		now: clock.now, maxLag: time.Minute, maxEntries: maxEntries,
+		now: clock.Now, maxLag: time.Minute, maxEntries: maxEntries,
 		emit: func(t EventType) { mu.Lock(); *events = append(*events, t); mu.Unlock() },
 	})
 	r.FeedUp()
@@ -34,7 +23,7 @@ func newTestRevocations(clock *revTestClock, maxEntries int, events *[]EventType
 // TestRevocationsSweep: expired entries are forgotten by the sweep, and
 // an expired entry refuses nothing even before it is swept.
 func TestRevocationsSweep(t *testing.T) {
-	clock := &revTestClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	var events []EventType
 	var mu sync.Mutex
 	// Room for 500 in any one shard: the bound is per shard, and 500 ids
@@ -42,25 +31,25 @@ func TestRevocationsSweep(t *testing.T) {
 	r := newTestRevocations(clock, revShards*500, &events, &mu)
 	var revs []Revocation
 	for i := range 500 {
-		revs = append(revs, Revocation{Subject: "alice", SessionID: fmt.Sprint("s", i), Until: clock.now().Add(time.Minute)})
+		revs = append(revs, Revocation{Subject: "alice", SessionID: fmt.Sprint("s", i), Until: clock.Now().Add(time.Minute)})
 	}
 	r.Revoked(revs)
 	require.Equal(t, 500, r.status().Entries)
 	require.ErrorIs(t, r.check("alice", "s7"), ErrTokenRevoked)
 	require.NoError(t, r.check("bob", "s7"), "keyed by subject and session")
-	clock.add(time.Minute)
+	clock.Advance(time.Minute)
 	require.NoError(t, r.check("alice", "s7"))
 	for i := range revShards {
-		r.sweep(i, clock.now().UnixNano())
+		r.sweep(i, clock.Now().UnixNano())
 	}
 	require.Zero(t, r.status().Entries)
 	// Already expired on arrival: not kept.
-	r.Revoked([]Revocation{{Subject: "alice", SessionID: "old", Until: clock.now()}})
+	r.Revoked([]Revocation{{Subject: "alice", SessionID: "old", Until: clock.Now()}})
 	require.Zero(t, r.status().Entries)
 	// The later Until wins.
-	r.Revoked([]Revocation{{Subject: "a", SessionID: "x", Until: clock.now().Add(2 * time.Minute)}})
-	r.Revoked([]Revocation{{Subject: "a", SessionID: "x", Until: clock.now().Add(time.Minute)}})
-	clock.add(90 * time.Second)
+	r.Revoked([]Revocation{{Subject: "a", SessionID: "x", Until: clock.Now().Add(2 * time.Minute)}})
+	r.Revoked([]Revocation{{Subject: "a", SessionID: "x", Until: clock.Now().Add(time.Minute)}})
+	clock.Advance(90 * time.Second)
 	require.ErrorIs(t, r.check("a", "x"), ErrTokenRevoked)
 }
 
@@ -68,14 +57,14 @@ func TestRevocationsSweep(t *testing.T) {
 // is refused as unavailable until the excess has expired, and memory stays
 // bounded.
 func TestRevocationsFlood(t *testing.T) {
-	clock := &revTestClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	var events []EventType
 	var mu sync.Mutex
 	const maxEntries = 640
 	r := newTestRevocations(clock, maxEntries, &events, &mu)
 	require.NoError(t, r.check("victim", "v"))
 	for i := range 20 * maxEntries {
-		r.Revoked([]Revocation{{Subject: "flood", SessionID: fmt.Sprint("f", i), Until: clock.now().Add(time.Minute)}})
+		r.Revoked([]Revocation{{Subject: "flood", SessionID: fmt.Sprint("f", i), Until: clock.Now().Add(time.Minute)}})
 	}
 	st := r.status()
 	require.LessOrEqual(t, st.Entries, maxEntries)
@@ -90,11 +79,11 @@ func TestRevocationsFlood(t *testing.T) {
 		err := r.check("flood", fmt.Sprint("f", i))
 		require.Error(t, err, "no revoked session comes back")
 	}
-	clock.add(time.Minute)
+	clock.Advance(time.Minute)
 	require.NoError(t, r.check("victim", "v"))
 	require.False(t, r.status().Overflow)
 	// Room again once the old ones expire.
-	r.Revoked([]Revocation{{Subject: "alice", SessionID: "a", Until: clock.now().Add(time.Minute)}})
+	r.Revoked([]Revocation{{Subject: "alice", SessionID: "a", Until: clock.Now().Add(time.Minute)}})
 	require.ErrorIs(t, r.check("alice", "a"), ErrTokenRevoked)
 	require.NoError(t, r.check("victim", "v"))
 }
@@ -103,18 +92,18 @@ func TestRevocationsFlood(t *testing.T) {
 // refuses meanwhile; FeedUp recovers.
 func TestRevocationsLag(t *testing.T) {
 	for _, failClosed := range []bool{false, true} {
-		clock := &revTestClock{t: time.Unix(1_800_000_000, 0)}
+		clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 		var events []EventType
 		var mu sync.Mutex
 		r := newTestRevocations(clock, 100, &events, &mu)
 		r.failClosed = failClosed
 		r.FeedDown(nil)
-		clock.add(time.Minute)
-		r.checkLag(clock.now().UnixNano())
+		clock.Advance(time.Minute)
+		r.checkLag(clock.Now().UnixNano())
 		require.NoError(t, r.check("a", "b"), "at the bound")
-		clock.add(time.Millisecond)
-		r.checkLag(clock.now().UnixNano())
-		r.checkLag(clock.now().UnixNano())
+		clock.Advance(time.Millisecond)
+		r.checkLag(clock.Now().UnixNano())
+		r.checkLag(clock.Now().UnixNano())
 		if failClosed {
 			require.ErrorIs(t, r.check("a", "b"), ErrStoreUnavailable)
 		} else {
@@ -168,13 +157,13 @@ func FuzzRevMessage(f *testing.F) {
 // the look-up alone, in an empty set and in one of 100,000 entries.
 func BenchmarkRevocationsCheck(b *testing.B) {
 	for _, n := range []int{0, 100_000} {
-		clock := &revTestClock{t: time.Now()}
+		clock := testkit.NewClock(time.Now())
 		var events []EventType
 		var mu sync.Mutex
 		r := newTestRevocations(clock, DefaultRevocationMaxEntries, &events, &mu)
 		revs := make([]Revocation, n)
 		for i := range revs {
-			revs[i] = Revocation{Subject: fmt.Sprint("user", i), SessionID: fmt.Sprint("s", i), Until: clock.now().Add(time.Hour)}
+			revs[i] = Revocation{Subject: fmt.Sprint("user", i), SessionID: fmt.Sprint("s", i), Until: clock.Now().Add(time.Hour)}
 		}
 		r.Revoked(revs)
 		b.Run(fmt.Sprint("entries=", n), func(b *testing.B) {

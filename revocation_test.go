@@ -15,81 +15,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 	"github.com/rtr-go/rtr/internal/testredis"
 	"github.com/rtr-go/rtr/rtrtest"
 )
 
-// revStorePairs give two stores on the same data, standing for two
-// processes: the same MemoryStore twice (one process), and two separate
-// Redis clients (two processes) on miniredis, a real server and a real
-// Cluster.
-var revStorePairs = []struct {
-	name string
-	new  func(t *testing.T) (rtr.Store, rtr.Store)
-}{
-	{"Memory", func(t *testing.T) (rtr.Store, rtr.Store) { s := rtr.NewMemoryStore(); return s, s }},
-	{"Miniredis", func(t *testing.T) (rtr.Store, rtr.Store) {
-		m, c1 := testredis.Mini(t)
-		c2 := redis.NewClient(&redis.Options{Addr: m.Addr()})
-		t.Cleanup(func() { _ = c2.Close() })
-		return rtr.NewRedisStore(c1), rtr.NewRedisStore(c2)
-	}},
-	{"RealRedis", func(t *testing.T) (rtr.Store, rtr.Store) {
-		p := testredis.Prefix()
-		c1 := testredis.Standalone(t)
-		c2 := testredis.Standalone(t)
-		return rtr.NewRedisStore(c1, rtr.WithKeyPrefix(p)), rtr.NewRedisStore(c2, rtr.WithKeyPrefix(p))
-	}},
-	{"RealCluster", func(t *testing.T) (rtr.Store, rtr.Store) {
-		p := testredis.Prefix()
-		c1 := testredis.Cluster(t)
-		c2 := testredis.Cluster(t)
-		return rtr.NewRedisStore(c1, rtr.WithKeyPrefix(p)), rtr.NewRedisStore(c2, rtr.WithKeyPrefix(p))
-	}},
-}
-
-// revIssuer builds an issuer with InstantRevocation on store, closed at
-// the end of the test, and waits until its feed is in sync.
-func revIssuer(t *testing.T, store rtr.Store, mod ...func(*rtr.Config)) *rtr.Issuer {
-	t.Helper()
-	cfg := rtr.Config{
-		Store: store, Secret: testSecret, Issuer: "https://auth.example",
-		AccessTTL: 5 * time.Minute, ReuseGrace: 0, InstantRevocation: true,
-	}
-	for _, m := range mod {
-		m(&cfg)
-	}
-	iss, err := rtr.NewIssuer(cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = iss.Close() })
-	revWaitInSync(t, iss.Verifier())
-	return iss
-}
-
-func revWaitInSync(t *testing.T, v *rtr.Verifier) {
-	t.Helper()
-	require.Eventually(t, func() bool { return v.RevocationStatus().InSync }, 10*time.Second, 5*time.Millisecond,
-		"revocation feed never got in sync")
-}
-
-// revRefused waits until v refuses tok with ErrTokenRevoked. Propagation
-// is asynchronous between processes; the bound here is generous and is
-// no timing assertion (BENCHMARKS.md has the measured figures).
-func revRefused(t *testing.T, v *rtr.Verifier, tok string) {
-	t.Helper()
-	var err error
-	require.Eventually(t, func() bool {
-		_, err = v.Verify(context.Background(), tok)
-		return errors.Is(err, rtr.ErrTokenRevoked)
-	}, 10*time.Second, 2*time.Millisecond, "token still accepted or refused for another reason: %v", err)
-}
-
 func TestInstantRevocation(t *testing.T) {
 	ctx := context.Background()
-	for _, sp := range revStorePairs {
+	for _, sp := range storePairs {
 		t.Run(sp.name, func(t *testing.T) {
 			s1, s2 := sp.new(t)
-			a, b := revIssuer(t, s1), revIssuer(t, s2)
+			a, b := newRevocationIssuer(t, s1), newRevocationIssuer(t, s2)
 
 			t.Run("Revoke", func(t *testing.T) {
 				p, err := a.Issue(ctx, "alice")
@@ -101,7 +37,7 @@ func TestInstantRevocation(t *testing.T) {
 				require.NoError(t, a.Revoke(ctx, p.RefreshToken))
 				_, err = a.Verifier().Verify(ctx, p.AccessToken)
 				require.ErrorIs(t, err, rtr.ErrTokenRevoked, "the revoking process refuses at once")
-				revRefused(t, b.Verifier(), p.AccessToken)
+				waitRevoked(t, b.Verifier(), p.AccessToken)
 				_, err = b.Verifier().Verify(ctx, other.AccessToken)
 				require.NoError(t, err, "another session of the same subject is untouched")
 			})
@@ -117,7 +53,7 @@ func TestInstantRevocation(t *testing.T) {
 				require.NoError(t, err)
 				require.NoError(t, a.RevokeAll(ctx, "bob"))
 				for _, p := range pairs {
-					revRefused(t, b.Verifier(), p.AccessToken)
+					waitRevoked(t, b.Verifier(), p.AccessToken)
 				}
 				_, err = b.Verifier().Verify(ctx, carol.AccessToken)
 				require.NoError(t, err)
@@ -137,16 +73,16 @@ func TestInstantRevocation(t *testing.T) {
 				require.NoError(t, err)
 				_, err = a.Refresh(ctx, victim.RefreshToken) // the victim replays: theft
 				require.ErrorIs(t, err, rtr.ErrTokenReused)
-				revRefused(t, b.Verifier(), thief.AccessToken)
-				revRefused(t, a.Verifier(), thief.AccessToken)
+				waitRevoked(t, b.Verifier(), thief.AccessToken)
+				waitRevoked(t, a.Verifier(), thief.AccessToken)
 			})
 
 			t.Run("VerifierStartedAfter", func(t *testing.T) {
 				p, err := a.Issue(ctx, "erin")
 				require.NoError(t, err)
 				require.NoError(t, a.Revoke(ctx, p.RefreshToken))
-				c := revIssuer(t, s2)
-				revRefused(t, c.Verifier(), p.AccessToken)
+				c := newRevocationIssuer(t, s2)
+				waitRevoked(t, c.Verifier(), p.AccessToken)
 			})
 
 			t.Run("RevokeOfEndedSessionPublishesAgain", func(t *testing.T) {
@@ -158,7 +94,7 @@ func TestInstantRevocation(t *testing.T) {
 				_, err = b.Verifier().Verify(ctx, p.AccessToken)
 				require.NoError(t, err)
 				require.NoError(t, a.Revoke(ctx, p.RefreshToken))
-				revRefused(t, b.Verifier(), p.AccessToken)
+				waitRevoked(t, b.Verifier(), p.AccessToken)
 			})
 
 			t.Run("OtherSubjectsSessionIDRevokesNothing", func(t *testing.T) {
@@ -168,7 +104,7 @@ func TestInstantRevocation(t *testing.T) {
 				marker, err := a.Issue(ctx, "grace")
 				require.NoError(t, err)
 				require.NoError(t, a.Revoke(ctx, marker.RefreshToken))
-				revRefused(t, b.Verifier(), marker.AccessToken) // published after mallory's
+				waitRevoked(t, b.Verifier(), marker.AccessToken) // published after mallory's
 				_, err = b.Verifier().Verify(ctx, p.AccessToken)
 				require.NoError(t, err)
 			})
@@ -180,9 +116,9 @@ func TestInstantRevocation(t *testing.T) {
 // RevocationMargin; by then every token of the session has expired.
 func TestInstantRevocationExpiry(t *testing.T) {
 	ctx := context.Background()
-	clock := newClock(time.Now())
+	clock := testkit.NewClock(time.Now())
 	store := rtr.NewMemoryStore()
-	iss := revIssuer(t, store, func(c *rtr.Config) { c.Now = clock.Now; c.Leeway = 10 * time.Second })
+	iss := newRevocationIssuer(t, store, func(c *rtr.Config) { c.Now = clock.Now; c.Leeway = 10 * time.Second })
 	p, err := iss.Issue(ctx, "alice")
 	require.NoError(t, err)
 	require.NoError(t, iss.Revoke(ctx, p.RefreshToken))
@@ -199,31 +135,31 @@ func TestInstantRevocationExpiry(t *testing.T) {
 	require.ErrorIs(t, err, rtr.ErrTokenExpired)
 
 	// A verifier that starts now does not load it: nothing in force.
-	late := revIssuer(t, store, func(c *rtr.Config) { c.Now = clock.Now })
+	late := newRevocationIssuer(t, store, func(c *rtr.Config) { c.Now = clock.Now })
 	require.Zero(t, late.Verifier().RevocationStatus().Entries)
 }
 
 func TestInstantRevocationConfig(t *testing.T) {
-	_, err := rtr.NewIssuer(rtr.Config{Store: revNoFeed{rtr.NewMemoryStore()}, Secret: testSecret, InstantRevocation: true})
+	_, err := rtr.NewIssuer(rtr.Config{Store: storeWithoutFeed{rtr.NewMemoryStore()}, Secret: testSecret, InstantRevocation: true})
 	require.ErrorIs(t, err, rtr.ErrInvalidConfig)
 	_, err = rtr.NewIssuer(rtr.Config{Store: rtr.NewMemoryStore(), Secret: testSecret, InstantRevocation: true, RevocationMaxEntries: -1})
 	require.ErrorIs(t, err, rtr.ErrInvalidConfig)
-	iss, err := rtr.NewIssuer(rtr.Config{Store: revNoFeed{rtr.NewMemoryStore()}, Secret: testSecret})
+	iss, err := rtr.NewIssuer(rtr.Config{Store: storeWithoutFeed{rtr.NewMemoryStore()}, Secret: testSecret})
 	require.NoError(t, err)
 	require.False(t, iss.Verifier().RevocationStatus().Enabled)
 	require.NoError(t, iss.Close())
 }
 
-// revNoFeed hides a store's revocation feed.
-type revNoFeed struct{ rtr.Store }
+// storeWithoutFeed hides a store's revocation feed.
+type storeWithoutFeed struct{ rtr.Store }
 
-// revFailingFeed is a memory store whose publishing can be switched off.
-type revFailingFeed struct {
+// switchableFeedStore is a memory store whose publishing can be switched off.
+type switchableFeedStore struct {
 	*rtr.MemoryStore
 	fail bool
 }
 
-func (s *revFailingFeed) PublishRevocations(ctx context.Context, now time.Time, revs []rtr.Revocation) error {
+func (s *switchableFeedStore) PublishRevocations(ctx context.Context, now time.Time, revs []rtr.Revocation) error {
 	if s.fail {
 		return fmt.Errorf("%w: switched off", rtr.ErrStoreUnavailable)
 	}
@@ -235,9 +171,9 @@ func (s *revFailingFeed) PublishRevocations(ctx context.Context, now time.Time, 
 func TestInstantRevocationPublishFails(t *testing.T) {
 	ctx := context.Background()
 	mem := rtr.NewMemoryStore()
-	store := &revFailingFeed{MemoryStore: mem}
-	a := revIssuer(t, store)
-	b := revIssuer(t, mem)
+	store := &switchableFeedStore{MemoryStore: mem}
+	a := newRevocationIssuer(t, store)
+	b := newRevocationIssuer(t, mem)
 	p, err := a.Issue(ctx, "alice")
 	require.NoError(t, err)
 	store.fail = true
@@ -267,30 +203,30 @@ func TestInstantRevocationHTTP(t *testing.T) {
 	for _, mode := range []rtr.Mode{rtr.BearerMode, rtr.CookieMode} {
 		t.Run(fmt.Sprint(mode), func(t *testing.T) {
 			store := rtr.NewMemoryStore()
-			iss := revIssuer(t, store, func(c *rtr.Config) { c.ReuseGrace = hGrace })
+			iss := newRevocationIssuer(t, store, func(c *rtr.Config) { c.ReuseGrace = httpGrace })
 			auth, err := rtr.NewHTTPAuth(iss, rtr.WithMode(mode))
 			require.NoError(t, err)
 			p, err := iss.Issue(ctx, "alice")
 			require.NoError(t, err)
 			require.NoError(t, iss.RevokeSession(ctx, "alice", p.SessionID))
-			r := hReq("GET", "/", nil)
+			r := newRequest("GET", "/", nil)
 			if mode == rtr.BearerMode {
-				r = hBearer(r, p.AccessToken)
+				r = withBearer(r, p.AccessToken)
 			} else {
-				r.AddCookie(&http.Cookie{Name: hAccessName, Value: p.AccessToken})
-				r.AddCookie(&http.Cookie{Name: hRefreshName, Value: p.RefreshToken})
+				r.AddCookie(&http.Cookie{Name: accessCookieName, Value: p.AccessToken})
+				r.AddCookie(&http.Cookie{Name: refreshCookieName, Value: p.RefreshToken})
 			}
-			resp := hServe(auth.Require(hWhoami), r)
+			resp := serve(auth.Require(whoami), r)
 			require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 			if mode == rtr.BearerMode {
 				require.Contains(t, resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`)
 				return
 			}
-			cookies := hCookies(resp)
-			require.Contains(t, cookies, hAccessName)
-			require.Contains(t, cookies, hRefreshName)
-			require.Empty(t, cookies[hAccessName].Value, "cleared")
-			require.Empty(t, cookies[hRefreshName].Value, "cleared")
+			cookies := setCookies(resp)
+			require.Contains(t, cookies, accessCookieName)
+			require.Contains(t, cookies, refreshCookieName)
+			require.Empty(t, cookies[accessCookieName].Value, "cleared")
+			require.Empty(t, cookies[refreshCookieName].Value, "cleared")
 		})
 	}
 }
@@ -304,7 +240,7 @@ func TestInstantRevocationFailClosed(t *testing.T) {
 		t.Run(fmt.Sprint("failClosed=", failClosed), func(t *testing.T) {
 			m, c := testredis.Mini(t)
 			events := &eventLog{}
-			iss := revIssuer(t, rtr.NewRedisStore(c), func(cfg *rtr.Config) {
+			iss := newRevocationIssuer(t, rtr.NewRedisStore(c), func(cfg *rtr.Config) {
 				cfg.RevocationMaxLag = 200 * time.Millisecond
 				cfg.RevocationFailClosed = failClosed
 				cfg.OnEvent = events.record
@@ -363,7 +299,7 @@ func ExampleConfig_instantRevocation() {
 // one page, many of them with the same Until (a RevokeAll), delivers each.
 func TestInstantRevocationLongCatchUp(t *testing.T) {
 	ctx := context.Background()
-	for _, sp := range revStorePairs[1:3] { // Miniredis, RealRedis
+	for _, sp := range storePairs[1:3] { // Miniredis, RealRedis
 		t.Run(sp.name, func(t *testing.T) {
 			s1, s2 := sp.new(t)
 			feed := s1.(rtr.RevocationFeed)
@@ -377,7 +313,7 @@ func TestInstantRevocationLongCatchUp(t *testing.T) {
 				revs = append(revs, rtr.Revocation{Subject: "bulk", SessionID: fmt.Sprint("s", i), Until: until})
 			}
 			require.NoError(t, feed.PublishRevocations(ctx, now, revs))
-			iss := revIssuer(t, s2)
+			iss := newRevocationIssuer(t, s2)
 			require.Equal(t, len(revs), iss.Verifier().RevocationStatus().Entries)
 		})
 	}
@@ -388,14 +324,14 @@ func TestInstantRevocationLongCatchUp(t *testing.T) {
 // process on the store, like any other session end.
 func TestInstantRevocationEviction(t *testing.T) {
 	ctx := context.Background()
-	for _, sp := range revStorePairs {
+	for _, sp := range storePairs {
 		t.Run(sp.name, func(t *testing.T) {
 			s1, s2 := sp.new(t)
 			// One clock, moved between logins: stores keep milliseconds, and
 			// the cap breaks ties within one at random.
 			clock := rtrtest.NewClock()
 			capped := func(c *rtr.Config) { c.MaxSessionsPerSubject = 2; c.Now = clock.Now }
-			a, b := revIssuer(t, s1, capped), revIssuer(t, s2, capped)
+			a, b := newRevocationIssuer(t, s1, capped), newRevocationIssuer(t, s2, capped)
 			oldest, err := a.Issue(ctx, "frank")
 			require.NoError(t, err)
 			clock.Advance(time.Second)
@@ -407,7 +343,7 @@ func TestInstantRevocationEviction(t *testing.T) {
 
 			third, err := a.Issue(ctx, "frank") // evicts the oldest
 			require.NoError(t, err)
-			revRefused(t, b.Verifier(), oldest.AccessToken)
+			waitRevoked(t, b.Verifier(), oldest.AccessToken)
 			_, err = a.Verifier().Verify(ctx, oldest.AccessToken)
 			require.ErrorIs(t, err, rtr.ErrTokenRevoked, "the evicting process refuses at once")
 			for _, p := range []rtr.Pair{second, third} {
@@ -424,7 +360,7 @@ func TestInstantRevocationEviction(t *testing.T) {
 // set (past its bound every token would be refused).
 func TestRevokeSessionMadeUpIDsPublishNothing(t *testing.T) {
 	ctx := context.Background()
-	iss := revIssuer(t, rtr.NewMemoryStore(), func(c *rtr.Config) { c.RevocationMaxEntries = 640 })
+	iss := newRevocationIssuer(t, rtr.NewMemoryStore(), func(c *rtr.Config) { c.RevocationMaxEntries = 640 })
 	victim, err := iss.Issue(ctx, "victim")
 	require.NoError(t, err)
 	for i := range 2000 {
@@ -449,12 +385,12 @@ func TestRevocationCoversFollowerLeeway(t *testing.T) {
 	ctx := context.Background()
 	store := rtr.NewMemoryStore()
 	clock := rtrtest.NewClock()
-	iss := revIssuer(t, store, func(c *rtr.Config) { c.AccessTTL = time.Minute; c.Now = clock.Now })
+	iss := newRevocationIssuer(t, store, func(c *rtr.Config) { c.AccessTTL = time.Minute; c.Now = clock.Now })
 	v, err := rtr.NewVerifier(rtr.VerifierConfig{Secret: testSecret, Issuer: "https://auth.example",
 		Leeway: 2 * time.Minute, Now: clock.Now, RevocationFeed: store})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })
-	revWaitInSync(t, v)
+	waitFeedInSync(t, v)
 	p, err := iss.Issue(ctx, "alice")
 	require.NoError(t, err)
 	require.NoError(t, iss.Revoke(ctx, p.RefreshToken))
@@ -483,7 +419,7 @@ func TestLoginAtCapWithFeedDown(t *testing.T) {
 	ctx := context.Background()
 	store := &feedDown{MemoryStore: rtr.NewMemoryStore()}
 	clock := rtrtest.NewClock()
-	iss := revIssuer(t, store, func(c *rtr.Config) { c.MaxSessionsPerSubject = 3; c.Now = clock.Now })
+	iss := newRevocationIssuer(t, store, func(c *rtr.Config) { c.MaxSessionsPerSubject = 3; c.Now = clock.Now })
 	var first []string
 	for range 3 {
 		clock.Advance(time.Second)

@@ -2,7 +2,8 @@ package rtr_test
 
 // Every state change on the Redis store is exactly one round trip: that
 // is what keeps a rotation atomic and a login cheap, and a second round
-// trip slipping in would go unnoticed by every other test. A go-redis hook counts what is sent; a pipeline would count once,
+// trip slipping in would go unnoticed by every other test. A go-redis
+// hook (testkit.RoundTrips) counts what is sent; a pipeline counts once,
 // as it is one round trip. The scripts are cached first: Script.Run sends
 // EVALSHA and falls back to EVAL on NOSCRIPT, which costs a second round
 // trip only after a SCRIPT FLUSH or a server restart.
@@ -11,7 +12,6 @@ import (
 	"context"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,46 +19,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 	"github.com/rtr-go/rtr/internal/testredis"
 )
-
-// rtCounter is a go-redis hook counting round trips and the commands sent.
-type rtCounter struct {
-	trips atomic.Int64
-	names []string // commands sent since the last count
-}
-
-func (h *rtCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *rtCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.trips.Add(1)
-		h.names = append(h.names, cmd.Name())
-		return next(ctx, cmd)
-	}
-}
-
-func (h *rtCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.trips.Add(1)
-		h.names = append(h.names, "pipeline")
-		return next(ctx, cmds)
-	}
-}
-
-// count returns the round trips fn makes and the commands it sends.
-func (h *rtCounter) count(fn func()) (int64, []string) {
-	h.names = nil
-	n0 := h.trips.Load()
-	fn()
-	return h.trips.Load() - n0, h.names
-}
 
 func TestRedisRoundTripsPerOperation(t *testing.T) {
 	sleep := func(d time.Duration) { time.Sleep(d) }
 	// Miniredis moves its clock and the issuers' by hand; a real server
 	// and the issuers both follow the wall clock.
-	var clock *fakeClock
+	var clock *testkit.Clock
 	now := func() time.Time {
 		if clock != nil {
 			return clock.Now()
@@ -68,20 +37,20 @@ func TestRedisRoundTripsPerOperation(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		fakeTime bool // the test moves the clocks by hand
-		client   func(t *testing.T, h *rtCounter) (redis.UniversalClient, func(time.Duration))
+		client   func(t *testing.T, h *testkit.RoundTrips) (redis.UniversalClient, func(time.Duration))
 	}{
-		{"Miniredis", true, func(t *testing.T, h *rtCounter) (redis.UniversalClient, func(time.Duration)) {
+		{"Miniredis", true, func(t *testing.T, h *testkit.RoundTrips) (redis.UniversalClient, func(time.Duration)) {
 			m, c := testredis.Mini(t)
 			c.AddHook(h)
 			m.SetTime(clock.Now())
 			return c, func(d time.Duration) { clock.Advance(d); m.FastForward(d) }
 		}},
-		{"RealRedis", false, func(t *testing.T, h *rtCounter) (redis.UniversalClient, func(time.Duration)) {
+		{"RealRedis", false, func(t *testing.T, h *testkit.RoundTrips) (redis.UniversalClient, func(time.Duration)) {
 			c := testredis.Standalone(t)
 			c.AddHook(h)
 			return c, sleep
 		}},
-		{"RealCluster", false, func(t *testing.T, h *rtCounter) (redis.UniversalClient, func(time.Duration)) {
+		{"RealCluster", false, func(t *testing.T, h *testkit.RoundTrips) (redis.UniversalClient, func(time.Duration)) {
 			addrs := os.Getenv(testredis.EnvClusterAddrs)
 			if addrs == "" {
 				t.Skip(testredis.EnvClusterAddrs + " not set: no real Redis Cluster")
@@ -98,10 +67,10 @@ func TestRedisRoundTripsPerOperation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			h := &rtCounter{}
+			h := &testkit.RoundTrips{}
 			clock = nil
 			if tc.fakeTime {
-				clock = newClock(time.Now())
+				clock = testkit.NewClock(time.Now())
 			}
 			c, advance := tc.client(t, h)
 			store := rtr.NewRedisStore(c, rtr.WithKeyPrefix(testredis.Prefix()))
@@ -127,7 +96,7 @@ func TestRedisRoundTripsPerOperation(t *testing.T) {
 
 			one := func(op string, fn func()) {
 				t.Helper()
-				n, cmds := h.count(fn)
+				n, cmds := h.Count(fn)
 				require.EqualValues(t, 1, n, "%s: round trips (commands sent: %v)", op, cmds)
 			}
 			var first, retried rtr.Pair

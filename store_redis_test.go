@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 	"github.com/rtr-go/rtr/internal/testredis"
 )
 
@@ -231,7 +232,7 @@ func TestRedisPrunesExpiredSessions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			c, serverAdvance := tc.client(t)
-			clock := newClock(time.Now())
+			clock := testkit.NewClock(time.Now())
 			advance := func(d time.Duration) {
 				clock.Advance(d)
 				if serverAdvance != nil {

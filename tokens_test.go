@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"reflect"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/rtr-go/rtr/internal/testkit"
 	"github.com/rtr-go/rtr/internal/token"
 	"github.com/stretchr/testify/require"
 )
@@ -49,27 +49,10 @@ func forge(t *testing.T, method jwt.SigningMethod, header map[string]any, claims
 	return s
 }
 
-// reencode replaces a compact token's payload, keeping its signature.
-func reencode(t *testing.T, token string, edit func(map[string]any)) string {
-	t.Helper()
-	parts := strings.Split(token, ".")
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	require.NoError(t, err)
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(raw, &m))
-	edit(m)
-	b, err := json.Marshal(m)
-	require.NoError(t, err)
-	parts[1] = base64.RawURLEncoding.EncodeToString(b)
-	return strings.Join(parts, ".")
-}
-
+// claimsOf decodes a token's payload, unverified, as jwt.MapClaims.
 func claimsOf(t *testing.T, token string) jwt.MapClaims {
 	t.Helper()
-	c := jwt.MapClaims{}
-	_, _, err := jwt.NewParser().ParseUnverified(token, c)
-	require.NoError(t, err)
-	return c
+	return testkit.Payload(t, token)
 }
 
 // TestHostileTokens feeds Verify and Refresh everything an attacker might
@@ -149,12 +132,12 @@ func TestHostileTokens(t *testing.T) {
 			return forge(t, jwt.SigningMethodHS256, map[string]any{"typ": typ, "kid": ks.Kid, "crit": []string{"exp"}}, c, key)
 		}),
 		"TamperedSubject": {
-			reencode(t, p.AccessToken, func(m map[string]any) { m["sub"] = "mallory" }),
-			reencode(t, p.RefreshToken, func(m map[string]any) { m["sub"] = "mallory" }),
+			testkit.EditPayload(t, p.AccessToken, func(m map[string]any) { m["sub"] = "mallory" }),
+			testkit.EditPayload(t, p.RefreshToken, func(m map[string]any) { m["sub"] = "mallory" }),
 		},
 		"TamperedGeneration": {
-			reencode(t, p.AccessToken, func(m map[string]any) { m["exp"] = 1e12 }),
-			reencode(t, p.RefreshToken, func(m map[string]any) { m["gen"] = 2 }),
+			testkit.EditPayload(t, p.AccessToken, func(m map[string]any) { m["exp"] = 1e12 }),
+			testkit.EditPayload(t, p.RefreshToken, func(m map[string]any) { m["gen"] = 2 }),
 		},
 		"NoExp": both(func(key []byte, typ string, c jwt.MapClaims) string {
 			c2 := jwt.MapClaims{}
@@ -292,11 +275,6 @@ func TestFastPathKnowsEveryClaimsField(t *testing.T) {
 	walk(reflect.TypeOf(Claims{}))
 	require.ElementsMatch(t, token.AccessFields[:], names)
 }
-
-// fastClock is a settable clock.
-type fastClock struct{ t time.Time }
-
-func (c *fastClock) now() time.Time { return c.t }
 
 // resign signs payload with the header and key rtr would use.
 func resign(header string, key []byte, payload string) string {

@@ -21,10 +21,10 @@ func TestNewVerifierFollowsRevocationFeed(t *testing.T) {
 	ctx := context.Background()
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
-	for _, sp := range revStorePairs {
+	for _, sp := range storePairs {
 		t.Run(sp.name, func(t *testing.T) {
 			s1, s2 := sp.new(t)
-			iss := revIssuer(t, s1, func(c *rtr.Config) { c.SigningKey = key })
+			iss := newRevocationIssuer(t, s1, func(c *rtr.Config) { c.SigningKey = key })
 			v, err := rtr.NewVerifier(rtr.VerifierConfig{
 				PublicKeys:     []crypto.PublicKey{key.Public()},
 				Issuer:         "https://auth.example",
@@ -32,7 +32,7 @@ func TestNewVerifierFollowsRevocationFeed(t *testing.T) {
 			})
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = v.Close() })
-			revWaitInSync(t, v)
+			waitFeedInSync(t, v)
 
 			p, err := iss.Issue(ctx, "alice")
 			require.NoError(t, err)
@@ -42,7 +42,7 @@ func TestNewVerifierFollowsRevocationFeed(t *testing.T) {
 			require.NoError(t, err)
 
 			require.NoError(t, iss.Revoke(ctx, p.RefreshToken))
-			revRefused(t, v, p.AccessToken)
+			waitRevoked(t, v, p.AccessToken)
 			_, err = v.Verify(ctx, other.AccessToken)
 			require.NoError(t, err, "the subject's other session is untouched")
 			require.True(t, v.RevocationStatus().Enabled)

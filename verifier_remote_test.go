@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
 // jwksServer serves an issuer's JWKS and counts the fetches; fail makes
@@ -97,7 +98,7 @@ func TestRemoteVerifierEachAlg(t *testing.T) {
 			require.Equal(t, "alice", c.Subject)
 			_, err = f.v.Verify(ctx, p.RefreshToken)
 			require.ErrorIs(t, err, rtr.ErrInvalidToken)
-			_, err = f.v.Verify(ctx, tamperPayload(p.AccessToken))
+			_, err = f.v.Verify(ctx, testkit.Tamper(t, p.AccessToken))
 			require.ErrorIs(t, err, rtr.ErrInvalidToken)
 			f.clock.Advance(time.Hour + time.Second)
 			_, err = f.v.Verify(ctx, p.AccessToken)
@@ -199,7 +200,7 @@ func TestRemoteVerifierOutage(t *testing.T) {
 	_, err = f.v.Verify(ctx, p.AccessToken)
 	require.NoError(t, err)
 	// A forged token under the known kid is still invalid, outage or not.
-	_, err = f.v.Verify(ctx, tamperPayload(p.AccessToken))
+	_, err = f.v.Verify(ctx, testkit.Tamper(t, p.AccessToken))
 	require.ErrorIs(t, err, rtr.ErrInvalidToken)
 }
 

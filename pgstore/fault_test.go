@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
 // Fault tests. They need RTR_POSTGRES_URL; the restart test also needs
@@ -83,8 +84,8 @@ func TestFaultPostgresPoolExhausted(t *testing.T) {
 	ctx := context.Background()
 	pool := newPool(t, func(c *pgxpool.Config) { c.MaxConns = 2 })
 	s := newStore(t, pool)
-	c := &clock{t: time.Now()}
-	iss, err := rtr.NewIssuer(rtr.Config{Store: s, Secret: secret, Now: c.now, StoreTimeout: 200 * time.Millisecond})
+	c := testkit.NewClock(time.Now())
+	iss, err := rtr.NewIssuer(rtr.Config{Store: s, Secret: secret, Now: c.Now})
 	require.NoError(t, err)
 	p, err := iss.Issue(ctx, "pool-"+id())
 	require.NoError(t, err)
@@ -95,12 +96,19 @@ func TestFaultPostgresPoolExhausted(t *testing.T) {
 		require.NoError(t, err)
 		held = append(held, conn)
 	}
-	_, err = iss.Refresh(ctx, p.RefreshToken)
+	// While the pool is exhausted, each call waits as long as its context
+	// allows and is then unavailable, never "not found".
+	short := func() context.Context {
+		sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		t.Cleanup(cancel)
+		return sctx
+	}
+	_, err = iss.Refresh(short(), p.RefreshToken)
 	require.ErrorIs(t, err, rtr.ErrStoreUnavailable)
 	require.NotErrorIs(t, err, rtr.ErrSessionNotFound)
-	_, err = iss.Issue(ctx, "pool-"+id())
+	_, err = iss.Issue(short(), "pool-"+id())
 	require.ErrorIs(t, err, rtr.ErrStoreUnavailable)
-	_, err = iss.Sessions(ctx, "pool-"+id())
+	_, err = iss.Sessions(short(), "pool-"+id())
 	require.ErrorIs(t, err, rtr.ErrStoreUnavailable)
 	for _, conn := range held {
 		conn.Release()

@@ -98,10 +98,4 @@ func record(subject string, at time.Time) rtr.SessionRecord {
 	}
 }
 
-// clock is a settable Config.Now.
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time          { return c.t }
-func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
-
 var secret = []byte("0123456789abcdef0123456789abcdef-pgstore-tests")

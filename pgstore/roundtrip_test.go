@@ -2,7 +2,6 @@ package pgstore_test
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,14 +10,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
-// queryCounter counts the statements a pool sends; with prepared
-// statements cached, each is one round trip.
-type queryCounter struct{ n atomic.Int64 }
+// queryCounter is a pgx tracer counting the statements a pool sends on
+// testkit's round-trip counter; with prepared statements cached, each is
+// one round trip.
+type queryCounter struct{ testkit.RoundTrips }
 
 func (c *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	c.n.Add(1)
+	c.Record("query")
 	return ctx
 }
 
@@ -43,10 +44,9 @@ func TestPostgresOneRoundTrip(t *testing.T) {
 			if setup != nil {
 				setup()
 			}
-			before := qc.n.Load()
-			op()
+			n, _ := qc.Count(op)
 			if i == 1 {
-				require.Equal(t, int64(1), qc.n.Load()-before, name)
+				require.Equal(t, int64(1), n, name)
 			}
 		}
 	}

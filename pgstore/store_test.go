@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 	"github.com/rtr-go/rtr/pgstore"
 	"github.com/rtr-go/rtr/storetest"
 )
@@ -270,11 +271,11 @@ func TestPostgresStoresNoToken(t *testing.T) {
 
 // Issuer-level policy on a real PostgreSQL.
 
-func newIssuer(t *testing.T, s *pgstore.Store, grace time.Duration, c *clock, events *[]rtr.Event, mu *sync.Mutex) *rtr.Issuer {
+func newIssuer(t *testing.T, s *pgstore.Store, grace time.Duration, c *testkit.Clock, events *[]rtr.Event, mu *sync.Mutex) *rtr.Issuer {
 	t.Helper()
 	cfg := rtr.Config{Store: s, Secret: secret, ReuseGrace: grace}
 	if c != nil {
-		cfg.Now = c.now
+		cfg.Now = c.Now
 	}
 	if events != nil {
 		cfg.OnEvent = func(_ context.Context, e rtr.Event) {
@@ -358,19 +359,19 @@ func TestPostgresIssuerConcurrentRefresh(t *testing.T) {
 
 func TestPostgresIssuerGraceReuseExpiry(t *testing.T) {
 	ctx, s := context.Background(), newStore(t, nil)
-	c := &clock{t: time.Now()}
+	c := testkit.NewClock(time.Now())
 	var mu sync.Mutex
 	var events []rtr.Event
 	iss := newIssuer(t, s, 10*time.Second, c, &events, &mu)
 
 	p1, err := iss.Issue(ctx, "policy-"+id())
 	require.NoError(t, err)
-	c.advance(time.Minute)
+	c.Advance(time.Minute)
 	p2, err := iss.Refresh(ctx, p1.RefreshToken)
 	require.NoError(t, err)
 
 	// Within the grace: the same generation again.
-	c.advance(5 * time.Second)
+	c.Advance(5 * time.Second)
 	p2b, err := iss.Refresh(ctx, p1.RefreshToken)
 	require.NoError(t, err)
 	require.Equal(t, p2.SessionID, p2b.SessionID)
@@ -379,7 +380,7 @@ func TestPostgresIssuerGraceReuseExpiry(t *testing.T) {
 	require.Equal(t, p1.SessionID, claims2.SessionID)
 
 	// After the grace: theft; the whole session ends.
-	c.advance(10 * time.Second)
+	c.Advance(10 * time.Second)
 	_, err = iss.Refresh(ctx, p1.RefreshToken)
 	require.ErrorIs(t, err, rtr.ErrTokenReused)
 	_, err = iss.Refresh(ctx, p2.RefreshToken)
@@ -391,7 +392,7 @@ func TestPostgresIssuerGraceReuseExpiry(t *testing.T) {
 	// Expiry by the injected clock: idle lifetime past, the session is gone.
 	p3, err := iss.Issue(ctx, "expiry-"+id())
 	require.NoError(t, err)
-	c.advance(rtr.DefaultRefreshTTL + time.Second)
+	c.Advance(rtr.DefaultRefreshTTL + time.Second)
 	_, err = iss.Refresh(ctx, p3.RefreshToken)
 	require.True(t, errors.Is(err, rtr.ErrTokenExpired) || errors.Is(err, rtr.ErrSessionNotFound), "got %v", err)
 	list, err := iss.Sessions(ctx, "expiry-"+id())

@@ -43,11 +43,11 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
 // Clock is a settable clock for [rtr.Config.Now]. It stands still until
@@ -55,8 +55,7 @@ import (
 // concurrent use: handlers served by an [httptest.Server] read it while
 // the test moves it.
 type Clock struct {
-	mu sync.Mutex
-	t  time.Time
+	c testkit.Clock
 }
 
 // NewClock returns a clock that stands at the current time, to the second.
@@ -64,31 +63,21 @@ type Clock struct {
 // Redis expire what they hold by real time: cookies and keys with
 // lifetimes counted from a clock in the past would be gone at once.
 func NewClock() *Clock {
-	return &Clock{t: time.Now().Truncate(time.Second).Round(0)}
+	c := &Clock{}
+	c.c.Set(time.Now().Truncate(time.Second))
+	return c
 }
 
 // Now returns the clock's time. Pass the method value, clock.Now, as
 // [rtr.Config.Now].
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
+func (c *Clock) Now() time.Time { return c.c.Now() }
 
 // Set moves the clock to t (forwards or backwards). The monotonic reading
 // of t is dropped: the clock is wall-clock only.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t.Round(0)
-}
+func (c *Clock) Set(t time.Time) { c.c.Set(t) }
 
 // Advance moves the clock on by d (back for a negative d).
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func (c *Clock) Advance(d time.Duration) { c.c.Advance(d) }
 
 // Config returns the preset [NewIssuer] starts from: a fresh
 // [rtr.MemoryStore], a random 32-byte secret, [rtr.RecommendedReuseGrace]

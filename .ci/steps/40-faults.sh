@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fault-injection tests (the six cases of fault_store_test.go and
-# fault_cluster_test.go, and their HTTP side); about 1-2 minutes.
+# Fault-injection tests (internal/faults: the six cases of store_test.go
+# and cluster_test.go, their HTTP side and the revocation feed); about 1-2
+# minutes.
 #
 # The tests start, kill, pause and restart redis-server processes of their
 # own on free loopback ports (and a 3-master cluster of their own for the
@@ -22,9 +23,10 @@ rc=0
 echo "40-faults: go test -race ./internal/faultproxy/"
 go test -race -count=1 ./internal/faultproxy/ || rc=$?
 
-echo "40-faults: RTR_FAULTS=1 go test -race -count=1 -v -run '^TestFault' ."
+pkg=./internal/faults/
+echo "40-faults: RTR_FAULTS=1 go test -race -count=1 -v -run '^TestFault' $pkg"
 t0=$SECONDS
-RTR_FAULTS=1 go test -race -count=1 -v -timeout 8m -run '^TestFault' . >"$log" 2>&1 || rc=$?
+RTR_FAULTS=1 go test -race -count=1 -v -timeout 8m -run '^TestFault' "$pkg" >"$log" 2>&1 || rc=$?
 # go-redis logs every refused dial while a server is down; keep the log readable.
 grep -v -E '^redis: .*(failed to dial|connection refused)' "$log" || true
 echo "40-faults: fault tests took $((SECONDS - t0))s"

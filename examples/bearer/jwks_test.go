@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
@@ -17,16 +16,8 @@ import (
 	"github.com/rtr-go/rtr"
 	"github.com/rtr-go/rtr/examples/internal/demo"
 	"github.com/rtr-go/rtr/examples/internal/demo/demotest"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
-
-func decodeSegmentJSON(t *testing.T, seg string) map[string]any {
-	t.Helper()
-	b, err := base64.RawURLEncoding.DecodeString(seg)
-	require.NoError(t, err)
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(b, &m))
-	return m
-}
 
 // loginAndVerify runs the example with args, logs in, and verifies the
 // access token with a verifier fed from the example's JWKS.
@@ -41,8 +32,7 @@ func loginAndVerify(t *testing.T, args ...string) (header map[string]any, keys i
 	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&tok))
 	resp.Body.Close()
-	hb, _, _ := strings.Cut(tok.AccessToken, ".")
-	header = decodeSegmentJSON(t, hb)
+	header = testkit.Header(t, tok.AccessToken)
 
 	resp, err = http.Get(base + "/.well-known/jwks.json")
 	require.NoError(t, err)

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,15 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
 // handlers are the application's handlers, the same for every router.
 type handlers struct {
@@ -112,9 +104,9 @@ var routers = map[string]func(h handlers) http.Handler{
 	},
 }
 
-func setup(t *testing.T, router func(handlers) http.Handler, opts ...rtr.HTTPOption) (*httptest.Server, *clock) {
+func setup(t *testing.T, router func(handlers) http.Handler, opts ...rtr.HTTPOption) (*httptest.Server, *testkit.Clock) {
 	t.Helper()
-	clk := &clock{t: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	iss, err := rtr.NewIssuer(rtr.Config{
 		Store:      rtr.NewMemoryStore(),
 		Secret:     []byte("router-test-secret-0123456789abcdef"),

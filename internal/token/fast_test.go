@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/rtr-go/rtr/internal/testkit"
 	"github.com/stretchr/testify/require"
 )
 
@@ -75,11 +76,6 @@ func TestFastPathKnowsEveryClaimsField(t *testing.T) {
 	require.ElementsMatch(t, []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "gen", "client_id"}, names(reflect.TypeOf(Refresh{})))
 }
 
-// fastClock is a settable clock.
-type fastClock struct{ t time.Time }
-
-func (c *fastClock) now() time.Time { return c.t }
-
 var (
 	internalSecret = []byte("internal-test-secret-0123456789abcdef")
 	olderSecret    = []byte("an-older-secret-an-older-secret-an-older")
@@ -106,7 +102,7 @@ func (c *testClaims) Fields() (*jwt.RegisteredClaims, *string, *jwt.NumericDate,
 
 type fastCase struct {
 	c     *Codec
-	clock *fastClock
+	clock *testkit.Clock
 	extra []byte // encoded extra claims
 	n     int
 }
@@ -159,8 +155,8 @@ func fastIssuersPairwise(t testing.TB) []*fastCase {
 }
 
 func newFastCase(t testing.TB, issuer string, aud []string, extra map[string]any, leeway time.Duration) *fastCase {
-	clock := &fastClock{t: time.Unix(1_800_000_000, 0)}
-	c, err := New(testConfig(issuer, aud, leeway, clock.now))
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
+	c, err := New(testConfig(issuer, aud, leeway, clock.Now))
 	require.NoError(t, err)
 	enc, err := c.EncodeExtra(extra)
 	require.NoError(t, err)
@@ -170,7 +166,7 @@ func newFastCase(t testing.TB, issuer string, aud []string, extra map[string]any
 // issue mints a pair as a login does: a new session, generation 1.
 func (fc *fastCase) issue(t testing.TB, subject string) (access, refresh string) {
 	fc.n++
-	now := fc.clock.t
+	now := fc.clock.Now()
 	sid, jti := fmt.Sprintf("session-%014d", fc.n), fmt.Sprintf("refresh-%014d", fc.n)
 	access, err := fc.c.MintAccess(NewAccess{Subject: subject, SessionID: sid, ID: fmt.Sprintf("access-%015d", fc.n), IssuedAt: now, ExpiresAt: now.Add(accessTTL)}, fc.extra)
 	require.NoError(t, err)
@@ -289,7 +285,7 @@ func TestFastPathMatchesGolangJWT(t *testing.T) {
 			p.AccessToken, p.RefreshToken = fc.issue(t, subject)
 			plain := !strings.ContainsAny(subject, `"\<>&ü`) // the fast path leaves escapes to golang-jwt
 			for _, at := range []time.Duration{0, time.Minute, accessTTL - time.Second, accessTTL, accessTTL + 3*time.Second, accessTTL + time.Hour, 30 * 24 * time.Hour, -time.Hour} {
-				fc.clock.t = time.Unix(1_800_000_000, 0).Add(at)
+				fc.clock.Set(time.Unix(1_800_000_000, 0).Add(at))
 				ok := compareAccess(t, c, p.AccessToken)
 				require.Equal(t, plain, ok, "genuine access token recognised (%q)", subject)
 				for _, check := range []bool{true, false} {
@@ -297,7 +293,7 @@ func TestFastPathMatchesGolangJWT(t *testing.T) {
 					require.Equal(t, plain, ok, "genuine refresh token recognised (%q)", subject)
 				}
 			}
-			fc.clock.t = time.Unix(1_800_000_000, 0)
+			fc.clock.Set(time.Unix(1_800_000_000, 0))
 
 			// Tampered tokens: a byte in every segment and every 17th,
 			// the last one, and the signature's padding bits.
@@ -326,8 +322,7 @@ func TestFastPathMatchesGolangJWT(t *testing.T) {
 			// and the current and previous key sets.
 			for _, ks := range c.ring.accepted {
 				for kind, tok := range map[string]string{"access": p.AccessToken, "refresh": p.RefreshToken} {
-					raw, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
-					require.NoError(t, err)
+					raw := testkit.RawPayload(t, tok)
 					for _, payload := range hostilePayloads(string(raw)) {
 						if kind == "access" {
 							compareAccess(t, c, resign(ks.AccessHeader, ks.Access, payload))
@@ -352,7 +347,7 @@ func FuzzFastPathMatchesGolangJWT(f *testing.F) {
 	fcs := fastIssuers(f)
 	access, refresh := fcs[len(fcs)-1].issue(f, "alice")
 	for _, tok := range []string{access, refresh} {
-		raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+		raw := testkit.RawPayload(f, tok)
 		for _, payload := range hostilePayloads(string(raw)) {
 			f.Add(payload, uint8(0))
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/rtr-go/rtr/internal/testkit"
 	"github.com/stretchr/testify/require"
 )
 
@@ -29,13 +30,13 @@ func TestPublicFastPathMatchesJWT(t *testing.T) {
 	rs, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	for _, key := range []crypto.Signer{ed, ec, rs} {
-		clock := &fastClock{t: time.Unix(1_800_000_000, 0)}
-		cfg := testConfig("", nil, 0, clock.now)
+		clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
+		cfg := testConfig("", nil, 0, clock.Now)
 		cfg.Signer = key
 		v, err := New(cfg)
 		require.NoError(t, err)
 		var p struct{ AccessToken string }
-		p.AccessToken, err = v.MintAccess(NewAccess{Subject: "alice", SessionID: "s", ID: "j", IssuedAt: clock.t, ExpiresAt: clock.t.Add(accessTTL)}, []byte(`{"client_id":"c","roles":["a"]}`))
+		p.AccessToken, err = v.MintAccess(NewAccess{Subject: "alice", SessionID: "s", ID: "j", IssuedAt: clock.Now(), ExpiresAt: clock.Now().Add(accessTTL)}, []byte(`{"client_id":"c","roles":["a"]}`))
 		require.NoError(t, err)
 		parts := strings.Split(p.AccessToken, ".")
 		sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
@@ -47,7 +48,7 @@ func TestPublicFastPathMatchesJWT(t *testing.T) {
 		require.True(t, compare(badSig))
 		require.False(t, compare(p.AccessToken+"="), "non-canonical signatures are left to golang-jwt")
 		require.False(t, compare(tamperedHeader(p.AccessToken)))
-		clock.t = clock.t.Add(time.Hour)
+		clock.Advance(time.Hour)
 		require.True(t, compare(p.AccessToken))
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +28,7 @@ import (
 	"time"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
 // joseCase is one algorithm's tokens, as verify.test.mjs reads them.
@@ -78,23 +78,6 @@ func issuer(t *testing.T, key crypto.Signer) *rtr.Issuer {
 	return iss
 }
 
-// tamper changes the token's subject and keeps its signature.
-func tamper(t *testing.T, token string) string {
-	parts := strings.Split(token, ".")
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	m["sub"] = "admin"
-	b, _ = json.Marshal(m)
-	parts[1] = base64.RawURLEncoding.EncodeToString(b)
-	return strings.Join(parts, ".")
-}
-
 func TestJoseVerifiesRTRTokens(t *testing.T) {
 	required := os.Getenv("RTR_JOSE_REQUIRED") != ""
 	node, err := exec.LookPath("node")
@@ -133,7 +116,7 @@ func TestJoseVerifiesRTRTokens(t *testing.T) {
 			Subject:       "alice",
 			ClientID:      "interop-client",
 			AccessToken:   p.AccessToken,
-			TamperedToken: tamper(t, p.AccessToken),
+			TamperedToken: testkit.EditPayload(t, p.AccessToken, func(m map[string]any) { m["sub"] = "admin" }),
 			RefreshToken:  p.RefreshToken,
 			OtherKeyToken: other.AccessToken,
 		})

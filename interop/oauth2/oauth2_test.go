@@ -17,25 +17,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
-
-// clock is a settable clock shared by the issuer and its store.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 const (
 	clientID     = "app"
@@ -48,7 +31,7 @@ const (
 type server struct {
 	*httptest.Server
 	iss   *rtr.Issuer
-	clock *clock
+	clock *testkit.Clock
 
 	refreshes atomic.Int64 // requests to /token/refresh
 	basic     atomic.Int64 // of which with HTTP Basic credentials
@@ -59,7 +42,7 @@ type server struct {
 // credentials are ignored, as for a public client.
 func newServer(t *testing.T, accessTTL time.Duration, confidential bool) *server {
 	t.Helper()
-	s := &server{clock: &clock{now: time.Now()}}
+	s := &server{clock: testkit.NewClock(time.Now())}
 	iss, err := rtr.NewIssuer(rtr.Config{
 		Store:      rtr.NewMemoryStore(),
 		Secret:     []byte("interop-oauth2-secret-0123456789abcdef"),

@@ -7,7 +7,6 @@ import (
 	"context"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,22 +14,15 @@ import (
 
 	"github.com/rtr-go/rtr"
 	"github.com/rtr-go/rtr/examples/internal/demo"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
-// Clock is a fake clock for [rtr.Config.Now]; it is safe for concurrent use.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// Clock is a fake clock for [rtr.Config.Now] (internal/testkit's); it is
+// safe for concurrent use.
+type Clock = testkit.Clock
 
 // NewClock returns a Clock that stands at the current time.
-func NewClock() *Clock { return &Clock{t: time.Now()} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-// Advance moves the clock on by d.
-func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+func NewClock() *Clock { return testkit.NewClock(time.Now()) }
 
 // Config returns the issuer settings the example tests use: a memory store,
 // a fixed secret, one-minute access tokens, one-hour sessions, the

@@ -1,7 +1,8 @@
-package rtr_test
+package faults_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -17,9 +18,9 @@ import (
 // server of the test's own: issuer a talks to it directly, issuer b
 // through the fault proxy, standing for two processes.
 
-func fRevIssuer(t *testing.T, store rtr.Store, events *eventLog, mod ...func(*rtr.Config)) *rtr.Issuer {
+func newRevocationIssuer(t *testing.T, store rtr.Store, events *eventLog, mod ...func(*rtr.Config)) *rtr.Issuer {
 	t.Helper()
-	cfg := rtr.Config{Store: store, Secret: fSecret, Issuer: "rtr-faults", InstantRevocation: true}
+	cfg := rtr.Config{Store: store, Secret: testSecret, Issuer: "rtr-faults", InstantRevocation: true}
 	if events != nil {
 		cfg.OnEvent = events.record
 	}
@@ -29,11 +30,11 @@ func fRevIssuer(t *testing.T, store rtr.Store, events *eventLog, mod ...func(*rt
 	iss, err := rtr.NewIssuer(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = iss.Close() })
-	revWaitInSync(t, iss.Verifier())
+	waitFeedInSync(t, iss.Verifier())
 	return iss
 }
 
-func fRevLogins(t *testing.T, iss *rtr.Issuer, subject string, n int) []rtr.Pair {
+func issueMany(t *testing.T, iss *rtr.Issuer, subject string, n int) []rtr.Pair {
 	t.Helper()
 	out := make([]rtr.Pair, n)
 	for i := range out {
@@ -48,23 +49,23 @@ func fRevLogins(t *testing.T, iss *rtr.Issuer, subject string, n int) []rtr.Pair
 // silently swallowed) while a revokes sessions; once it is back, b has
 // caught up and refuses every one of them, and nothing else.
 func TestFaultRevocationFeedCut(t *testing.T) {
-	bin := fRequire(t)
+	bin := requireFaults(t)
 	ctx := context.Background()
 	for _, fault := range []string{"down", "blackhole"} {
 		t.Run(fault, func(t *testing.T) {
-			srv := fStartRedis(t, bin)
+			srv := startRedis(t, bin)
 			px, err := faultproxy.New(srv.Addr())
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = px.Close() })
 			ca := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 			cb := redis.NewClient(&redis.Options{Addr: px.Addr(), ReadTimeout: 500 * time.Millisecond})
 			t.Cleanup(func() { _ = ca.Close(); _ = cb.Close() })
-			a := fRevIssuer(t, rtr.NewRedisStore(ca), nil)
-			b := fRevIssuer(t, rtr.NewRedisStore(cb), nil)
+			a := newRevocationIssuer(t, rtr.NewRedisStore(ca), nil)
+			b := newRevocationIssuer(t, rtr.NewRedisStore(cb), nil)
 
-			before := fRevLogins(t, a, "alice", 5)
+			before := issueMany(t, a, "alice", 5)
 			require.NoError(t, a.Revoke(ctx, before[0].RefreshToken))
-			revRefused(t, b.Verifier(), before[0].AccessToken)
+			waitRevoked(t, b.Verifier(), before[0].AccessToken)
 
 			if fault == "down" {
 				px.SetDown(true)
@@ -73,7 +74,7 @@ func TestFaultRevocationFeedCut(t *testing.T) {
 			}
 			require.Eventually(t, func() bool { return !b.Verifier().RevocationStatus().InSync }, 15*time.Second, 10*time.Millisecond,
 				"b never noticed its feed was gone")
-			during := fRevLogins(t, a, "bob", 20)
+			during := issueMany(t, a, "bob", 20)
 			for _, p := range during[:10] {
 				require.NoError(t, a.Revoke(ctx, p.RefreshToken))
 			}
@@ -85,7 +86,7 @@ func TestFaultRevocationFeedCut(t *testing.T) {
 
 			px.SetDown(false)
 			px.SetBlackhole(false)
-			revWaitInSync(t, b.Verifier())
+			waitFeedInSync(t, b.Verifier())
 			for _, p := range slices.Concat(during[:10], before) {
 				_, err := b.Verifier().Verify(ctx, p.AccessToken)
 				require.ErrorIs(t, err, rtr.ErrTokenRevoked, "missed while disconnected, caught up after")
@@ -96,7 +97,7 @@ func TestFaultRevocationFeedCut(t *testing.T) {
 			}
 			// Pushes flow again.
 			require.NoError(t, a.Revoke(ctx, during[10].RefreshToken))
-			revRefused(t, b.Verifier(), during[10].AccessToken)
+			waitRevoked(t, b.Verifier(), during[10].AccessToken)
 		})
 	}
 }
@@ -107,34 +108,34 @@ func TestFaultRevocationFeedCut(t *testing.T) {
 // started after the restart does not learn revocations made before it:
 // the record was lost with the server (RELIABILITY.md).
 func TestFaultRevocationFeedRestart(t *testing.T) {
-	bin := fRequire(t)
+	bin := requireFaults(t)
 	ctx := context.Background()
-	srv := fStartRedis(t, bin)
+	srv := startRedis(t, bin)
 	ca := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	cb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { _ = ca.Close(); _ = cb.Close() })
-	a := fRevIssuer(t, rtr.NewRedisStore(ca), nil)
-	b := fRevIssuer(t, rtr.NewRedisStore(cb), nil)
+	a := newRevocationIssuer(t, rtr.NewRedisStore(ca), nil)
+	b := newRevocationIssuer(t, rtr.NewRedisStore(cb), nil)
 
-	old := fRevLogins(t, a, "alice", 2)
+	old := issueMany(t, a, "alice", 2)
 	require.NoError(t, a.Revoke(ctx, old[0].RefreshToken))
-	revRefused(t, b.Verifier(), old[0].AccessToken)
+	waitRevoked(t, b.Verifier(), old[0].AccessToken)
 
 	srv.Restart()
 	require.Eventually(t, func() bool { return ca.Ping(ctx).Err() == nil }, 10*time.Second, 10*time.Millisecond)
 	_, err := b.Verifier().Verify(ctx, old[0].AccessToken)
 	require.ErrorIs(t, err, rtr.ErrTokenRevoked, "held in memory across the restart")
-	revWaitInSync(t, b.Verifier())
+	waitFeedInSync(t, b.Verifier())
 	_, err = b.Verifier().Verify(ctx, old[0].AccessToken)
 	require.ErrorIs(t, err, rtr.ErrTokenRevoked, "a catch-up from an empty record forgets nothing")
 
-	fresh := fRevLogins(t, a, "bob", 1)
+	fresh := issueMany(t, a, "bob", 1)
 	require.NoError(t, a.Revoke(ctx, fresh[0].RefreshToken))
-	revRefused(t, b.Verifier(), fresh[0].AccessToken)
+	waitRevoked(t, b.Verifier(), fresh[0].AccessToken)
 	cc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { _ = cc.Close() })
-	c := fRevIssuer(t, rtr.NewRedisStore(cc), nil)
-	revRefused(t, c.Verifier(), fresh[0].AccessToken)
+	c := newRevocationIssuer(t, rtr.NewRedisStore(cc), nil)
+	waitRevoked(t, c.Verifier(), fresh[0].AccessToken)
 }
 
 // TestFaultRevocationFeedDownPastBound: the server is unreachable for
@@ -142,7 +143,7 @@ func TestFaultRevocationFeedRestart(t *testing.T) {
 // serving, fail-closed refuses with ErrStoreUnavailable; both recover
 // with EventFeedRecovered and catch up on what was revoked meanwhile.
 func TestFaultRevocationFeedDownPastBound(t *testing.T) {
-	bin := fRequire(t)
+	bin := requireFaults(t)
 	ctx := context.Background()
 	for _, failClosed := range []bool{false, true} {
 		name := "failOpen"
@@ -150,7 +151,7 @@ func TestFaultRevocationFeedDownPastBound(t *testing.T) {
 			name = "failClosed"
 		}
 		t.Run(name, func(t *testing.T) {
-			srv := fStartRedis(t, bin)
+			srv := startRedis(t, bin)
 			px, err := faultproxy.New(srv.Addr())
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = px.Close() })
@@ -158,12 +159,12 @@ func TestFaultRevocationFeedDownPastBound(t *testing.T) {
 			cb := redis.NewClient(&redis.Options{Addr: px.Addr()})
 			t.Cleanup(func() { _ = ca.Close(); _ = cb.Close() })
 			events := &eventLog{}
-			a := fRevIssuer(t, rtr.NewRedisStore(ca), nil)
-			b := fRevIssuer(t, rtr.NewRedisStore(cb), events, func(c *rtr.Config) {
+			a := newRevocationIssuer(t, rtr.NewRedisStore(ca), nil)
+			b := newRevocationIssuer(t, rtr.NewRedisStore(cb), events, func(c *rtr.Config) {
 				c.RevocationMaxLag = 300 * time.Millisecond
 				c.RevocationFailClosed = failClosed
 			})
-			ps := fRevLogins(t, a, "alice", 2)
+			ps := issueMany(t, a, "alice", 2)
 
 			px.SetDown(true)
 			require.Eventually(t, func() bool { return events.count(rtr.EventFeedLagging) == 1 }, 15*time.Second, 10*time.Millisecond)
@@ -193,21 +194,21 @@ func TestFaultRevocationFeedDownPastBound(t *testing.T) {
 // reconnect by themselves; what they held stays refused; later
 // revocations propagate again.
 func TestFaultRevocationFeedShardRestart(t *testing.T) {
-	bin := fRequire(t)
+	bin := requireFaults(t)
 	ctx := context.Background()
-	tc := fStartCluster(t, bin)
+	tc := startCluster(t, bin)
 	newClient := func() *redis.ClusterClient {
 		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: tc.addrs()})
 		t.Cleanup(func() { _ = c.Close() })
 		return c
 	}
 	ca, cb := newClient(), newClient()
-	a := fRevIssuer(t, rtr.NewRedisStore(ca), nil)
-	b := fRevIssuer(t, rtr.NewRedisStore(cb), nil)
+	a := newRevocationIssuer(t, rtr.NewRedisStore(ca), nil)
+	b := newRevocationIssuer(t, rtr.NewRedisStore(cb), nil)
 
-	old := fRevLogins(t, a, "alice", 1)
+	old := issueMany(t, a, "alice", 1)
 	require.NoError(t, a.Revoke(ctx, old[0].RefreshToken))
-	revRefused(t, b.Verifier(), old[0].AccessToken)
+	waitRevoked(t, b.Verifier(), old[0].AccessToken)
 
 	slot, err := ca.ClusterKeySlot(ctx, rtr.DefaultRedisKeyPrefix+"{:revocations}").Result()
 	require.NoError(t, err)
@@ -218,10 +219,29 @@ func TestFaultRevocationFeedShardRestart(t *testing.T) {
 
 	// The restarted node may take a moment to serve its slot again; the
 	// revoking call says so rather than claiming success.
-	fresh := fRevLogins(t, a, "bob", 1)
+	fresh := issueMany(t, a, "bob", 1)
 	require.Eventually(t, func() bool { return a.Revoke(ctx, fresh[0].RefreshToken) == nil }, 30*time.Second, 50*time.Millisecond)
-	revRefused(t, b.Verifier(), fresh[0].AccessToken)
-	revWaitInSync(t, b.Verifier())
+	waitRevoked(t, b.Verifier(), fresh[0].AccessToken)
+	waitFeedInSync(t, b.Verifier())
 	_, err = b.Verifier().Verify(ctx, old[0].AccessToken)
 	require.ErrorIs(t, err, rtr.ErrTokenRevoked)
+}
+
+// waitFeedInSync waits until v's revocation feed is in sync.
+func waitFeedInSync(t *testing.T, v *rtr.Verifier) {
+	t.Helper()
+	require.Eventually(t, func() bool { return v.RevocationStatus().InSync }, 10*time.Second, 5*time.Millisecond,
+		"revocation feed never got in sync")
+}
+
+// waitRevoked waits until v refuses tok with ErrTokenRevoked. Propagation is
+// asynchronous between processes; the bound here is generous and is no
+// timing assertion.
+func waitRevoked(t *testing.T, v *rtr.Verifier, tok string) {
+	t.Helper()
+	var err error
+	require.Eventually(t, func() bool {
+		_, err = v.Verify(context.Background(), tok)
+		return errors.Is(err, rtr.ErrTokenRevoked)
+	}, 10*time.Second, 2*time.Millisecond, "token still accepted or refused for another reason: %v", err)
 }

@@ -1,12 +1,12 @@
-package rtr_test
+package faults_test
 
 // Fault tests at the Issuer level against a real redis-server process
-// owned by the test (see fault_helpers_test.go; run with RTR_FAULTS=1),
+// owned by the test (see helpers_test.go; run with RTR_FAULTS=1),
 // numbered as cases below: 1 the server killed while refreshes flow, 2 a
 // lost reply, 3 a slow or hung server, 4 a flushed script cache, 5 a
 // restart without persistence. The point of each: a fault is
 // ErrStoreUnavailable ("cannot tell now"), never a logout or a false theft
-// alarm. The HTTP side of cases 1, 3 and 5 is in fault_http_test.go.
+// alarm. The HTTP side of cases 1, 3 and 5 is in http_test.go.
 
 import (
 	"context"
@@ -22,11 +22,12 @@ import (
 
 	"github.com/rtr-go/rtr"
 	"github.com/rtr-go/rtr/internal/faultproxy"
+	"github.com/rtr-go/rtr/internal/testkit"
 	"github.com/rtr-go/rtr/internal/testredis"
 )
 
-// fOutcome classifies the result of a call for the assertions.
-func fOutcome(err error) string {
+// classify classifies the result of a call for the assertions.
+func classify(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
@@ -50,15 +51,15 @@ func fOutcome(err error) string {
 // back (same data: it runs with appendfsync always) rotation works again
 // on the same Issuer and client, and no session is lost or forked.
 func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
-	bin := fRequire(t)
-	srv := fStartRedis(t, bin, "--appendonly", "yes", "--appendfsync", "always")
+	bin := requireFaults(t)
+	srv := startRedis(t, bin, "--appendonly", "yes", "--appendfsync", "always")
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { _ = client.Close() })
 	store := rtr.NewRedisStore(client)
 	events := &eventLog{}
 	// A grace longer than the outage: a rotation the server committed just
 	// before the crash, whose reply was lost, converges on the retry.
-	iss := fIssuer(t, store, time.Minute, nil, events)
+	iss := newIssuer(t, store, time.Minute, nil, events)
 	ctx := context.Background()
 
 	const devices = 8
@@ -102,7 +103,7 @@ func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
 					d.pair = p
 				}
 				mu.Lock()
-				results = append(results, result{i, start, end, fOutcome(err), verr != nil})
+				results = append(results, result{i, start, end, classify(err), verr != nil})
 				mu.Unlock()
 				time.Sleep(5 * time.Millisecond)
 			}
@@ -132,7 +133,7 @@ func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
 		}
 		return len(seen) == devices
 	}
-	recovered := fWaitFor(15*time.Second, okAfter)
+	recovered := waitFor(15*time.Second, okAfter)
 	// go-redis may answer a new dial with the last dial error for up to a
 	// second after a run of failed dials (its pool re-dials in the
 	// background), so "works again" is asserted from readyAt+settle on.
@@ -171,14 +172,15 @@ func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
 	// No session lost, none forked: each subject still has its devices,
 	// and each session's generation is the one of the device's token.
 	for _, subj := range []string{"user-0", "user-1"} {
-		ss, err := rtr.ListRecords(ctx, iss, subj)
+		ss, err := sessionRecords(ctx, iss, subj)
 		require.NoError(t, err)
 		require.Len(t, ss, devices/2, "sessions of %s after the outage", subj)
 		for _, d := range devs {
 			if d.subject != subj {
 				continue
 			}
-			gen, _, sid, _ := fTokenClaims(t, d.pair.RefreshToken)
+			ids := testkit.IDs(t, d.pair.RefreshToken)
+			gen, sid := ids.Gen, ids.SID
 			var found bool
 			for _, s := range ss {
 				if s.ID == sid {
@@ -194,7 +196,7 @@ func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
 	require.Zero(t, events.count(rtr.EventReuseDetected), "an outage is never taken for theft")
 }
 
-func fWaitFor(d time.Duration, cond func() bool) bool {
+func waitFor(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		if cond() {
@@ -207,22 +209,22 @@ func fWaitFor(d time.Duration, cond func() bool) bool {
 
 // Case 2: the proxy swallows the reply to a rotation the server executed.
 func TestFaultLostReply(t *testing.T) {
-	bin := fRequire(t)
-	srv := fStartRedis(t, bin)
+	bin := requireFaults(t)
+	srv := startRedis(t, bin)
 	const grace = 10 * time.Second
 
 	// newRig puts a proxy in front of the server and an issuer with an
-	// injected fakeClock behind it. retries is go-redis's MaxRetries (-1: the
+	// injected clock behind it. retries is go-redis's MaxRetries (-1: the
 	// client sees the lost reply; 0: the go-redis default of 3 retries).
-	newRig := func(t *testing.T, retries int, grace time.Duration) (*rtr.Issuer, *faultproxy.Proxy, *fakeClock, *eventLog) {
+	newRig := func(t *testing.T, retries int, grace time.Duration) (*rtr.Issuer, *faultproxy.Proxy, *testkit.Clock, *eventLog) {
 		px, err := faultproxy.New(srv.Addr())
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = px.Close() })
 		c := redis.NewClient(&redis.Options{Addr: px.Addr(), MaxRetries: retries})
 		t.Cleanup(func() { _ = c.Close() })
-		clk := newClock(time.Now())
+		clk := testkit.NewClock(time.Now())
 		ev := &eventLog{}
-		return fIssuer(t, rtr.NewRedisStore(c, rtr.WithKeyPrefix(fPrefix())), grace, clk.Now, ev), px, clk, ev
+		return newIssuer(t, rtr.NewRedisStore(c, rtr.WithKeyPrefix(keyPrefix())), grace, clk.Now, ev), px, clk, ev
 	}
 	// loseReply logs in, warms the script cache, and rotates once with the
 	// reply lost; it returns the login pair and the error of that refresh.
@@ -241,7 +243,7 @@ func TestFaultLostReply(t *testing.T) {
 		return p, err
 	}
 	sessionGen := func(t *testing.T, iss *rtr.Issuer, subject, sid string) (uint64, bool) {
-		ss, err := rtr.ListRecords(context.Background(), iss, subject)
+		ss, err := sessionRecords(context.Background(), iss, subject)
 		require.NoError(t, err)
 		for _, s := range ss {
 			if s.ID == sid {
@@ -262,14 +264,15 @@ func TestFaultLostReply(t *testing.T) {
 		clk.Advance(grace - time.Second)
 		p2, err := iss.Refresh(context.Background(), p.RefreshToken)
 		require.NoError(t, err, "retry with the same token inside the grace")
-		g2, _, sid2, _ := fTokenClaims(t, p2.RefreshToken)
+		ids := testkit.IDs(t, p2.RefreshToken)
+		g2, sid2 := ids.Gen, ids.SID
 		require.EqualValues(t, 2, g2, "the retry answers the current generation")
 		require.Equal(t, p.SessionID, sid2)
 		require.Equal(t, 1, ev.count(rtr.EventRetried))
 
 		p3, err := iss.Refresh(context.Background(), p2.RefreshToken)
 		require.NoError(t, err, "the session was not revoked: the new token rotates")
-		g3, _, _, _ := fTokenClaims(t, p3.RefreshToken)
+		g3 := testkit.IDs(t, p3.RefreshToken).Gen
 		require.EqualValues(t, 3, g3)
 		require.Zero(t, ev.count(rtr.EventReuseDetected))
 	})
@@ -306,8 +309,8 @@ func TestFaultLostReply(t *testing.T) {
 	})
 }
 
-// fPrefix is a key prefix unique to one test.
-func fPrefix() string { return testredis.Prefix() }
+// keyPrefix is a key prefix unique to one test.
+func keyPrefix() string { return testredis.Prefix() }
 
 // Case 3: the server answers too slowly, or not at all. Each call returns
 // ErrStoreUnavailable within the caller's deadline (plus a loose 2 s bound
@@ -319,41 +322,41 @@ func fPrefix() string { return testredis.Prefix() }
 // without it go-redis reads with its own ReadTimeout and ignores the
 // context deadline (TestFaultSlowStoreDefaultClient).
 func TestFaultSlowStore(t *testing.T) {
-	bin := fRequire(t)
+	bin := requireFaults(t)
 	const deadline = 300 * time.Millisecond
 	const grace = 10 * time.Second
 
 	faults := []struct {
 		name        string
-		inject, fix func(px *faultproxy.Proxy, srv *fRedis)
+		inject, fix func(px *faultproxy.Proxy, srv *redisServer)
 	}{
 		{"latency past the deadline",
-			func(px *faultproxy.Proxy, _ *fRedis) { px.SetLatency(3 * time.Second) },
-			func(px *faultproxy.Proxy, _ *fRedis) { px.SetLatency(0) }},
+			func(px *faultproxy.Proxy, _ *redisServer) { px.SetLatency(3 * time.Second) },
+			func(px *faultproxy.Proxy, _ *redisServer) { px.SetLatency(0) }},
 		{"network drops everything",
-			func(px *faultproxy.Proxy, _ *fRedis) { px.SetBlackhole(true) },
-			func(px *faultproxy.Proxy, _ *fRedis) { px.SetBlackhole(false); px.ResetAll() }},
+			func(px *faultproxy.Proxy, _ *redisServer) { px.SetBlackhole(true) },
+			func(px *faultproxy.Proxy, _ *redisServer) { px.SetBlackhole(false); px.ResetAll() }},
 		{"server hung (SIGSTOP)",
-			func(_ *faultproxy.Proxy, srv *fRedis) { srv.Pause() },
-			func(_ *faultproxy.Proxy, srv *fRedis) { srv.Resume() }},
+			func(_ *faultproxy.Proxy, srv *redisServer) { srv.Pause() },
+			func(_ *faultproxy.Proxy, srv *redisServer) { srv.Resume() }},
 	}
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
-			srv := fStartRedis(t, bin)
+			srv := startRedis(t, bin)
 			px, err := faultproxy.New(srv.Addr())
 			require.NoError(t, err)
 			defer px.Close()
 			client := redis.NewClient(&redis.Options{Addr: px.Addr(), ContextTimeoutEnabled: true})
 			defer client.Close()
-			clk := newClock(time.Now())
-			iss := fIssuer(t, rtr.NewRedisStore(client), grace, clk.Now, nil)
+			clk := testkit.NewClock(time.Now())
+			iss := newIssuer(t, rtr.NewRedisStore(client), grace, clk.Now, nil)
 			ctx := context.Background()
 
 			p, err := iss.Issue(ctx, "slow")
 			require.NoError(t, err)
 			_, err = iss.Sessions(ctx, "slow") // warm every script and the pool
 			require.NoError(t, err)
-			before := fGoroutines()
+			before := goroutineStacks()
 
 			f.inject(px, srv)
 			ops := []struct {
@@ -384,7 +387,7 @@ func TestFaultSlowStore(t *testing.T) {
 				require.ErrorIs(t, r.err, rtr.ErrStoreUnavailable, "%s during the fault", r.name)
 				require.Less(t, r.elapsed, deadline+2*time.Second, "%s returns on time", r.name)
 			}
-			fRequireNoNewGoroutines(t, before, "faultproxy")
+			requireNoNewGoroutines(t, before, "faultproxy")
 
 			// Afterwards the same Issuer and client work, and the retry of the
 			// refresh that timed out converges whether or not the server ran it.
@@ -392,7 +395,7 @@ func TestFaultSlowStore(t *testing.T) {
 			require.NoError(t, err)
 			p3, err := iss.Refresh(ctx, p2.RefreshToken)
 			require.NoError(t, err)
-			gen, _, _, _ := fTokenClaims(t, p3.RefreshToken)
+			gen := testkit.IDs(t, p3.RefreshToken).Gen
 			require.GreaterOrEqual(t, gen, uint64(3))
 		})
 	}
@@ -401,15 +404,15 @@ func TestFaultSlowStore(t *testing.T) {
 // TestFaultSlowStoreDefaultClient: the same slow server behind a go-redis
 // client with default options (ContextTimeoutEnabled false).
 func TestFaultSlowStoreDefaultClient(t *testing.T) {
-	bin := fRequire(t)
+	bin := requireFaults(t)
 	const deadline = 300 * time.Millisecond
-	srv := fStartRedis(t, bin)
+	srv := startRedis(t, bin)
 	px, err := faultproxy.New(srv.Addr())
 	require.NoError(t, err)
 	defer px.Close()
 	client := redis.NewClient(&redis.Options{Addr: px.Addr()})
 	defer client.Close()
-	iss := fIssuer(t, rtr.NewRedisStore(client), 10*time.Second, nil, nil)
+	iss := newIssuer(t, rtr.NewRedisStore(client), 10*time.Second, nil, nil)
 	ctx := context.Background()
 	p, err := iss.Issue(ctx, "slow-default")
 	require.NoError(t, err)
@@ -436,7 +439,7 @@ func TestFaultSlowStoreDefaultClient(t *testing.T) {
 		elapsed := time.Since(start)
 		cancel()
 		px.SetLatency(0)
-		t.Logf("default client: %s with a %v deadline returned %q after %v", op.name, deadline, fOutcome(err), elapsed.Round(time.Millisecond))
+		t.Logf("default client: %s with a %v deadline returned %q after %v", op.name, deadline, classify(err), elapsed.Round(time.Millisecond))
 		require.ErrorIs(t, err, rtr.ErrStoreUnavailable, op.name)
 		require.Less(t, elapsed, deadline+time.Second, "%s: the caller's deadline bounds the call", op.name)
 	}
@@ -447,11 +450,11 @@ func TestFaultSlowStoreDefaultClient(t *testing.T) {
 // the scripts). Every operation still succeeds: go-redis falls back from
 // EVALSHA to EVAL on NOSCRIPT.
 func TestFaultScriptFlush(t *testing.T) {
-	bin := fRequire(t)
-	srv := fStartRedis(t, bin)
+	bin := requireFaults(t)
+	srv := startRedis(t, bin)
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	defer client.Close()
-	iss := fIssuer(t, rtr.NewRedisStore(client), 10*time.Second, nil, nil)
+	iss := newIssuer(t, rtr.NewRedisStore(client), 10*time.Second, nil, nil)
 	ctx := context.Background()
 	flush := func() { require.NoError(t, client.ScriptFlush(ctx).Err()) }
 
@@ -464,7 +467,7 @@ func TestFaultScriptFlush(t *testing.T) {
 		{"Refresh", func() (err error) { p, err = iss.Refresh(ctx, p.RefreshToken); return err }},
 		{"Refresh again", func() (err error) { p, err = iss.Refresh(ctx, p.RefreshToken); return err }},
 		{"Sessions", func() error {
-			ss, err := rtr.ListRecords(ctx, iss, "flushed")
+			ss, err := sessionRecords(ctx, iss, "flushed")
 			if err == nil && (len(ss) != 1 || ss[0].Generation != 3) {
 				err = fmt.Errorf("want one session at generation 3, got %d sessions", len(ss))
 			}
@@ -489,12 +492,12 @@ func TestFaultScriptFlush(t *testing.T) {
 // Issuer. Access tokens already issued stay valid until they expire
 // (they are checked without the store).
 func TestFaultRestartWithoutPersistence(t *testing.T) {
-	bin := fRequire(t)
-	srv := fStartRedis(t, bin) // --save '' --appendonly no
+	bin := requireFaults(t)
+	srv := startRedis(t, bin) // --save '' --appendonly no
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	defer client.Close()
 	events := &eventLog{}
-	iss := fIssuer(t, rtr.NewRedisStore(client), 10*time.Second, nil, events)
+	iss := newIssuer(t, rtr.NewRedisStore(client), 10*time.Second, nil, events)
 	ctx := context.Background()
 
 	var pairs []rtr.Pair
@@ -536,12 +539,12 @@ func TestFaultRestartWithoutPersistence(t *testing.T) {
 // token is genuine and newer than anything the store knows. It should be
 // asked to log in again (ErrSessionNotFound), without a theft alarm.
 func TestFaultLostWriteIsNotTheft(t *testing.T) {
-	bin := fRequire(t)
-	srv := fStartRedis(t, bin)
+	bin := requireFaults(t)
+	srv := startRedis(t, bin)
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	defer client.Close()
 	events := &eventLog{}
-	iss := fIssuer(t, rtr.NewRedisStore(client, rtr.WithKeyPrefix("lost:")), 10*time.Second, nil, events)
+	iss := newIssuer(t, rtr.NewRedisStore(client, rtr.WithKeyPrefix("lost:")), 10*time.Second, nil, events)
 	ctx := context.Background()
 
 	p, err := iss.Issue(ctx, "failover")

@@ -1,4 +1,4 @@
-package rtr_test
+package faults_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
 // TestFaultStalledRotationIsNotCommittedLate reproduces a server that
@@ -17,14 +18,14 @@ import (
 // nothing, or the client, who never received the new token, would be
 // taken for a thief when it retries after the grace window.
 func TestFaultStalledRotationIsNotCommittedLate(t *testing.T) {
-	bin := fRequire(t)
-	srv := fStartRedis(t, bin)
+	bin := requireFaults(t)
+	srv := startRedis(t, bin)
 	// go-redis retries a timed-out script; each retry queues another copy.
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ReadTimeout: 300 * time.Millisecond})
 	t.Cleanup(func() { _ = client.Close() })
-	clk := newClock(time.Now())
+	clk := testkit.NewClock(time.Now())
 	events := &eventLog{}
-	iss := fIssuer(t, rtr.NewRedisStore(client), 10*time.Second, clk.Now, events)
+	iss := newIssuer(t, rtr.NewRedisStore(client), 10*time.Second, clk.Now, events)
 	ctx := context.Background()
 
 	p, err := iss.Issue(ctx, "stalled")
@@ -45,6 +46,6 @@ func TestFaultStalledRotationIsNotCommittedLate(t *testing.T) {
 	next, err := iss.Refresh(ctx, p.RefreshToken)
 	require.NoError(t, err, "the stalled rotation must not have spent the token")
 	require.Zero(t, events.count(rtr.EventReuseDetected), "no false theft alarm")
-	gen, _, _, _ := fTokenClaims(t, next.RefreshToken)
+	gen := testkit.IDs(t, next.RefreshToken).Gen
 	require.Equal(t, uint64(3), gen, "exactly one rotation committed after the warm-up")
 }

@@ -1,9 +1,9 @@
-package rtr_test
+package faults_test
 
 // Fault tests through the HTTP layer against a real redis-server process
 // owned by the test, over real TCP (httptest.Server): the store down, hung
 // and restarted without persistence, the HTTP side of cases 1, 3 and 5 of
-// fault_store_test.go. A store fault must answer 503 and clear no cookie,
+// store_test.go. A store fault must answer 503 and clear no cookie,
 // so that an outage never logs anybody out. Run with RTR_FAULTS=1.
 
 import (
@@ -20,25 +20,26 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
-// fWeb is an application on an httptest.Server: GET /page (Require),
+// webApp is an application on an httptest.Server: GET /page (Require),
 // POST /login?user=, POST /auth/refresh, POST /auth/logout.
-type fWeb struct {
+type webApp struct {
 	t    *testing.T
 	srv  *httptest.Server
 	iss  *rtr.Issuer
 	auth *rtr.HTTPAuth
-	clk  *fakeClock
+	clk  *testkit.Clock
 }
 
 // handlerTimeout, when set, gives every request context a deadline, as an
 // application with a per-request timeout would.
-func fNewWeb(t *testing.T, store rtr.Store, mode rtr.Mode, grace time.Duration, handlerTimeout time.Duration) *fWeb {
+func newWebApp(t *testing.T, store rtr.Store, mode rtr.Mode, grace time.Duration, handlerTimeout time.Duration) *webApp {
 	t.Helper()
-	w := &fWeb{t: t, clk: newClock(time.Now())}
+	w := &webApp{t: t, clk: testkit.NewClock(time.Now())}
 	iss, err := rtr.NewIssuer(rtr.Config{
-		Store: store, Secret: fSecret, Issuer: "rtr-faults",
+		Store: store, Secret: testSecret, Issuer: "rtr-faults",
 		AccessTTL: time.Minute, ReuseGrace: grace, Now: w.clk.Now,
 	})
 	require.NoError(t, err)
@@ -74,24 +75,24 @@ func fNewWeb(t *testing.T, store rtr.Store, mode rtr.Mode, grace time.Duration, 
 	return w
 }
 
-// fBrowser is one client: its cookies (cookie mode) or tokens (bearer).
-type fBrowser struct {
-	w       *fWeb
+// browserClient is one client: its cookies (cookie mode) or tokens (bearer).
+type browserClient struct {
+	w       *webApp
 	cookies map[string]string
 	access  string // bearer mode
 	refresh string // bearer mode
 }
 
-func (w *fWeb) browser() *fBrowser { return &fBrowser{w: w, cookies: map[string]string{}} }
+func (w *webApp) browser() *browserClient { return &browserClient{w: w, cookies: map[string]string{}} }
 
-type fResp struct {
+type response struct {
 	status     int
 	body       string
 	setCookies []*http.Cookie
 	elapsed    time.Duration
 }
 
-func (b *fBrowser) do(method, path string, body any) fResp {
+func (b *browserClient) do(method, path string, body any) response {
 	b.w.t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -116,7 +117,7 @@ func (b *fBrowser) do(method, path string, body any) fResp {
 	defer resp.Body.Close()
 	rb, err := io.ReadAll(resp.Body)
 	require.NoError(b.w.t, err)
-	r := fResp{status: resp.StatusCode, body: string(rb), setCookies: resp.Cookies(), elapsed: time.Since(start)}
+	r := response{status: resp.StatusCode, body: string(rb), setCookies: resp.Cookies(), elapsed: time.Since(start)}
 	for _, c := range r.setCookies {
 		if c.MaxAge < 0 || c.Value == "" {
 			delete(b.cookies, c.Name)
@@ -132,7 +133,7 @@ func (b *fBrowser) do(method, path string, body any) fResp {
 	return r
 }
 
-func (b *fBrowser) login(user string) {
+func (b *browserClient) login(user string) {
 	b.w.t.Helper()
 	r := b.do("POST", "/login?user="+user, nil)
 	require.Contains(b.w.t, []int{http.StatusOK, http.StatusNoContent}, r.status, "login")
@@ -140,15 +141,15 @@ func (b *fBrowser) login(user string) {
 
 // refreshCall is how a client gets a new access token: in cookie mode any
 // page load does it, in bearer mode the refresh endpoint.
-func (b *fBrowser) refreshCall() fResp {
+func (b *browserClient) refreshCall() response {
 	if b.w.auth.Mode() == rtr.CookieMode {
 		return b.do("GET", "/page", nil)
 	}
 	return b.do("POST", "/auth/refresh", map[string]string{"refresh_token": b.refresh})
 }
 
-func fNewAOFStore(t *testing.T, bin string) (*fRedis, rtr.Store) {
-	srv := fStartRedis(t, bin, "--appendonly", "yes", "--appendfsync", "always")
+func newAOFStore(t *testing.T, bin string) (*redisServer, rtr.Store) {
+	srv := startRedis(t, bin, "--appendonly", "yes", "--appendfsync", "always")
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = c.Close() })
 	return srv, rtr.NewRedisStore(c)
@@ -159,11 +160,11 @@ func fNewAOFStore(t *testing.T, bin string) (*fRedis, rtr.Store) {
 // once the server is back the same tokens rotate (no restart of the
 // application, no session lost).
 func TestFaultHTTPStoreDown(t *testing.T) {
-	bin := fRequire(t)
+	bin := requireFaults(t)
 	for _, mode := range []rtr.Mode{rtr.CookieMode, rtr.BearerMode} {
 		t.Run(mode.String(), func(t *testing.T) {
-			srv, store := fNewAOFStore(t, bin)
-			w := fNewWeb(t, store, mode, time.Minute, 0)
+			srv, store := newAOFStore(t, bin)
+			w := newWebApp(t, store, mode, time.Minute, 0)
 			stale := w.browser()
 			stale.login("stale")
 			w.clk.Advance(2 * time.Minute) // stale's access token has expired
@@ -232,13 +233,13 @@ func TestFaultHTTPStoreDown(t *testing.T) {
 // mode); an unexpired access token is still served until it expires; a new
 // login works at once.
 func TestFaultHTTPRestartWithoutPersistence(t *testing.T) {
-	bin := fRequire(t)
+	bin := requireFaults(t)
 	for _, mode := range []rtr.Mode{rtr.CookieMode, rtr.BearerMode} {
 		t.Run(mode.String(), func(t *testing.T) {
-			srv := fStartRedis(t, bin)
+			srv := startRedis(t, bin)
 			c := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 			t.Cleanup(func() { _ = c.Close() })
-			w := fNewWeb(t, rtr.NewRedisStore(c), mode, 10*time.Second, 0)
+			w := newWebApp(t, rtr.NewRedisStore(c), mode, 10*time.Second, 0)
 			stale := w.browser()
 			stale.login("stale")
 			w.clk.Advance(2 * time.Minute)
@@ -268,14 +269,14 @@ func TestFaultHTTPRestartWithoutPersistence(t *testing.T) {
 // each request a 300 ms deadline. A request that needs a rotation must be
 // answered 503 within that deadline (plus a loose 2 s), cookies untouched.
 func TestFaultHTTPHungStore(t *testing.T) {
-	bin := fRequire(t)
+	bin := requireFaults(t)
 	const deadline = 300 * time.Millisecond
 	for _, mode := range []rtr.Mode{rtr.CookieMode, rtr.BearerMode} {
 		t.Run(mode.String(), func(t *testing.T) {
-			srv := fStartRedis(t, bin)
+			srv := startRedis(t, bin)
 			c := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 			t.Cleanup(func() { _ = c.Close() })
-			w := fNewWeb(t, rtr.NewRedisStore(c), mode, 10*time.Second, deadline)
+			w := newWebApp(t, rtr.NewRedisStore(c), mode, 10*time.Second, deadline)
 			b := w.browser()
 			b.login("hung")
 			w.clk.Advance(2 * time.Minute)

@@ -1,10 +1,10 @@
-package rtr_test
+package faults_test
 
-// Helpers for the fault tests (fault_*_test.go): a redis-server process of
+// Helpers for the fault tests of this package: a redis-server process of
 // the test's own that can be killed, paused and restarted, a 3-node
-// cluster built from such processes, a goroutine-leak check and a peek
-// into a token's payload. The clock (fakeClock) and the event recorder
-// (eventLog) are the shared ones of helpers_test.go.
+// cluster built from such processes, a goroutine-leak check, an issuer
+// preset and an event recorder. The clock and the token payload decoder
+// are the shared ones of internal/testkit.
 //
 // The fault tests need the redis-server binary and start and kill servers,
 // so they only run when RTR_FAULTS=1 (.ci/steps/40-faults.sh sets it). With
@@ -13,8 +13,6 @@ package rtr_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -36,29 +34,29 @@ import (
 	"github.com/rtr-go/rtr"
 )
 
-const fEnvFaults = "RTR_FAULTS"
+const envFaults = "RTR_FAULTS"
 
-// fSecret is the issuer secret of the fault and attack tests.
-var fSecret = []byte("fault-tests-secret-0123456789abcdef")
+// testSecret is the issuer secret of the fault tests.
+var testSecret = []byte("fault-tests-secret-0123456789abcdef")
 
-// fRequire skips the test unless RTR_FAULTS=1 and returns the path of
+// requireFaults skips the test unless RTR_FAULTS=1 and returns the path of
 // redis-server. Test names avoid the words "redis" and "cluster" so that a
 // skip here never trips .ci/run's check for skipped Redis tests.
-func fRequire(t *testing.T) string {
+func requireFaults(t *testing.T) string {
 	t.Helper()
-	if os.Getenv(fEnvFaults) != "1" {
+	if os.Getenv(envFaults) != "1" {
 		t.Skip("fault-injection test: starts, kills and restarts its own server processes; " +
-			"run with " + fEnvFaults + "=1 (CI: .ci/steps/40-faults.sh)")
+			"run with " + envFaults + "=1 (CI: .ci/steps/40-faults.sh)")
 	}
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Fatalf("%s=1 but redis-server is not on PATH: %v", fEnvFaults, err)
+		t.Fatalf("%s=1 but redis-server is not on PATH: %v", envFaults, err)
 	}
 	return bin
 }
 
-// fRedis is a redis-server process owned by one test.
-type fRedis struct {
+// redisServer is a redis-server process owned by one test.
+type redisServer struct {
 	t    testing.TB
 	bin  string
 	port int
@@ -70,13 +68,13 @@ type fRedis struct {
 	done chan struct{}
 }
 
-// fFreePort returns a loopback port that is free, and whose cluster bus
+// freePort returns a loopback port that is free, and whose cluster bus
 // port (+10000) is free too.
-func fFreePort(t testing.TB) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	for range 200 {
 		p := 20000 + rand.IntN(30000)
-		if fPortFree(p) && fPortFree(p+10000) {
+		if portFree(p) && portFree(p+10000) {
 			return p
 		}
 	}
@@ -84,7 +82,7 @@ func fFreePort(t testing.TB) int {
 	return 0
 }
 
-func fPortFree(p int) bool {
+func portFree(p int) bool {
 	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
 	if err != nil {
 		return false
@@ -93,15 +91,15 @@ func fPortFree(p int) bool {
 	return true
 }
 
-// fStartRedis starts redis-server on a free loopback port with nothing
+// startRedis starts redis-server on a free loopback port with nothing
 // persisted (--save ” --appendonly no), unless extra arguments override
 // that, and waits until it answers PING. It is killed at the end of the
 // test.
-func fStartRedis(t testing.TB, bin string, extra ...string) *fRedis {
+func startRedis(t testing.TB, bin string, extra ...string) *redisServer {
 	t.Helper()
 	var last error
 	for range 5 {
-		r := &fRedis{t: t, bin: bin, port: fFreePort(t), dir: t.TempDir()}
+		r := &redisServer{t: t, bin: bin, port: freePort(t), dir: t.TempDir()}
 		r.args = append([]string{
 			"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--daemonize", "no",
 			"--save", "", "--appendonly", "no", "--protected-mode", "no",
@@ -116,9 +114,9 @@ func fStartRedis(t testing.TB, bin string, extra ...string) *fRedis {
 	return nil
 }
 
-func (r *fRedis) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
+func (r *redisServer) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
 
-func (r *fRedis) launch() error {
+func (r *redisServer) launch() error {
 	cmd := exec.Command(r.bin, r.args...)
 	cmd.Stdout, cmd.Stderr = nil, nil
 	if err := cmd.Start(); err != nil {
@@ -150,7 +148,7 @@ func (r *fRedis) launch() error {
 	return fmt.Errorf("redis-server did not answer PING within 10s; log: %s", r.logTail())
 }
 
-func (r *fRedis) logTail() string {
+func (r *redisServer) logTail() string {
 	b, _ := os.ReadFile(filepath.Join(r.dir, "redis.log"))
 	if len(b) > 800 {
 		b = b[len(b)-800:]
@@ -158,7 +156,7 @@ func (r *fRedis) logTail() string {
 	return string(b)
 }
 
-func (r *fRedis) signal(sig syscall.Signal, wait bool) {
+func (r *redisServer) signal(sig syscall.Signal, wait bool) {
 	r.mu.Lock()
 	cmd, done := r.cmd, r.done
 	r.mu.Unlock()
@@ -177,25 +175,25 @@ func (r *fRedis) signal(sig syscall.Signal, wait bool) {
 }
 
 // Kill sends SIGKILL (a crash) and waits until the process is gone.
-func (r *fRedis) Kill() {
+func (r *redisServer) Kill() {
 	r.signal(syscall.SIGCONT, false)
 	r.signal(syscall.SIGKILL, true)
 }
 
 // Stop sends SIGTERM (a clean shutdown) and waits until the process is gone.
-func (r *fRedis) Stop() {
+func (r *redisServer) Stop() {
 	r.signal(syscall.SIGCONT, false)
 	r.signal(syscall.SIGTERM, true)
 }
 
 // Pause and Resume send SIGSTOP and SIGCONT: a hung server whose kernel
 // still accepts connections.
-func (r *fRedis) Pause()  { r.signal(syscall.SIGSTOP, false) }
-func (r *fRedis) Resume() { r.signal(syscall.SIGCONT, false) }
+func (r *redisServer) Pause()  { r.signal(syscall.SIGSTOP, false) }
+func (r *redisServer) Resume() { r.signal(syscall.SIGCONT, false) }
 
 // Restart starts the server again on the same port with the same arguments
 // (after Kill or Stop).
-func (r *fRedis) Restart() {
+func (r *redisServer) Restart() {
 	r.t.Helper()
 	r.Kill()
 	var err error
@@ -208,21 +206,21 @@ func (r *fRedis) Restart() {
 	r.t.Fatalf("restart failed: %v", err)
 }
 
-// fCluster is a Redis Cluster of the test's own: three masters, no
+// redisCluster is a Redis Cluster of the test's own: three masters, no
 // replicas, slots split evenly.
-type fCluster struct {
-	nodes []*fRedis
+type redisCluster struct {
+	nodes []*redisServer
 	ids   []string // node ids, same order
 }
 
-// fStartCluster starts three cluster-enabled servers and joins them with
+// startCluster starts three cluster-enabled servers and joins them with
 // CLUSTER MEET and CLUSTER ADDSLOTSRANGE (no redis-cli needed).
-func fStartCluster(t testing.TB, bin string) *fCluster {
+func startCluster(t testing.TB, bin string) *redisCluster {
 	t.Helper()
-	tc := &fCluster{}
+	tc := &redisCluster{}
 	for range 3 {
 		dir := t.TempDir()
-		n := fStartRedis(t, bin, "--cluster-enabled", "yes",
+		n := startRedis(t, bin, "--cluster-enabled", "yes",
 			"--cluster-config-file", filepath.Join(dir, "nodes.conf"),
 			"--cluster-node-timeout", "2000")
 		tc.nodes = append(tc.nodes, n)
@@ -249,7 +247,7 @@ func fStartCluster(t testing.TB, bin string) *fCluster {
 }
 
 // ok reports whether every node sees a healthy cluster of all three nodes.
-func (tc *fCluster) ok() bool {
+func (tc *redisCluster) ok() bool {
 	for _, n := range tc.nodes {
 		c := n.client()
 		info, err := c.ClusterInfo(context.Background()).Result()
@@ -266,7 +264,7 @@ func (tc *fCluster) ok() bool {
 	return true
 }
 
-func (tc *fCluster) addrs() []string {
+func (tc *redisCluster) addrs() []string {
 	out := make([]string, len(tc.nodes))
 	for i, n := range tc.nodes {
 		out[i] = n.Addr()
@@ -275,12 +273,12 @@ func (tc *fCluster) addrs() []string {
 }
 
 // client is a plain client of one node, for admin commands.
-func (r *fRedis) client() *redis.Client {
+func (r *redisServer) client() *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: r.Addr(), MaxRetries: -1})
 }
 
 // ownerOf returns the index of the node that serves slot.
-func (tc *fCluster) ownerOf(t testing.TB, slot int) int {
+func (tc *redisCluster) ownerOf(t testing.TB, slot int) int {
 	t.Helper()
 	c := tc.nodes[0].client()
 	defer c.Close()
@@ -304,39 +302,47 @@ func (tc *fCluster) ownerOf(t testing.TB, slot int) int {
 	return -1
 }
 
-// fTokenClaims decodes a token's payload without verifying it: tests use it
-// to read the generation and ids they assert on, never to print tokens.
-func fTokenClaims(t testing.TB, tok string) (gen uint64, jti, sid, sub string) {
-	t.Helper()
-	parts := strings.Split(tok, ".")
-	require.Len(t, parts, 3, "token shape")
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	require.NoError(t, err)
-	var c struct {
-		Gen uint64 `json:"gen"`
-		JTI string `json:"jti"`
-		SID string `json:"sid"`
-		Sub string `json:"sub"`
-	}
-	require.NoError(t, json.Unmarshal(b, &c))
-	return c.Gen, c.JTI, c.SID, c.Sub
-}
-
-// fIssuer builds an issuer on store with the given grace and clock (nil:
+// newIssuer builds an issuer on store with the given grace and clock (nil:
 // time.Now), recording events in events (nil: none).
-func fIssuer(t testing.TB, store rtr.Store, grace time.Duration, now func() time.Time, events *eventLog) *rtr.Issuer {
+func newIssuer(t testing.TB, store rtr.Store, grace time.Duration, now func() time.Time, events *eventLog) *rtr.Issuer {
 	t.Helper()
-	cfg := rtr.Config{Store: store, Secret: fSecret, Issuer: "rtr-faults", ReuseGrace: grace, Now: now}
+	cfg := rtr.Config{Store: store, Secret: testSecret, Issuer: "rtr-faults", ReuseGrace: grace, Now: now}
 	if events != nil {
 		cfg.OnEvent = events.record
 	}
 	iss, err := rtr.NewIssuer(cfg)
 	require.NoError(t, err)
+	if now == nil {
+		now = time.Now
+	}
+	issuerStores.Store(iss, issuerStore{store, now})
+	t.Cleanup(func() { issuerStores.Delete(iss) })
 	return iss
 }
 
-// fGoroutines returns the stacks of all fGoroutines, by id.
-func fGoroutines() map[string]string {
+// issuerStores maps an issuer built by newIssuer to its store and clock, for
+// sessionRecords.
+var issuerStores sync.Map // *rtr.Issuer -> issuerStore
+
+type issuerStore struct {
+	store rtr.Store
+	now   func() time.Time
+}
+
+// sessionRecords returns the store records of subject's live sessions on the
+// store of iss (built by newIssuer), as of the issuer's clock: what a
+// [rtr.Session] hides (the generation), for checks of the store's state.
+func sessionRecords(ctx context.Context, iss *rtr.Issuer, subject string) ([]rtr.SessionRecord, error) {
+	v, ok := issuerStores.Load(iss)
+	if !ok {
+		return nil, fmt.Errorf("sessionRecords: issuer not built by newIssuer")
+	}
+	is := v.(issuerStore)
+	return is.store.List(ctx, subject, is.now())
+}
+
+// goroutineStacks returns the stacks of all goroutineStacks, by id.
+func goroutineStacks() map[string]string {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -348,7 +354,7 @@ func fGoroutines() map[string]string {
 	}
 	out := map[string]string{}
 	for _, g := range bytes.Split(buf, []byte("\n\n")) {
-		m := fGoroutineHeader.FindSubmatch(g)
+		m := goroutineHeader.FindSubmatch(g)
 		if m != nil {
 			out[string(m[1])] = string(g)
 		}
@@ -356,23 +362,23 @@ func fGoroutines() map[string]string {
 	return out
 }
 
-var fGoroutineHeader = regexp.MustCompile(`^goroutine (\d+) `)
+var goroutineHeader = regexp.MustCompile(`^goroutine (\d+) `)
 
-// fRequireNoNewGoroutines waits up to 5 s until every goroutine that did not
+// requireNoNewGoroutines waits up to 5 s until every goroutine that did not
 // exist in before has ended, ignoring those whose stack mentions one of
 // ignore (the test's own fault proxy, say), and fails listing the rest.
-func fRequireNoNewGoroutines(t *testing.T, before map[string]string, ignore ...string) {
+func requireNoNewGoroutines(t *testing.T, before map[string]string, ignore ...string) {
 	t.Helper()
 	var extra []string
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		extra = extra[:0]
 	next:
-		for id, stack := range fGoroutines() {
+		for id, stack := range goroutineStacks() {
 			if _, ok := before[id]; ok {
 				continue
 			}
-			for _, s := range append(ignore, "fRequireNoNewGoroutines", "testing.tRunner", "testing.(*T).Run") {
+			for _, s := range append(ignore, "requireNoNewGoroutines", "testing.tRunner", "testing.(*T).Run") {
 				if strings.Contains(stack, s) {
 					continue next
 				}
@@ -384,5 +390,30 @@ func fRequireNoNewGoroutines(t *testing.T, before map[string]string, ignore ...s
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	require.Empty(t, extra, "fGoroutines left behind")
+	require.Empty(t, extra, "goroutineStacks left behind")
+}
+
+// eventLog records issuer events for assertions; its record method is a
+// Config.OnEvent. It is safe for concurrent use.
+type eventLog struct {
+	mu     sync.Mutex
+	events []rtr.Event
+}
+
+func (l *eventLog) record(_ context.Context, e rtr.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+}
+
+func (l *eventLog) count(t rtr.EventType) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, e := range l.events {
+		if e.Type == t {
+			n++
+		}
+	}
+	return n
 }

@@ -1,9 +1,9 @@
-package rtr_test
+package faults_test
 
-// Fault test, case 6 after the five of fault_store_test.go: a Redis
+// Fault test, case 6 after the five of store_test.go: a Redis
 // Cluster slot is migrated between masters while sessions rotate, and no
 // rotation may be lost, doubled or taken for theft. The test starts its own
-// 3-master cluster (see fStartCluster) so that it may reshard freely; run
+// 3-master cluster (see startCluster) so that it may reshard freely; run
 // with RTR_FAULTS=1.
 
 import (
@@ -20,20 +20,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/testkit"
 )
 
-// fSlotMover moves one slot between the masters of an fCluster with
+// slotMover moves one slot between the masters of an redisCluster with
 // CLUSTER SETSLOT IMPORTING/MIGRATING, MIGRATE and SETSLOT NODE, the way
 // redis-cli --cluster reshard does, one key per MIGRATE so that the slot
 // stays split for as long as possible.
-type fSlotMover struct {
-	tc      *fCluster
+type slotMover struct {
+	tc      *redisCluster
 	slot    int
 	clients []*redis.Client
 }
 
-func fNewSlotMover(t *testing.T, tc *fCluster, slot int) *fSlotMover {
-	m := &fSlotMover{tc: tc, slot: slot}
+func newSlotMover(t *testing.T, tc *redisCluster, slot int) *slotMover {
+	m := &slotMover{tc: tc, slot: slot}
 	for _, n := range tc.nodes {
 		c := n.client()
 		t.Cleanup(func() { _ = c.Close() })
@@ -42,7 +43,7 @@ func fNewSlotMover(t *testing.T, tc *fCluster, slot int) *fSlotMover {
 	return m
 }
 
-func (m *fSlotMover) begin(from, to int) error {
+func (m *slotMover) begin(from, to int) error {
 	ctx := context.Background()
 	if err := m.clients[to].Do(ctx, "CLUSTER", "SETSLOT", m.slot, "IMPORTING", m.tc.ids[from]).Err(); err != nil {
 		return fmt.Errorf("IMPORTING: %w", err)
@@ -53,11 +54,11 @@ func (m *fSlotMover) begin(from, to int) error {
 	return nil
 }
 
-func (m *fSlotMover) keys(node int) ([]string, error) {
+func (m *slotMover) keys(node int) ([]string, error) {
 	return m.clients[node].ClusterGetKeysInSlot(context.Background(), m.slot, 1000).Result()
 }
 
-func (m *fSlotMover) move(from, to int, keys ...string) error {
+func (m *slotMover) move(from, to int, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -69,7 +70,7 @@ func (m *fSlotMover) move(from, to int, keys ...string) error {
 }
 
 // finish hands the slot to node to, on every node (target first).
-func (m *fSlotMover) finish(from, to int) error {
+func (m *slotMover) finish(from, to int) error {
 	ctx := context.Background()
 	order := []int{to, from}
 	for i := range m.clients {
@@ -87,7 +88,7 @@ func (m *fSlotMover) finish(from, to int) error {
 
 // moveAll migrates every key of the slot from -> to, one key per MIGRATE,
 // pausing between keys.
-func (m *fSlotMover) moveAll(from, to int, pause time.Duration) error {
+func (m *slotMover) moveAll(from, to int, pause time.Duration) error {
 	for {
 		ks, err := m.keys(from)
 		if err != nil {
@@ -105,13 +106,13 @@ func (m *fSlotMover) moveAll(from, to int, pause time.Duration) error {
 	}
 }
 
-func fClusterIssuer(t *testing.T, tc *fCluster, grace time.Duration, events *eventLog) (*rtr.Issuer, redis.UniversalClient) {
+func newClusterIssuer(t *testing.T, tc *redisCluster, grace time.Duration, events *eventLog) (*rtr.Issuer, redis.UniversalClient) {
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: tc.addrs(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = c.Close() })
-	return fIssuer(t, rtr.NewRedisStore(c), grace, nil, events), c
+	return newIssuer(t, rtr.NewRedisStore(c), grace, nil, events), c
 }
 
-func fKeySlot(t *testing.T, c redis.UniversalClient, key string) int {
+func keySlot(t *testing.T, c redis.UniversalClient, key string) int {
 	s, err := c.ClusterKeySlot(context.Background(), key).Result()
 	require.NoError(t, err)
 	return int(s)
@@ -124,16 +125,16 @@ func fKeySlot(t *testing.T, c redis.UniversalClient, key string) int {
 // session is alive, the device holds its current token, and each
 // session's generation is its number of rotations + 1.
 func TestFaultSlotMigration(t *testing.T) {
-	bin := fRequire(t)
-	tc := fStartCluster(t, bin)
+	bin := requireFaults(t)
+	tc := startCluster(t, bin)
 	events := &eventLog{}
-	iss, client := fClusterIssuer(t, tc, 30*time.Second, events)
+	iss, client := newClusterIssuer(t, tc, 30*time.Second, events)
 	ctx := context.Background()
 
 	const subject = "migrating-user"
 	const devices = 6
-	slot := fKeySlot(t, client, "{"+subject+"}")
-	mover := fNewSlotMover(t, tc, slot)
+	slot := keySlot(t, client, "{"+subject+"}")
+	mover := newSlotMover(t, tc, slot)
 
 	pairs := make([]rtr.Pair, devices)
 	for i := range pairs {
@@ -158,10 +159,10 @@ func TestFaultSlotMigration(t *testing.T) {
 				p, err := iss.Refresh(cctx, pairs[i].RefreshToken)
 				cancel()
 				mu.Lock()
-				outcomes[fOutcome(err)]++
+				outcomes[classify(err)]++
 				if err == nil {
-					g, _, _, _ := fTokenClaims(t, p.RefreshToken)
-					g0, _, _, _ := fTokenClaims(t, pairs[i].RefreshToken)
+					g := testkit.IDs(t, p.RefreshToken).Gen
+					g0 := testkit.IDs(t, pairs[i].RefreshToken).Gen
 					if g == g0+1 {
 						rotated[i]++
 					}
@@ -202,7 +203,7 @@ func TestFaultSlotMigration(t *testing.T) {
 	require.Positive(t, outcomes["ok"])
 	require.Zero(t, events.count(rtr.EventReuseDetected))
 
-	ss, err := rtr.ListRecords(ctx, iss, subject)
+	ss, err := sessionRecords(ctx, iss, subject)
 	require.NoError(t, err)
 	require.Len(t, ss, devices, "every session is alive")
 	byID := map[string]rtr.SessionRecord{}
@@ -210,7 +211,8 @@ func TestFaultSlotMigration(t *testing.T) {
 		byID[s.ID] = s
 	}
 	for i, p := range pairs {
-		gen, _, sid, _ := fTokenClaims(t, p.RefreshToken)
+		ids := testkit.IDs(t, p.RefreshToken)
+		gen, sid := ids.Gen, ids.SID
 		s, ok := byID[sid]
 		require.True(t, ok)
 		require.Equal(t, gen, s.Generation, "device %d holds the current generation", i)
@@ -227,9 +229,9 @@ func TestFaultSlotMigration(t *testing.T) {
 // completes, every session that RevokeAll reported revoked must be
 // unusable, and Sessions must list every live session.
 func TestFaultMigratingSlotRevokeAllAndList(t *testing.T) {
-	bin := fRequire(t)
-	tc := fStartCluster(t, bin)
-	iss, client := fClusterIssuer(t, tc, 10*time.Second, nil)
+	bin := requireFaults(t)
+	tc := startCluster(t, bin)
+	iss, client := newClusterIssuer(t, tc, 10*time.Second, nil)
 	ctx := context.Background()
 
 	cases := []struct {
@@ -245,8 +247,8 @@ func TestFaultMigratingSlotRevokeAllAndList(t *testing.T) {
 	for i, tcase := range cases {
 		t.Run(tcase.name, func(t *testing.T) {
 			subject := "split-" + strconv.Itoa(i)
-			slot := fKeySlot(t, client, "{"+subject+"}")
-			mover := fNewSlotMover(t, tc, slot)
+			slot := keySlot(t, client, "{"+subject+"}")
+			mover := newSlotMover(t, tc, slot)
 			var pairs []rtr.Pair
 			for range 3 {
 				p, err := iss.Issue(ctx, subject)
@@ -273,8 +275,8 @@ func TestFaultMigratingSlotRevokeAllAndList(t *testing.T) {
 				ss, opErr = iss.Sessions(ctx, subject)
 				listed = len(ss)
 			}
-			t.Logf("%s mid-migration: %s (listed %d)", tcase.op, fOutcome(opErr), listed)
-			require.Contains(t, []string{"ok", "unavailable"}, fOutcome(opErr))
+			t.Logf("%s mid-migration: %s (listed %d)", tcase.op, classify(opErr), listed)
+			require.Contains(t, []string{"ok", "unavailable"}, classify(opErr))
 
 			require.NoError(t, mover.moveAll(from, to, 0))
 			require.NoError(t, mover.finish(from, to))
@@ -306,9 +308,9 @@ func TestFaultMigratingSlotRevokeAllAndList(t *testing.T) {
 
 // SCRIPT FLUSH on every master of a cluster (case 4 on a cluster).
 func TestFaultScriptFlushSharded(t *testing.T) {
-	bin := fRequire(t)
-	tc := fStartCluster(t, bin)
-	iss, client := fClusterIssuer(t, tc, 10*time.Second, nil)
+	bin := requireFaults(t)
+	tc := startCluster(t, bin)
+	iss, client := newClusterIssuer(t, tc, 10*time.Second, nil)
 	cc := client.(*redis.ClusterClient)
 	ctx := context.Background()
 	flush := func() {
