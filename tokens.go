@@ -443,7 +443,9 @@ const maxFastPayload = 1536
 // the canonical spelling decodes (see canonicalSegment).
 func decodeSegment(seg string) (string, bool) {
 	var buf [maxFastPayload]byte
-	if base64.RawURLEncoding.DecodedLen(len(seg)) > len(buf) || strings.ContainsAny(seg, "\r\n") {
+	// Two IndexByte scans (vectorised) cost a fraction of one ContainsAny
+	// (a byte-by-byte loop over the segment).
+	if base64.RawURLEncoding.DecodedLen(len(seg)) > len(buf) || strings.IndexByte(seg, '\n') >= 0 || strings.IndexByte(seg, '\r') >= 0 {
 		return "", false
 	}
 	n, err := canonicalB64.Decode(buf[:], bytesOf(seg))
