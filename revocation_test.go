@@ -388,12 +388,18 @@ func TestInstantRevocationEviction(t *testing.T) {
 	for _, sp := range revStorePairs {
 		t.Run(sp.name, func(t *testing.T) {
 			s1, s2 := sp.new(t)
-			capped := func(c *rtr.Config) { c.MaxSessionsPerSubject = 2 }
+			// One clock, a millisecond between the logins: a store keeps
+			// milliseconds, and logins in one millisecond would tie for
+			// least recently used (broken by the random session id).
+			clock := newClock(time.Now())
+			capped := func(c *rtr.Config) { c.MaxSessionsPerSubject, c.Now = 2, clock.Now }
 			a, b := revIssuer(t, s1, capped), revIssuer(t, s2, capped)
 			oldest, err := a.Issue(ctx, "frank")
 			require.NoError(t, err)
+			clock.Advance(time.Millisecond)
 			second, err := a.Issue(ctx, "frank")
 			require.NoError(t, err)
+			clock.Advance(time.Millisecond)
 			_, err = b.Verifier().Verify(ctx, oldest.AccessToken)
 			require.NoError(t, err)
 
