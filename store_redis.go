@@ -275,17 +275,18 @@ func (s *RedisStore) Rotate(ctx context.Context, req RotateRequest) (RotateResul
 			deadline = d
 		}
 	}
-	now := req.Now.UnixMilli()
-	idle := now + req.IdleTTL.Milliseconds()
+	now := min(max(req.Now.UnixMilli(), 0), maxMillis)
+	idle := min(max(now+req.IdleTTL.Milliseconds(), 0), maxMillis) // past maxMillis, the absolute expiry caps it anyway
 	gen := genBytes(req.Generation)
 	if gen == "" {
 		return RotateResult{}, ErrSessionNotFound // no record holds such a generation
 	}
+	grace := max(req.Grace.Milliseconds(), 0)
 	args := []any{req.SessionID, jti, gen, genBytes(req.Generation + 1), rotatedTimes(now, idle), pair,
-		now, idle, req.Grace.Milliseconds(), deadlineMillis(deadline)}
+		rotateLimits(deadlineMillis(deadline), grace)}
 	reply, err := s.rotate(ctx, req.Subject, args)
 	if err == nil && replyCode(reply) == replyTooLate && time.Now().Before(deadline) {
-		args[len(args)-1] = int64(0)
+		args[len(args)-1] = rotateLimits(0, grace)
 		reply, err = s.rotate(ctx, req.Subject, args)
 	}
 	if err != nil {

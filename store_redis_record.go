@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/bits"
+	"strconv"
 	"time"
 )
 
@@ -212,6 +213,16 @@ func rotatedTimes(now, idle int64) string {
 	putUint48(b[:], uint64(now))
 	putUint48(b[6:], uint64(idle))
 	return string(b[:])
+}
+
+// rotateLimits is the rotate script's last argument: the deadline (unix
+// ms, 0 for none) in 6 bytes, then the grace in ms as a decimal number.
+// The script decodes the deadline with string.byte (tonumber would cost a
+// strtod on every call) and reads the grace only when a retry is possible.
+func rotateLimits(deadline, grace int64) string {
+	b := make([]byte, 6, 6+20)
+	putUint48(b, uint64(min(max(deadline, 0), maxMillis)))
+	return string(strconv.AppendInt(b, grace, 10))
 }
 
 func putUint48(b []byte, v uint64) {

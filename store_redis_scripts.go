@@ -179,29 +179,36 @@ return evicted
 //	3 the presented generation, as the record holds it (4 bytes)
 //	4 the next generation, as the record holds it ("" when there is none:
 //	  the generations ran out, and the session ends quietly)
-//	5 the rotated record's rotation time and idle expiry (12 bytes)
+//	5 now, then the new idle expiry (now + idle ttl), 6 bytes each: the
+//	  rotated record's rotation time and idle expiry (the script caps the
+//	  idle expiry at the absolute one)
 //	6 the new jti, packed, then the presented jti, packed: the rotated
 //	  record's current and previous
-//	7 now
-//	8 the new idle expiry (now + idle ttl)
-//	9 grace
-//	10 deadline: wall-clock unix ms, "0" for none, checked against the
-//	  server's TIME so that a script that waited in a stalled server past
-//	  its caller's deadline changes nothing
+//	7 the deadline (wall-clock unix ms, 0 for none) in 6 bytes, then the
+//	  grace in ms as a decimal number (rotateLimits). The deadline is
+//	  checked against the server's TIME so that a script that waited in a
+//	  stalled server past its caller's deadline changes nothing.
 //
-// The common case, the current token, is compared as two whole strings
-// against the stored ones (generation, current jti), and the rotated record
-// is spliced from Go's pieces and the stored record's unchanged ones; the
-// decision for anything else follows. Replies: the rotated record (a
-// string), or {$NOT_FOUND}, {$REPEATED, record}, {$RETRIED, record},
-// {$REUSED}, {$TOO_LATE}.
+// Numbers come as big-endian bytes and are read with one string.byte call:
+// tonumber, and arithmetic on strings, cost a strtod each. The common
+// case, the current token, is compared as two whole strings against the
+// stored ones (generation, current jti), and the rotated record is spliced
+// from Go's pieces and the stored record's unchanged ones; the decision
+// for anything else follows. Replies: the rotated record (a string), or
+// {$NOT_FOUND}, {$REPEATED, record}, {$RETRIED, record}, {$REUSED},
+// {$TOO_LATE}.
 var scriptRotate = newScript(`
 local byte, sub = string.byte, string.sub
-local d = ARGV[10]
-if d ~= '0' then
+local lim = ARGV[7]
+local d1, d2, d3, d4, d5, d6 = byte(lim, 1, 6)
+local d = ((((d1 * 256 + d2) * 256 + d3) * 256 + d4) * 256 + d5) * 256 + d6
+if d > 0 then
+  -- late when the server's ms (TIME: seconds, microseconds) is past d;
+  -- only the seconds are converted, the microseconds in d's second only
   local t = redis.call('TIME')
-  local ms = t[1] * 1000 + (t[2] - t[2] % 1000) / 1000
-  if ms > tonumber(d) then return {$TOO_LATE} end
+  local r = d % 1000
+  local s = t[1] - (d - r) / 1000
+  if s > 0 or (s == 0 and t[2] - r * 1000 >= 1000) then return {$TOO_LATE} end
 end
 local key, sid = KEYS[1], ARGV[1]
 local v = redis.call('HGET', key, sid)
@@ -213,7 +220,9 @@ end
 local i1, i2, i3, i4, i5, i6, a1, a2, a3, a4, a5, a6 = byte(v, $IDLE, $ABS_END)
 local idle = ((((i1 * 256 + i2) * 256 + i3) * 256 + i4) * 256 + i5) * 256 + i6
 local abs = ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6
-local now = tonumber(ARGV[7])
+local times = ARGV[5]
+local n1, n2, n3, n4, n5, n6, x1, x2, x3, x4, x5, x6 = byte(times, 1, 12)
+local now = ((((n1 * 256 + n2) * 256 + n3) * 256 + n4) * 256 + n5) * 256 + n6
 if now >= idle or now >= abs then
   redis.call('HDEL', key, sid)
   return {$NOT_FOUND}
@@ -226,7 +235,7 @@ if sub(v, $GEN, $GEN_END) == ARGV[3] and sub(v, $JTI, p - 1) == jti then
     redis.call('HDEL', key, sid)
     return {$NOT_FOUND}
   end
-  local times, ni = ARGV[5], tonumber(ARGV[8])
+  local ni = ((((x1 * 256 + x2) * 256 + x3) * 256 + x4) * 256 + x5) * 256 + x6
   if ni > abs then -- capped by the absolute expiry
     ni, times = abs, sub(times, 1, 6) .. sub(v, $ABS, $ABS_END)
   end
@@ -259,7 +268,7 @@ if pgen + 1 == gen and n > 0 and sub(v, q, q + n) == jti then
   end
   local r1, r2, r3, r4, r5, r6 = byte(v, $ROTATED, $ROTATED + 5)
   local rotated = ((((r1 * 256 + r2) * 256 + r3) * 256 + r4) * 256 + r5) * 256 + r6
-  local grace = tonumber(ARGV[9]) -- 0 is strict, even for a caller whose clock reads before the rotation
+  local grace = tonumber(sub(lim, 7)) -- 0 is strict, even for a caller whose clock reads before the rotation
   if grace > 0 and now - rotated < grace then return {$RETRIED, v} end
 end
 redis.call('HDEL', key, sid)

@@ -65,7 +65,8 @@ const maxFastPayload = 1536
 // the canonical spelling decodes (see checkGeneralToken).
 func decodeSegment(seg string) (string, bool) {
 	var buf [maxFastPayload]byte
-	if base64.RawURLEncoding.DecodedLen(len(seg)) > len(buf) || strings.ContainsAny(seg, "\r\n") {
+	if base64.RawURLEncoding.DecodedLen(len(seg)) > len(buf) || strings.IndexByte(seg, '\n') >= 0 || strings.IndexByte(seg, '\r') >= 0 {
+		// (two IndexByte scans, vectorised, cost a fraction of one ContainsAny)
 		return "", false
 	}
 	n, err := canonicalB64.Decode(buf[:], bytesOf(seg))
