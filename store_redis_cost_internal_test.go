@@ -13,7 +13,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// TestRedisScriptCost measures, on a server nobody else uses, what one
+// BenchmarkRedisScriptCost is a measuring tool rather than a benchmark of
+// b.N iterations: it measures, on a server nobody else uses, what one
 // rotation costs Redis against a trivial script: INFO commandstats
 // usec_per_call, and, when the server runs under valgrind's callgrind,
 // the instructions per call inside Redis's call() (callgrind_annotate's
@@ -26,8 +27,8 @@ import (
 //	valgrind --tool=callgrind --callgrind-out-file=/tmp/cg/callgrind.out.%p \
 //	    redis-server --port 0 --unixsocket /tmp/cg/sock --save '' &
 //	RTR_SCRIPTCOST_ADDR=/tmp/cg/sock RTR_SCRIPTCOST_CALLGRIND=$! \
-//	    RTR_SCRIPTCOST_CGDIR=/tmp/cg go test -run TestRedisScriptCost -v .
-func TestRedisScriptCost(t *testing.T) {
+//	    RTR_SCRIPTCOST_CGDIR=/tmp/cg go test -run '^$' -bench BenchmarkRedisScriptCost -benchtime 1x -v .
+func BenchmarkRedisScriptCost(t *testing.B) {
 	addr := os.Getenv("RTR_SCRIPTCOST_ADDR")
 	if addr == "" {
 		t.Skip("RTR_SCRIPTCOST_ADDR not set")
@@ -129,7 +130,7 @@ func TestRedisScriptCost(t *testing.T) {
 	}
 }
 
-func callgrind(t *testing.T, args ...string) {
+func callgrind(t testing.TB, args ...string) {
 	if out, err := exec.Command("callgrind_control", args...).CombinedOutput(); err != nil {
 		t.Fatal(err, string(out))
 	}
@@ -137,7 +138,7 @@ func callgrind(t *testing.T, args ...string) {
 
 // callgrindIr dumps the counters of the callgrind'd process pid and
 // returns the instructions since the last zeroing.
-func callgrindIr(t *testing.T, pid string) float64 {
+func callgrindIr(t testing.TB, pid string) float64 {
 	dir := os.Getenv("RTR_SCRIPTCOST_CGDIR")
 	before, _ := filepath.Glob(filepath.Join(dir, "callgrind.out."+pid+".*"))
 	callgrind(t, "-d", pid)
@@ -182,7 +183,7 @@ func callgrindIr(t *testing.T, pid string) float64 {
 	return 0
 }
 
-func evalshaUsec(t *testing.T, c *redis.Client) float64 {
+func evalshaUsec(t testing.TB, c *redis.Client) float64 {
 	s, err := c.Info(context.Background(), "commandstats").Result()
 	if err != nil {
 		t.Fatal(err)
