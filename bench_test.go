@@ -11,11 +11,6 @@ package rtr_test
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"runtime"
 	"runtime/metrics"
@@ -31,6 +26,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/bench/baseline"
 	"github.com/rtr-go/rtr/internal/testredis"
 )
 
@@ -65,19 +61,15 @@ func benchNewIssuer(tb testing.TB, store rtr.Store) *rtr.Issuer {
 	return iss
 }
 
-// benchDerivedKey is rtr's key derivation (HMAC-SHA256 of a label under the
-// secret), so the bare-parse baseline verifies the very same access token
-// with the very same key.
-func benchDerivedKey(label string) []byte {
-	m := hmac.New(sha256.New, benchSecret)
-	m.Write([]byte(label))
-	return m.Sum(nil)
-}
+// benchDerivedKey is rtr's key derivation under the benchmark secret.
+func benchDerivedKey(label string) []byte { return baseline.DeriveKey(benchSecret, label) }
 
-func benchID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+func benchID() string { return baseline.ID() }
+
+// benchNewPlainJWT is the golang-jwt-only baseline with the benchmarks'
+// settings.
+func benchNewPlainJWT() *baseline.PlainJWT {
+	return baseline.NewPlainJWT(benchSecret, benchIssuer, benchAudience)
 }
 
 var (
@@ -137,91 +129,6 @@ func BenchmarkVerify(b *testing.B) {
 
 // ---------------------------------------------------------------- plain golang-jwt (the baselines' token work)
 
-// benchPlainJWT is what an application writes with golang-jwt alone: the same
-// claims as rtr's tokens, signed with SignedString and parsed with a
-// parser built once.
-type benchPlainJWT struct {
-	accessKey, refreshKey []byte
-	parser                *jwt.Parser
-	keyFn                 jwt.Keyfunc
-}
-
-type benchAccessClaims struct {
-	jwt.RegisteredClaims
-	SessionID string `json:"sid"`
-}
-
-type benchRefreshClaims struct {
-	jwt.RegisteredClaims
-	SessionID  string `json:"sid"`
-	Generation uint64 `json:"gen"`
-}
-
-func benchNewPlainJWT() *benchPlainJWT {
-	p := &benchPlainJWT{
-		accessKey:  benchDerivedKey("plain access"),
-		refreshKey: benchDerivedKey("plain refresh"),
-		parser: jwt.NewParser(
-			jwt.WithValidMethods([]string{"HS256"}),
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuer(benchIssuer),
-		),
-	}
-	p.keyFn = func(*jwt.Token) (any, error) { return p.refreshKey, nil }
-	return p
-}
-
-// mint signs an access and a refresh token (two SignedString calls).
-func (p *benchPlainJWT) mint(subject, sid string, gen uint64) (access, refresh string, err error) {
-	now := time.Now()
-	access, err = jwt.NewWithClaims(jwt.SigningMethodHS256, benchAccessClaims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    benchIssuer,
-			Subject:   subject,
-			Audience:  benchAudience,
-			ExpiresAt: jwt.NewNumericDate(now.Add(rtr.DefaultAccessTTL)),
-			IssuedAt:  jwt.NewNumericDate(now),
-			ID:        benchID(),
-		},
-		SessionID: sid,
-	}).SignedString(p.accessKey)
-	if err != nil {
-		return "", "", err
-	}
-	refresh, err = jwt.NewWithClaims(jwt.SigningMethodHS256, benchRefreshClaims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    benchIssuer,
-			Subject:   subject,
-			ExpiresAt: jwt.NewNumericDate(now.Add(rtr.DefaultRefreshTTL)),
-			IssuedAt:  jwt.NewNumericDate(now),
-			ID:        benchID(),
-		},
-		SessionID:  sid,
-		Generation: gen,
-	}).SignedString(p.refreshKey)
-	return access, refresh, err
-}
-
-func (p *benchPlainJWT) parseRefresh(token string) (*benchRefreshClaims, error) {
-	c := &benchRefreshClaims{}
-	if _, err := p.parser.ParseWithClaims(token, c, p.keyFn); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// signTwoParseOne is the pure-CPU floor of a refresh: parse the presented
-// refresh token, sign a new access and refresh token.
-func (p *benchPlainJWT) signTwoParseOne(token string) (string, error) {
-	c, err := p.parseRefresh(token)
-	if err != nil {
-		return "", err
-	}
-	at, rt, err := p.mint(c.Subject, c.SessionID, c.Generation+1)
-	benchSinkString = at
-	return rt, err
-}
-
 // ---------------------------------------------------------------- Issue
 
 func BenchmarkIssue(b *testing.B) {
@@ -251,7 +158,7 @@ func BenchmarkIssue(b *testing.B) {
 		i := 0
 		defer benchCPU(b)()
 		for b.Loop() {
-			at, rt, err := pj.mint(subjects[i&(len(subjects)-1)], benchID(), 1)
+			at, rt, err := pj.Mint(subjects[i&(len(subjects)-1)], benchID(), 1)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -285,16 +192,18 @@ func BenchmarkRefreshMemory(b *testing.B) {
 	// Pure CPU: parse one refresh token and sign two tokens with golang-jwt.
 	b.Run("baseline=jwt-sign2-parse1", func(b *testing.B) {
 		pj := benchNewPlainJWT()
-		_, token, err := pj.mint(benchSubject, benchID(), 1)
+		_, token, err := pj.Mint(benchSubject, benchID(), 1)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
 		defer benchCPU(b)()
 		for b.Loop() {
-			if token, err = pj.signTwoParseOne(token); err != nil {
+			var at string
+			if at, token, err = pj.SignTwoParseOne(token); err != nil {
 				b.Fatal(err)
 			}
+			benchSinkString = at
 		}
 	})
 }
@@ -316,8 +225,8 @@ func BenchmarkRefreshMemoryParallel(b *testing.B) {
 		b.ResetTimer()
 		defer benchCPU(b)()
 		benchRunPool(b, pool, 1, func(_ context.Context, tok string) (rtr.Pair, error) {
-			rt, err := pj.signTwoParseOne(tok)
-			return rtr.Pair{RefreshToken: rt}, err
+			at, rt, err := pj.SignTwoParseOne(tok)
+			return rtr.Pair{AccessToken: at, RefreshToken: rt}, err
 		})
 	})
 }
@@ -357,10 +266,10 @@ func benchIssuePool(tb testing.TB, iss *rtr.Issuer, subjectPrefix string, n, str
 	return pool
 }
 
-func benchPlainPool(tb testing.TB, pj *benchPlainJWT, n int) *benchPool {
+func benchPlainPool(tb testing.TB, pj *baseline.PlainJWT, n int) *benchPool {
 	pool := &benchPool{tokens: make([]string, n), stripes: n}
 	for i := range pool.tokens {
-		_, rt, err := pj.mint("user-"+strconv.Itoa(i), benchID(), 1)
+		_, rt, err := pj.Mint("user-"+strconv.Itoa(i), benchID(), 1)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -619,7 +528,9 @@ func benchDeletePrefix(c redis.UniversalClient, prefix string) {
 }
 
 // benchRTTCounter is a go-redis hook counting round trips (a pipeline is one)
-// and commands sent.
+// and commands sent. Unlike the tests' testkit.RoundTrips it keeps no
+// names and takes no lock, so that counting does not weigh on what 64
+// goroutines measure.
 type benchRTTCounter struct {
 	rtts, cmds atomic.Int64
 }
@@ -771,13 +682,9 @@ func BenchmarkRefreshRedis(b *testing.B) {
 	})
 }
 
-// benchTrivialScript is the floor of one round trip: EVALSHA of a script that
-// does nothing.
-var benchTrivialScript = redis.NewScript(`return 1`)
-
 func benchEvalsha(b *testing.B, c redis.UniversalClient, rc *benchRTTCounter, par int) {
 	ctx := context.Background()
-	if err := benchTrivialScript.Run(ctx, c, nil).Err(); err != nil {
+	if err := baseline.TrivialScript.Run(ctx, c, nil).Err(); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
@@ -785,7 +692,7 @@ func benchEvalsha(b *testing.B, c redis.UniversalClient, rc *benchRTTCounter, pa
 		b.SetParallelism(par)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if err := benchTrivialScript.Run(ctx, c, nil).Err(); err != nil {
+				if err := baseline.TrivialScript.Run(ctx, c, nil).Err(); err != nil {
 					b.Error(err)
 					return
 				}
@@ -794,69 +701,23 @@ func benchEvalsha(b *testing.B, c redis.UniversalClient, rc *benchRTTCounter, pa
 	})
 }
 
-// benchWriteups is the flow of the write-ups rtr comes from, in Go: one Redis
-// key per user, refresh:<user id> -> the refresh token itself; a refresh
-// verifies the JWT, GETs the stored token, compares, DELs it, signs a new
-// pair, SETs the new refresh token and EXPIREs it: four separate commands,
-// four round trips, not atomic.
-type benchWriteups struct {
-	c      redis.UniversalClient
-	prefix string
-	jwt    *benchPlainJWT
-}
-
-var errBenchMismatch = errors.New("not the stored refresh token")
+// benchWriteups is the write-ups' flow (see [baseline.Writeups]) with a
+// pool of logged-in users for the benchmarks.
+type benchWriteups struct{ *baseline.Writeups }
 
 func benchNewWriteups(c redis.UniversalClient, prefix string) *benchWriteups {
-	return &benchWriteups{c: c, prefix: prefix + "refresh:", jwt: benchNewPlainJWT()}
-}
-
-func (w *benchWriteups) login(ctx context.Context, userID string) (string, error) {
-	_, rt, err := w.jwt.mint(userID, "", 1)
-	if err != nil {
-		return "", err
-	}
-	key := w.prefix + userID
-	if err := w.c.Set(ctx, key, rt, 0).Err(); err != nil {
-		return "", err
-	}
-	return rt, w.c.Expire(ctx, key, rtr.DefaultRefreshTTL).Err()
+	return &benchWriteups{baseline.NewWriteups(c, prefix, benchNewPlainJWT())}
 }
 
 func (w *benchWriteups) refresh(ctx context.Context, token string) (rtr.Pair, error) {
-	claims, err := w.jwt.parseRefresh(token)
-	if err != nil {
-		return rtr.Pair{}, err
-	}
-	key := w.prefix + claims.Subject
-	stored, err := w.c.Get(ctx, key).Result()
-	if err != nil {
-		return rtr.Pair{}, err
-	}
-	if stored != token {
-		w.c.Del(ctx, key)
-		return rtr.Pair{}, errBenchMismatch
-	}
-	if err := w.c.Del(ctx, key).Err(); err != nil {
-		return rtr.Pair{}, err
-	}
-	at, rt, err := w.jwt.mint(claims.Subject, "", claims.Generation+1)
-	if err != nil {
-		return rtr.Pair{}, err
-	}
-	if err := w.c.Set(ctx, key, rt, 0).Err(); err != nil {
-		return rtr.Pair{}, err
-	}
-	if err := w.c.Expire(ctx, key, rtr.DefaultRefreshTTL).Err(); err != nil {
-		return rtr.Pair{}, err
-	}
-	return rtr.Pair{AccessToken: at, RefreshToken: rt}, nil
+	at, rt, err := w.Refresh(ctx, token)
+	return rtr.Pair{AccessToken: at, RefreshToken: rt}, err
 }
 
 func (w *benchWriteups) loginPool(b *testing.B, n int) *benchPool {
 	pool := &benchPool{tokens: make([]string, n), stripes: n}
 	for i := range pool.tokens {
-		rt, err := w.login(context.Background(), "user-"+strconv.Itoa(i))
+		rt, err := w.Login(context.Background(), "user-"+strconv.Itoa(i))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -935,13 +796,13 @@ func BenchmarkRevokeAllRedis(b *testing.B) {
 	})
 	b.Run("baseline=evalsha-serial", func(b *testing.B) {
 		ctx := context.Background()
-		if err := benchTrivialScript.Run(ctx, c, nil).Err(); err != nil {
+		if err := baseline.TrivialScript.Run(ctx, c, nil).Err(); err != nil {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
 		benchMeasureRedis(b, c, rc, func() {
 			for range b.N {
-				if err := benchTrivialScript.Run(ctx, c, nil).Err(); err != nil {
+				if err := baseline.TrivialScript.Run(ctx, c, nil).Err(); err != nil {
 					b.Fatal(err)
 				}
 			}

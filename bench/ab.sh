@@ -36,7 +36,13 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/rtr-ab.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 git archive "$ref" | tar -x -C "$tmp"
-[ -n "$keep" ] || cp bench_test.go "$tmp/" # the external benchmarks; internal *_bench_test.go files test new code
+if [ -z "$keep" ]; then
+	# the external benchmarks and the baselines they measure against
+	cp bench_test.go "$tmp/"
+	mkdir -p "$tmp/bench"
+	rm -rf "$tmp/bench/baseline"
+	cp -r bench/baseline "$tmp/bench/"
+fi
 (cd "$tmp" && go test -c -o "$tmp/old.test" .)
 go test -c -o "$tmp/new.test" .
 
