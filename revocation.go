@@ -105,7 +105,7 @@ const revShards = 64
 // the feed, sweeps expired entries and reports lag.
 type revocations struct {
 	seedSub, seedSid maphash.Seed
-	perShard         int
+	maxEntries       int64
 	now              func() time.Time
 	maxLag           time.Duration
 	failClosed       bool
@@ -116,6 +116,8 @@ type revocations struct {
 	overflowUntil atomic.Int64 // unix ns; refuse everything before it
 	lagReported   atomic.Bool
 	overflowed    atomic.Bool
+	entries       atomic.Int64 // held in all shards together, at most maxEntries
+	fullSweepAt   atomic.Int64 // unix ns of the last sweep of every shard made because the set was full
 
 	shards [revShards]revShard
 
@@ -144,7 +146,7 @@ type revocationOptions struct {
 func newRevocations(o revocationOptions) *revocations {
 	r := &revocations{
 		seedSub: maphash.MakeSeed(), seedSid: maphash.MakeSeed(),
-		perShard: max(1, (o.maxEntries+revShards-1)/revShards),
+		maxEntries: int64(max(1, o.maxEntries)),
 		now:      o.now, maxLag: o.maxLag, failClosed: o.failClosed, emit: o.emit, extra: int64(o.leeway),
 	}
 	if r.emit == nil {
@@ -212,12 +214,62 @@ func (r *revocations) checkLag(now int64) {
 func (r *revocations) sweep(i int, now int64) {
 	sh := &r.shards[i]
 	sh.mu.Lock()
+	r.sweepLocked(sh, now)
+	sh.mu.Unlock()
+}
+
+// sweepLocked forgets the expired entries of sh, whose lock is held.
+func (r *revocations) sweepLocked(sh *revShard, now int64) {
+	n := 0
 	for k, until := range sh.m {
 		if until <= now {
 			delete(sh.m, k)
+			n++
 		}
 	}
-	sh.mu.Unlock()
+	r.entries.Add(int64(-n))
+}
+
+// reserve takes room for one more entry, if the bound allows it.
+func (r *revocations) reserve() bool {
+	if r.entries.Add(1) <= r.maxEntries {
+		return true
+	}
+	r.entries.Add(-1)
+	return false
+}
+
+// insert records until for k in sh, or reports that the set is full of
+// revocations in force (after forgetting the expired ones of sh).
+func (r *revocations) insert(sh *revShard, k uint64, until, now int64) bool {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if old, ok := sh.m[k]; ok {
+		sh.m[k] = max(old, until)
+		return true
+	}
+	if !r.reserve() {
+		r.sweepLocked(sh, now)
+		if !r.reserve() {
+			return false
+		}
+	}
+	sh.m[k] = until
+	return true
+}
+
+// sweepAllWhenFull sweeps every shard, at most once a second (a flood at
+// the bound must not make each insertion walk the whole set), and reports
+// whether it did.
+func (r *revocations) sweepAllWhenFull(now int64) bool {
+	last := r.fullSweepAt.Load()
+	if now-last < int64(time.Second) || !r.fullSweepAt.CompareAndSwap(last, now) {
+		return false
+	}
+	for i := range r.shards {
+		r.sweep(i, now)
+	}
+	return true
 }
 
 func (r *revocations) key(subject, sid string) uint64 {
@@ -234,39 +286,23 @@ func (r *revocations) Revoked(revs []Revocation) {
 		}
 		k := r.key(rv.Subject, rv.SessionID)
 		sh := &r.shards[k%revShards]
-		sh.mu.Lock()
-		old, ok := sh.m[k]
-		switch {
-		case ok:
-			sh.m[k] = max(old, until)
-		case len(sh.m) < r.perShard:
-			sh.m[k] = until
-		default:
-			for k2, u := range sh.m {
-				if u <= now {
-					delete(sh.m, k2)
-				}
-			}
-			if len(sh.m) < r.perShard {
-				sh.m[k] = until
+		if r.insert(sh, k, until, now) || (r.sweepAllWhenFull(now) && r.insert(sh, k, until, now)) {
+			continue
+		}
+		// Full of revocations in force. Forgetting one would bring a
+		// revoked session back; refuse every token instead until the one
+		// that did not fit has expired.
+		for {
+			o := r.overflowUntil.Load()
+			if o >= until || r.overflowUntil.CompareAndSwap(o, until) {
 				break
 			}
-			// Full of revocations in force. Forgetting one would bring a
-			// revoked session back; refuse every token instead until the
-			// one that did not fit has expired.
-			for {
-				o := r.overflowUntil.Load()
-				if o >= until || r.overflowUntil.CompareAndSwap(o, until) {
-					break
-				}
-			}
-			if r.overflowed.CompareAndSwap(false, true) {
-				// Not from here: the feed may be holding a lock of the
-				// store, and the callback may call the store.
-				go r.emit(EventRevocationOverflow)
-			}
 		}
-		sh.mu.Unlock()
+		if r.overflowed.CompareAndSwap(false, true) {
+			// Not from here: the feed may be holding a lock of the store,
+			// and the callback may call the store.
+			go r.emit(EventRevocationOverflow)
+		}
 	}
 }
 

@@ -26,9 +26,7 @@ func TestRevocationsSweep(t *testing.T) {
 	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	var events []EventType
 	var mu sync.Mutex
-	// Room for 500 in any one shard: the bound is per shard, and 500 ids
-	// need not spread evenly.
-	r := newTestRevocations(clock, revShards*500, &events, &mu)
+	r := newTestRevocations(clock, 1000, &events, &mu)
 	var revs []Revocation
 	for i := range 500 {
 		revs = append(revs, Revocation{Subject: "alice", SessionID: fmt.Sprint("s", i), Until: clock.Now().Add(time.Minute)})
@@ -174,4 +172,38 @@ func BenchmarkRevocationsCheck(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestRevocationsBoundIsGlobal: the set holds exactly maxEntries
+// revocations in force, however they spread over the shards, and makes
+// room by forgetting expired ones before it overflows.
+func TestRevocationsBoundIsGlobal(t *testing.T) {
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
+	var events []EventType
+	var mu sync.Mutex
+	const maxEntries = 100
+	r := newTestRevocations(clock, maxEntries, &events, &mu)
+	for i := range maxEntries {
+		r.Revoked([]Revocation{{Subject: "alice", SessionID: fmt.Sprint("s", i), Until: clock.Now().Add(time.Minute)}})
+	}
+	st := r.status()
+	require.Equal(t, maxEntries, st.Entries)
+	require.False(t, st.Overflow, "exactly the bound fits")
+	for i := range maxEntries {
+		require.ErrorIs(t, r.check("alice", fmt.Sprint("s", i)), ErrTokenRevoked)
+	}
+
+	// Expired entries make room, wherever they are.
+	clock.Advance(time.Minute)
+	for i := range maxEntries {
+		r.Revoked([]Revocation{{Subject: "bob", SessionID: fmt.Sprint("s", i), Until: clock.Now().Add(time.Minute)}})
+	}
+	st = r.status()
+	require.Equal(t, maxEntries, st.Entries)
+	require.False(t, st.Overflow)
+
+	// One more in force than the bound: every token is refused.
+	r.Revoked([]Revocation{{Subject: "carol", SessionID: "c", Until: clock.Now().Add(time.Minute)}})
+	require.True(t, r.status().Overflow)
+	require.ErrorIs(t, r.check("dave", "d"), ErrStoreUnavailable)
 }
