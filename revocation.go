@@ -147,7 +147,7 @@ func newRevocations(o revocationOptions) *revocations {
 	r := &revocations{
 		seedSub: maphash.MakeSeed(), seedSid: maphash.MakeSeed(),
 		maxEntries: int64(max(1, o.maxEntries)),
-		now:      o.now, maxLag: o.maxLag, failClosed: o.failClosed, emit: o.emit, extra: int64(o.leeway),
+		now:        o.now, maxLag: o.maxLag, failClosed: o.failClosed, emit: o.emit, extra: int64(o.leeway),
 	}
 	if r.emit == nil {
 		r.emit = func(EventType) {}
