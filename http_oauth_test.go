@@ -485,3 +485,31 @@ func TestRefreshTokenBoundToClient(t *testing.T) {
 	resp = refresh(unbound.RefreshToken, "public", "")
 	require.Equal(t, http.StatusOK, resp.StatusCode, "a token of no named client is not bound")
 }
+
+// TestRefreshWithAccessTokenOfClientSession: a refresh that also sends the
+// session's access token works for a session issued to a named client
+// (the two tokens are matched by subject and session only), in bearer mode
+// and in cookie mode's transparent refresh.
+func TestRefreshWithAccessTokenOfClientSession(t *testing.T) {
+	t.Run("bearer", func(t *testing.T) {
+		f := newHTTPFixture(t, nil, rtr.WithMode(rtr.BearerMode))
+		p, err := f.iss.Issue(t.Context(), "alice", rtr.WithClientID("app1"))
+		require.NoError(t, err)
+		r := newRequest(http.MethodPost, "/token", jsonBody(map[string]string{"refresh_token": p.RefreshToken}))
+		r.Header.Set("Authorization", "Bearer "+p.AccessToken)
+		resp := serve(f.auth.RefreshHandler(), r)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	})
+	t.Run("cookie", func(t *testing.T) {
+		f := newHTTPFixture(t, nil)
+		p, err := f.iss.Issue(t.Context(), "alice", rtr.WithClientID("app1"))
+		require.NoError(t, err)
+		f.clock.Advance(httpAccessTTL + time.Second) // the access cookie's token has expired: the middleware refreshes
+		access := &http.Cookie{Name: f.auth.AccessCookieName(), Value: p.AccessToken}
+		refresh := &http.Cookie{Name: f.auth.RefreshCookieName(), Value: p.RefreshToken}
+		resp := serve(f.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusOK)
+		})), newRequest(http.MethodGet, "/", nil, access, refresh))
+		require.Equal(t, http.StatusOK, resp.StatusCode, "not logged out")
+	})
+}

@@ -199,7 +199,8 @@ func (a *HTTPAuth) matchTokens(access, refresh string) error {
 	if err != nil {
 		return err
 	}
-	if ai != ri {
+	// Whom they name: the access token's identity carries no client id.
+	if ai.subject != ri.subject || ai.sessionID != ri.sessionID {
 		return errTokenMismatch
 	}
 	return nil
