@@ -123,9 +123,14 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	switch {
 	case len(cfg.Secret) > 0:
-		for _, s := range append([][]byte{cfg.Secret}, cfg.PreviousSecrets...) {
-			if len(s) < MinSecretLen {
-				return nil, fmt.Errorf("%w: secrets must be at least %d bytes", ErrInvalidConfig, MinSecretLen)
+		// The issuer's own rules: a verifier must not accept a secret that
+		// NewIssuer refuses (a placeholder, say).
+		if err := checkSecret("Secret", cfg.Secret); err != nil {
+			return nil, err
+		}
+		for i, s := range cfg.PreviousSecrets {
+			if err := checkSecret(fmt.Sprintf("PreviousSecrets[%d]", i), s); err != nil {
+				return nil, err
 			}
 		}
 		tc.Secret, tc.PreviousSecrets = cfg.Secret, cfg.PreviousSecrets

@@ -286,6 +286,8 @@ func TestNewVerifierConfigRefused(t *testing.T) {
 		"two sources":          {Secret: testSecret, PublicKeys: []crypto.PublicKey{pub}},
 		"short secret":         {Secret: []byte("short")},
 		"short previous":       {Secret: testSecret, PreviousSecrets: [][]byte{[]byte("short")}},
+		"placeholder secret":   {Secret: make([]byte, 32)},
+		"placeholder previous": {Secret: testSecret, PreviousSecrets: [][]byte{make([]byte, 32)}},
 		"private key":          {PublicKeys: []crypto.PublicKey{testKeys()[rtr.AlgEdDSA][0]}},
 		"plain http":           {JWKSURL: "http://auth.example/jwks.json"},
 		"relative URL":         {JWKSURL: "/jwks.json"},
