@@ -368,12 +368,7 @@ func (r *revocations) status() FeedStatus {
 		s.Lag = max(now.Sub(s.Since), 0)
 	}
 	s.Overflow = now.UnixNano() < r.overflowUntil.Load()
-	for i := range r.shards {
-		sh := &r.shards[i]
-		sh.mu.RLock()
-		s.Entries += len(sh.m)
-		sh.mu.RUnlock()
-	}
+	s.Entries = int(r.entries.Load())
 	return s
 }
 
