@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -21,7 +22,7 @@ import (
 
 // loginAndVerify runs the example with args, logs in, and verifies the
 // access token with a verifier fed from the example's JWKS.
-func loginAndVerify(t *testing.T, args ...string) (header map[string]any, keys int) {
+func loginAndVerify(t *testing.T, args ...string) (header map[string]any, keys int, access string) {
 	t.Helper()
 	base, stop := demotest.Run(t, run, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
 	defer func() { require.NoError(t, stop()) }()
@@ -42,23 +43,23 @@ func loginAndVerify(t *testing.T, args ...string) (header map[string]any, keys i
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&set))
 	resp.Body.Close()
 	if len(set.Keys) == 0 {
-		return header, 0
+		return header, 0, tok.AccessToken
 	}
 	v, err := rtr.NewVerifier(rtr.VerifierConfig{JWKSURL: base + "/.well-known/jwks.json"})
 	require.NoError(t, err)
 	c, err := v.Verify(context.Background(), tok.AccessToken)
 	require.NoError(t, err)
 	require.Equal(t, "alice", c.Subject)
-	return header, len(set.Keys)
+	return header, len(set.Keys), tok.AccessToken
 }
 
 func TestBearerExampleAlgs(t *testing.T) {
-	h, n := loginAndVerify(t)
+	h, n, _ := loginAndVerify(t)
 	require.Equal(t, "HS256", h["alg"])
 	require.Zero(t, n)
 	for _, alg := range []string{rtr.AlgEdDSA, rtr.AlgES256, rtr.AlgRS256} {
 		t.Run(alg, func(t *testing.T) {
-			h, n := loginAndVerify(t, "-alg", alg)
+			h, n, _ := loginAndVerify(t, "-alg", alg)
 			require.Equal(t, alg, h["alg"])
 			require.Equal(t, 1, n)
 		})
@@ -72,9 +73,14 @@ func TestBearerExampleKeyFile(t *testing.T) {
 	require.NoError(t, err)
 	file := filepath.Join(t.TempDir(), "key.pem")
 	require.NoError(t, os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
-	h, n := loginAndVerify(t, "-alg", rtr.AlgES256, "-key", file)
+	h, n, access := loginAndVerify(t, "-alg", rtr.AlgES256, "-key", file)
 	require.Equal(t, rtr.AlgES256, h["alg"])
 	require.Equal(t, 1, n)
+	// Signed with the key from the file, not one made up at start-up.
+	v, err := rtr.NewVerifier(rtr.VerifierConfig{PublicKeys: []crypto.PublicKey{k.Public()}})
+	require.NoError(t, err)
+	_, err = v.Verify(context.Background(), access)
+	require.NoError(t, err)
 
 	for _, args := range [][]string{
 		{"-alg", rtr.AlgEdDSA, "-key", file}, // the wrong type of key
