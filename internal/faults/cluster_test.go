@@ -149,6 +149,7 @@ func TestFaultSlotMigration(t *testing.T) {
 		mu       sync.Mutex
 		outcomes = map[string]int{}
 		rotated  = make([]int, devices)
+		steps    = make([][][2]string, devices) // per device: (presented, received) refresh tokens
 	)
 	for i := range pairs {
 		wg.Add(1)
@@ -161,11 +162,8 @@ func TestFaultSlotMigration(t *testing.T) {
 				mu.Lock()
 				outcomes[classify(err)]++
 				if err == nil {
-					g := testkit.IDs(t, p.RefreshToken).Gen
-					g0 := testkit.IDs(t, pairs[i].RefreshToken).Gen
-					if g == g0+1 {
-						rotated[i]++
-					}
+					// Decoded after wg.Wait, on the test goroutine.
+					steps[i] = append(steps[i], [2]string{pairs[i].RefreshToken, p.RefreshToken})
 					pairs[i] = p
 				}
 				mu.Unlock()
@@ -194,6 +192,13 @@ func TestFaultSlotMigration(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	stop.Store(true)
 	wg.Wait()
+	for i, ss := range steps {
+		for _, st := range ss {
+			if testkit.IDs(t, st[1]).Gen == testkit.IDs(t, st[0]).Gen+1 {
+				rotated[i]++
+			}
+		}
+	}
 
 	require.Empty(t, moveErrs, "the migration itself")
 	t.Logf("refresh outcomes during %d slot migrations: %v", rounds, outcomes)
