@@ -26,7 +26,7 @@ go test -race -count=1 ./internal/faultproxy/ || rc=$?
 pkg=./internal/faults/
 echo "40-faults: RTR_FAULTS=1 go test -race -count=1 -v -run '^TestFault' $pkg"
 t0=$SECONDS
-RTR_FAULTS=1 go test -race -count=1 -v -timeout 8m -run '^TestFault' "$pkg" >"$log" 2>&1 || rc=$?
+RTR_FAULTS=1 go test -race -count=1 -v -timeout 7m -run '^TestFault' "$pkg" >"$log" 2>&1 || rc=$?
 # go-redis logs every refused dial while a server is down; keep the log readable.
 grep -v -E '^redis: .*(failed to dial|connection refused)' "$log" || true
 echo "40-faults: fault tests took $((SECONDS - t0))s"
