@@ -2,7 +2,6 @@ package pgstore_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
@@ -56,11 +56,11 @@ func revWaitInSync(t *testing.T, v *rtr.Verifier) {
 // is asynchronous; the bound is generous and no timing assertion).
 func revRefused(t *testing.T, v *rtr.Verifier, tok string) {
 	t.Helper()
-	var err error
-	require.Eventually(t, func() bool {
-		_, err = v.Verify(context.Background(), tok)
-		return errors.Is(err, rtr.ErrTokenRevoked)
-	}, 15*time.Second, 2*time.Millisecond, "token still accepted or refused for another reason: %v", err)
+	// EventuallyWithT reports the last attempt's error, not the first's.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		_, err := v.Verify(context.Background(), tok)
+		assert.ErrorIs(c, err, rtr.ErrTokenRevoked, "token still accepted or refused for another reason")
+	}, 15*time.Second, 2*time.Millisecond)
 }
 
 func logins(t *testing.T, iss *rtr.Issuer, subject string, n int) []rtr.Pair {

@@ -2,12 +2,12 @@ package faults_test
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
@@ -239,9 +239,9 @@ func waitFeedInSync(t *testing.T, v *rtr.Verifier) {
 // timing assertion.
 func waitRevoked(t *testing.T, v *rtr.Verifier, tok string) {
 	t.Helper()
-	var err error
-	require.Eventually(t, func() bool {
-		_, err = v.Verify(context.Background(), tok)
-		return errors.Is(err, rtr.ErrTokenRevoked)
-	}, 10*time.Second, 2*time.Millisecond, "token still accepted or refused for another reason: %v", err)
+	// EventuallyWithT reports the last attempt's error, not the first's.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		_, err := v.Verify(context.Background(), tok)
+		assert.ErrorIs(c, err, rtr.ErrTokenRevoked, "token still accepted or refused for another reason")
+	}, 10*time.Second, 2*time.Millisecond)
 }
