@@ -3,25 +3,10 @@ package rtr
 import (
 	"math"
 	"net/http"
-	"strings"
 )
 
-// challenge builds the WWW-Authenticate value of a bearer-mode 401
-// (RFC 6750 §3): no error code when the request had no token,
-// error="invalid_token" when it had one.
-func (a *HTTPAuth) challenge(e *HTTPError) string {
-	var b strings.Builder
-	b.WriteString("Bearer")
-	sep := " "
-	if a.realm != "" {
-		b.WriteString(` realm="` + a.realm + `"`)
-		sep = ", "
-	}
-	if e.Code == "invalid_token" {
-		b.WriteString(sep + `error="invalid_token", error_description="` + e.Description + `"`)
-	}
-	return b.String()
-}
+// challenge is the WWW-Authenticate value of a bearer-mode 401.
+func (a *HTTPAuth) challenge(e *HTTPError) string { return bearerChallenge(a.realm, e) }
 
 // TokenResponse is the JSON body of a successful login or refresh in
 // [BearerMode] (RFC 6749 §5.1). RefreshToken is omitted when the refresh

@@ -95,16 +95,25 @@ func (a *HTTPAuth) fail(w http.ResponseWriter, r *http.Request, e *HTTPError, cl
 // resourceError maps an error met while authenticating a request to a
 // protected resource.
 func (a *HTTPAuth) resourceError(err error) *HTTPError {
+	return tokenError(err, a.reuseStatus)
+}
+
+// tokenError maps an error met while checking an access token, for
+// [HTTPAuth] and [BearerMiddleware] alike, so that the same cause gets the
+// same answer from both; reuseStatus is the status of [ErrTokenReused].
+func tokenError(err error, reuseStatus int) *HTTPError {
 	e := commonError(err)
 	if e != nil {
 		return e
 	}
 	e = &HTTPError{Status: http.StatusUnauthorized, Code: "invalid_token", Err: err}
 	switch {
+	case errors.Is(err, ErrKeyUnavailable):
+		e.Status, e.Code, e.Description = http.StatusServiceUnavailable, "temporarily_unavailable", "the token's verification key is unavailable; try again"
 	case errors.Is(err, errNoToken):
 		e.Code, e.Description = "unauthorized", "authentication required"
 	case errors.Is(err, ErrTokenReused):
-		e.Status, e.Description = a.reuseStatus, "refresh token reuse detected; the session was revoked"
+		e.Status, e.Description = reuseStatus, "refresh token reuse detected; the session was revoked"
 	case errors.Is(err, ErrTokenExpired):
 		e.Description = "the token expired"
 	case errors.Is(err, ErrSessionNotFound), errors.Is(err, ErrTokenRevoked):

@@ -88,8 +88,7 @@ func (m *BearerMiddleware) middleware(next http.Handler, optional bool) http.Han
 				next.ServeHTTP(w, r)
 				return
 			}
-			m.fail(w, r, &HTTPError{Status: http.StatusUnauthorized, Code: "unauthorized",
-				Description: "authentication required", Err: errNoToken})
+			m.fail(w, r, tokenError(errNoToken, http.StatusUnauthorized))
 			return
 		}
 		if ambient {
@@ -100,7 +99,7 @@ func (m *BearerMiddleware) middleware(next http.Handler, optional bool) http.Han
 		}
 		c, err := m.v.Verify(r.Context(), tok)
 		if err != nil {
-			m.fail(w, r, verifyHTTPError(err))
+			m.fail(w, r, tokenError(err, http.StatusUnauthorized))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey, c)))
@@ -114,24 +113,6 @@ func (m *BearerMiddleware) token(r *http.Request) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// verifyHTTPError maps an error of [Verifier.Verify].
-func verifyHTTPError(err error) *HTTPError {
-	switch {
-	case errors.Is(err, ErrKeyUnavailable):
-		return &HTTPError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
-			Description: "the token's verification key is unavailable; try again", Err: err}
-	case errors.Is(err, ErrTokenExpired):
-		return &HTTPError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "the token expired", Err: err}
-	case errors.Is(err, ErrInvalidToken):
-		return &HTTPError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "the token is invalid", Err: err}
-	}
-	if e := commonError(err); e != nil {
-		return e
-	}
-	// Any other refusal (an ended session, say) is still about the token.
-	return &HTTPError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "the token was refused", Err: err}
 }
 
 // fail sets the challenge of a 401 and hands e to the error handler.

@@ -149,3 +149,51 @@ func TestCookieModeAsymmetric(t *testing.T) {
 		})
 	}
 }
+
+// TestBearerMiddlewareAnswersAsHTTPAuth: a resource server on the
+// issuer's verifier and the issuer's own middleware give the same status,
+// challenge and body for the same token, ended sessions included.
+func TestBearerMiddlewareAnswersAsHTTPAuth(t *testing.T) {
+	ctx := context.Background()
+	iss := newRevocationIssuer(t, rtr.NewMemoryStore())
+	auth, err := rtr.NewHTTPAuth(iss, rtr.WithMode(rtr.BearerMode), rtr.WithRealm("api"))
+	require.NoError(t, err)
+	res, err := rtr.NewBearerMiddleware(iss.Verifier(), rtr.WithRealm("api"))
+	require.NoError(t, err)
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
+
+	live, err := iss.Issue(ctx, "alice")
+	require.NoError(t, err)
+	ended, err := iss.Issue(ctx, "bob")
+	require.NoError(t, err)
+	require.NoError(t, iss.Revoke(ctx, ended.RefreshToken))
+	waitRevoked(t, iss.Verifier(), ended.AccessToken)
+
+	for _, tc := range []struct {
+		name, token string
+		status      int
+	}{
+		{"valid", live.AccessToken, 200},
+		{"no token", "", 401},
+		{"tampered", testkit.Tamper(t, live.AccessToken), 401},
+		{"refresh token", live.RefreshToken, 401},
+		{"ended session", ended.AccessToken, 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			answer := func(h http.Handler) *httptest.ResponseRecorder {
+				r := httptest.NewRequest(http.MethodGet, "/me", nil)
+				if tc.token != "" {
+					r.Header.Set("Authorization", "Bearer "+tc.token)
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, r)
+				return rec
+			}
+			want, got := answer(auth.Require(ok)), answer(res.Require(ok))
+			require.Equal(t, tc.status, want.Code, want.Body.String())
+			require.Equal(t, want.Code, got.Code)
+			require.Equal(t, want.Header().Get("WWW-Authenticate"), got.Header().Get("WWW-Authenticate"))
+			require.Equal(t, want.Body.String(), got.Body.String())
+		})
+	}
+}
