@@ -23,7 +23,8 @@ var errBadRequest = errors.New("rtr: malformed request body")
 // "refresh_token".
 var errGrantType = errors.New("rtr: unsupported grant_type")
 
-// HTTPError is what [HTTPAuth] hands to an [ErrorHandler]. Use
+// HTTPError is what [HTTPAuth] and [BearerMiddleware] hand to an
+// [ErrorHandler]. Use
 // errors.Is(e, [ErrTokenReused]) and friends to tell the causes apart.
 // No field ever holds a token.
 type HTTPError struct {
@@ -37,7 +38,8 @@ type HTTPError struct {
 	// "invalid_grant" (the refresh endpoint refused a refresh token),
 	// "invalid_request", "unsupported_grant_type", "invalid_client"
 	// ([ErrInvalidClient]), "cross_origin",
-	// "temporarily_unavailable" (store outage) or "server_error".
+	// "temporarily_unavailable" (store outage, or a verification key that
+	// cannot be fetched now: [ErrKeyUnavailable]) or "server_error".
 	Code string
 
 	// Description is a short English sentence, safe to show to users.
@@ -74,9 +76,9 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, e *HTTPError) {
 
 // WriteError answers err the way the middleware would, through the
 // configured [ErrorHandler]: for example an error returned by
-// [HTTPAuth.Login]. A store outage is 503, [ErrCrossOrigin] 403, an
-// invalid or expired token or a missing session 401, reuse 401 or 403, an
-// [*HTTPError] its own status, anything else 500.
+// [HTTPAuth.Login]. A store outage or [ErrKeyUnavailable] is 503,
+// [ErrCrossOrigin] 403, an invalid or expired token or an ended session
+// 401, reuse 401 or 403, an [*HTTPError] its own status, anything else 500.
 func (a *HTTPAuth) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	var he *HTTPError
 	if !errors.As(err, &he) {

@@ -57,12 +57,17 @@ func NewBearerMiddleware(v *Verifier, opts ...HTTPOption) (*BearerMiddleware, er
 // [Claims] in the request context ([ClaimsFromContext]). The answers:
 //   - no token: 401 with "WWW-Authenticate: Bearer" and no error
 //     attribute (RFC 6750 §3.1);
-//   - an invalid or expired token: 401 with
+//   - an invalid or expired token, or one of an ended session
+//     ([ErrTokenRevoked], with [Config.InstantRevocation]): 401 with
 //     `WWW-Authenticate: Bearer error="invalid_token"`;
 //   - a token whose key cannot be fetched now ([ErrKeyUnavailable]) or a
 //     store outage ([ErrStoreUnavailable]): 503, "temporarily_unavailable";
 //   - a token from an ambient source (a cookie) on a cross-origin unsafe
-//     request: 403.
+//     request: 403;
+//   - any other error: 500, "server_error".
+//
+// A cause gets the same status, challenge and description here as from
+// [HTTPAuth.Require].
 //
 // Error bodies are written by the [ErrorHandler].
 func (m *BearerMiddleware) Require(next http.Handler) http.Handler {

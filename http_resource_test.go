@@ -3,6 +3,7 @@ package rtr_test
 import (
 	"context"
 	"crypto"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -155,13 +156,17 @@ func TestCookieModeAsymmetric(t *testing.T) {
 // challenge and body for the same token, ended sessions included.
 func TestBearerMiddlewareAnswersAsHTTPAuth(t *testing.T) {
 	ctx := context.Background()
-	iss := newRevocationIssuer(t, rtr.NewMemoryStore())
+	clock := testkit.NowClock()
+	iss := newRevocationIssuer(t, rtr.NewMemoryStore(), func(c *rtr.Config) { c.Now = clock.Now })
 	auth, err := rtr.NewHTTPAuth(iss, rtr.WithMode(rtr.BearerMode), rtr.WithRealm("api"))
 	require.NoError(t, err)
 	res, err := rtr.NewBearerMiddleware(iss.Verifier(), rtr.WithRealm("api"))
 	require.NoError(t, err)
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
 
+	old, err := iss.Issue(ctx, "carol")
+	require.NoError(t, err)
+	clock.Advance(time.Hour) // old's access token has expired
 	live, err := iss.Issue(ctx, "alice")
 	require.NoError(t, err)
 	ended, err := iss.Issue(ctx, "bob")
@@ -175,25 +180,35 @@ func TestBearerMiddlewareAnswersAsHTTPAuth(t *testing.T) {
 	}{
 		{"valid", live.AccessToken, 200},
 		{"no token", "", 401},
+		{"expired", old.AccessToken, 401},
 		{"tampered", testkit.Tamper(t, live.AccessToken), 401},
 		{"refresh token", live.RefreshToken, 401},
 		{"ended session", ended.AccessToken, 401},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			answer := func(h http.Handler) *httptest.ResponseRecorder {
-				r := httptest.NewRequest(http.MethodGet, "/me", nil)
-				if tc.token != "" {
-					r.Header.Set("Authorization", "Bearer "+tc.token)
+		for _, optional := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/optional=%v", tc.name, optional), func(t *testing.T) {
+				answer := func(h http.Handler) *httptest.ResponseRecorder {
+					r := httptest.NewRequest(http.MethodGet, "/me", nil)
+					if tc.token != "" {
+						r.Header.Set("Authorization", "Bearer "+tc.token)
+					}
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, r)
+					return rec
 				}
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, r)
-				return rec
-			}
-			want, got := answer(auth.Require(ok)), answer(res.Require(ok))
-			require.Equal(t, tc.status, want.Code, want.Body.String())
-			require.Equal(t, want.Code, got.Code)
-			require.Equal(t, want.Header().Get("WWW-Authenticate"), got.Header().Get("WWW-Authenticate"))
-			require.Equal(t, want.Body.String(), got.Body.String())
-		})
+				want, got := answer(auth.Require(ok)), answer(res.Require(ok))
+				if optional {
+					want, got = answer(auth.Optional(ok)), answer(res.Optional(ok))
+				}
+				status := tc.status
+				if optional && tc.token == "" {
+					status = 200 // anonymous
+				}
+				require.Equal(t, status, want.Code, want.Body.String())
+				require.Equal(t, want.Code, got.Code)
+				require.Equal(t, want.Header().Get("WWW-Authenticate"), got.Header().Get("WWW-Authenticate"))
+				require.Equal(t, want.Body.String(), got.Body.String())
+			})
+		}
 	}
 }

@@ -41,7 +41,9 @@ func (c *verifiedClaims) Fields() (*jwt.RegisteredClaims, *string, *jwt.NumericD
 // [Config.InstantRevocation], a token of an ended session is
 // [ErrTokenRevoked], and [ErrStoreUnavailable] means the verifier cannot
 // tell now (see [Config.RevocationFailClosed] and
-// [Config.RevocationMaxEntries]).
+// [Config.RevocationMaxEntries]). Every error wraps one of these five
+// sentinels; the HTTP layer maps them to statuses and would answer any
+// other error with 500.
 func (v *Verifier) Verify(ctx context.Context, accessToken string) (*Claims, error) {
 	vc := new(verifiedClaims)
 	if err := v.codec.ParseAccess(ctx, accessToken, vc); err != nil {
