@@ -167,7 +167,13 @@ func (a *HTTPAuth) authenticate(r *http.Request, kind endpointKind) authResult {
 	if errors.Is(err, ErrStoreUnavailable) { // the revocation feed cannot tell now
 		return authResult{err: a.resourceError(err), pair: &p}
 	}
-	if err != nil { // a token we just minted must verify
+	if errors.Is(err, ErrTokenRevoked) {
+		// The session ended between the rotation and this check (its
+		// stolen refresh token replayed elsewhere, say): the new pair is
+		// dead as well, so answer as for any ended session.
+		return authResult{err: a.resourceError(err), clear: clearBoth, anonymous: true}
+	}
+	if err != nil { // otherwise a token we just minted must verify
 		return authResult{err: serverError(err)}
 	}
 	return authResult{claims: c, pair: &p}
