@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/rtr-go/rtr"
 )
@@ -109,7 +110,10 @@ func ExampleNewHTTPAuth_bearer() {
 	var tok rtr.TokenResponse
 	_ = json.NewDecoder(resp.Body).Decode(&tok)
 	resp.Body.Close()
-	fmt.Println(resp.StatusCode, tok.TokenType, tok.ExpiresIn, resp.Header.Get("Cache-Control"))
+	// expires_in counts whole seconds left (899 when the clock ticked over a
+	// second since minting), so print the lifetime to the minute.
+	lifetime := (time.Duration(tok.ExpiresIn) * time.Second).Round(time.Minute)
+	fmt.Println(resp.StatusCode, tok.TokenType, lifetime, resp.Header.Get("Cache-Control"))
 
 	req, _ := http.NewRequest("GET", srv.URL+"/api/me", nil)
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
@@ -129,7 +133,7 @@ func ExampleNewHTTPAuth_bearer() {
 	resp.Body.Close()
 	fmt.Println(resp.StatusCode, next.RefreshToken != tok.RefreshToken)
 	// Output:
-	// 200 Bearer 900 no-store
+	// 200 Bearer 15m0s no-store
 	// 200 hello alice
 	// 401 Bearer
 	// 200 true
