@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -422,5 +423,34 @@ func TestBearerLogoutAll(t *testing.T) {
 	for _, tr := range []rtr.TokenResponse{a, b} {
 		_, err := f.iss.Refresh(t.Context(), tr.RefreshToken)
 		require.ErrorIs(t, err, rtr.ErrSessionNotFound)
+	}
+}
+
+// TestTokenLocationFuncCalledOncePerRequest: the middleware looks the
+// access token up once per request, also when the cross-origin guard needs
+// to know whether it came from an ambient source: a TokenLocationFunc is
+// the user's code, and may be costly or count what it sees.
+func TestTokenLocationFuncCalledOncePerRequest(t *testing.T) {
+	var calls atomic.Int32
+	loc := rtr.TokenLocationFunc(func(r *http.Request) string {
+		calls.Add(1)
+		return r.URL.Query().Get("token")
+	})
+	f := newHTTPFixture(t, nil, rtr.WithMode(rtr.BearerMode), rtr.WithTokenLocations(loc))
+	tok := f.bearerLogin("alice").AccessToken
+	for _, tc := range []struct {
+		name, token string
+		status      int
+	}{
+		{"valid", tok, http.StatusOK},
+		{"invalid", "x" + tok, http.StatusUnauthorized},
+		{"none", "", http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls.Store(0)
+			resp := serve(f.auth.Require(whoami), newRequest(http.MethodGet, "/me?token="+tc.token, nil))
+			require.Equal(t, tc.status, resp.StatusCode, readBody(t, resp))
+			require.Equal(t, int32(1), calls.Load())
+		})
 	}
 }

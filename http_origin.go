@@ -35,10 +35,22 @@ const (
 //
 // Every handler calls it first, before reading the body.
 func (a *HTTPAuth) checkOrigin(r *http.Request, kind endpointKind) error {
-	check := a.mode == CookieMode || (kind == sessionEndpoint && a.cookies.refresh.name != "")
+	check := a.usesCookies(kind)
 	if !check && a.ambientSources {
 		_, check = a.accessToken(r) // true: the token came from an ambient source
 	}
+	return a.checkOriginIf(r, check)
+}
+
+// usesCookies reports whether an endpoint of kind reads or clears a token
+// cookie whatever the request carries (the first two cases of checkOrigin).
+func (a *HTTPAuth) usesCookies(kind endpointKind) bool {
+	return a.mode == CookieMode || (kind == sessionEndpoint && a.cookies.refresh.name != "")
+}
+
+// checkOriginIf is checkOrigin for a caller that has already looked the
+// access token up: check says whether one of checkOrigin's cases holds.
+func (a *HTTPAuth) checkOriginIf(r *http.Request, check bool) error {
 	if !check {
 		return nil
 	}

@@ -119,10 +119,10 @@ type authResult struct {
 // cookie mode when needed. It writes nothing.
 func (a *HTTPAuth) authenticate(r *http.Request, kind endpointKind) authResult {
 	ctx := r.Context()
-	if err := a.checkOrigin(r, kind); err != nil {
+	tok, ambient := a.accessToken(r) // once: a TokenLocationFunc is the user's code
+	if err := a.checkOriginIf(r, a.usesCookies(kind) || ambient); err != nil {
 		return authResult{err: a.resourceError(err)}
 	}
-	tok, _ := a.accessToken(r)
 	if tok != "" {
 		c, err := a.iss.verifier.Verify(ctx, tok)
 		if err == nil {
