@@ -47,7 +47,8 @@ func requestHost(r *http.Request) string {
 
 // isLoopbackHost reports whether browsers treat host as this machine,
 // where they accept Secure cookies over plain HTTP: localhost and its
-// subdomains, 127.0.0.0/8, ::1.
+// subdomains, 127.0.0.0/8, ::1. It only decides whether to warn, so it
+// follows the browsers; checkJWKSURL's rule for key fetches is stricter.
 func isLoopbackHost(host string) bool {
 	h := strings.ToLower(strings.TrimSuffix(host, "."))
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") {

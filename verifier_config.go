@@ -196,7 +196,11 @@ func (cfg *VerifierConfig) follow(v *Verifier, now func() time.Time) *Verifier {
 }
 
 // checkJWKSURL accepts absolute https URLs, and http ones on a loopback
-// host: key sets fetched in clear text could be replaced on the way.
+// host: key sets fetched in clear text could be replaced on the way. The
+// loopback rule is stricter than isLoopbackHost's on purpose: only
+// "localhost" and loopback addresses, not other names under .localhost,
+// which a resolver need not keep on this machine; a wrong answer here
+// would hand the verification keys to whoever answers that name.
 func checkJWKSURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
