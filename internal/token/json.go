@@ -53,25 +53,26 @@ func (p *accessPayload) appendWithExtra(b, extra []byte) []byte {
 // appendJSON appends p exactly as json.Marshal encodes it (fields in
 // order, omitempty honoured), without reflection.
 func (p *accessPayload) appendJSON(b []byte) []byte {
-	b = append(b, '{')
-	if p.Issuer != "" {
-		b = append(b, `"iss":`...)
-		b = AppendJSONString(b, p.Issuer)
-		b = append(b, ',')
-	}
-	b = append(b, `"sub":`...)
-	b = AppendJSONString(b, p.Subject)
-	if len(p.Audience) > 0 {
-		b = append(b, `,"aud":`...)
-		b = appendAudience(b, p.Audience)
-	}
-	b = appendDatesAndIDs(b, p.ExpiresAt, p.IssuedAt, p.ID, p.SessionID)
+	b = appendRegistered(b, p.Issuer, p.Subject, p.Audience, p.ExpiresAt, p.IssuedAt, p.ID, p.SessionID)
 	return append(b, '}')
 }
 
-// appendDatesAndIDs appends the members both payloads share after "sub"
-// (and "aud"), in json.Marshal's order.
-func appendDatesAndIDs(b []byte, exp, iat int64, jti, sid string) []byte {
+// appendRegistered opens the object and appends the members both payloads
+// share, in json.Marshal's order: iss (omitted when empty), sub, aud
+// (omitted when empty), exp, iat, jti, sid.
+func appendRegistered(b []byte, iss, sub string, aud jwt.ClaimStrings, exp, iat int64, jti, sid string) []byte {
+	b = append(b, '{')
+	if iss != "" {
+		b = append(b, `"iss":`...)
+		b = AppendJSONString(b, iss)
+		b = append(b, ',')
+	}
+	b = append(b, `"sub":`...)
+	b = AppendJSONString(b, sub)
+	if len(aud) > 0 {
+		b = append(b, `,"aud":`...)
+		b = appendAudience(b, aud)
+	}
 	b = append(b, `,"exp":`...)
 	b = strconv.AppendInt(b, exp, 10)
 	b = append(b, `,"iat":`...)
@@ -84,19 +85,7 @@ func appendDatesAndIDs(b []byte, exp, iat int64, jti, sid string) []byte {
 
 // appendJSON appends p exactly as json.Marshal encodes it.
 func (p *refreshPayload) appendJSON(b []byte) []byte {
-	b = append(b, '{')
-	if p.Issuer != "" {
-		b = append(b, `"iss":`...)
-		b = AppendJSONString(b, p.Issuer)
-		b = append(b, ',')
-	}
-	b = append(b, `"sub":`...)
-	b = AppendJSONString(b, p.Subject)
-	if len(p.Audience) > 0 {
-		b = append(b, `,"aud":`...)
-		b = appendAudience(b, p.Audience)
-	}
-	b = appendDatesAndIDs(b, p.ExpiresAt, p.IssuedAt, p.ID, p.SessionID)
+	b = appendRegistered(b, p.Issuer, p.Subject, p.Audience, p.ExpiresAt, p.IssuedAt, p.ID, p.SessionID)
 	b = append(b, `,"gen":`...)
 	b = strconv.AppendUint(b, p.Generation, 10)
 	if p.ClientID != "" {
