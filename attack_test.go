@@ -108,7 +108,7 @@ func TestAttackThiefInsideTheGrace(t *testing.T) {
 			clk.Advance(grace)
 			_, err = iss.Refresh(ctx, second.RefreshToken)
 			require.ErrorIs(t, err, rtr.ErrTokenReused, "the second holder's use is reuse")
-			require.Equal(t, 1, events.count(rtr.EventReuseDetected))
+			require.Equal(t, 1, events.Count(rtr.EventReuseDetected))
 			ss, err := iss.Sessions(ctx, "victim")
 			require.NoError(t, err)
 			require.Empty(t, ss, "the session is revoked for both")

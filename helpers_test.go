@@ -1,52 +1,19 @@
 package rtr_test
 
 import (
-	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/issuertest"
 	"github.com/rtr-go/rtr/internal/testkit"
 	"github.com/rtr-go/rtr/internal/testredis"
 )
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test-secret")
-
-// eventLog records issuer events for assertions; its record method is a
-// Config.OnEvent. It is safe for concurrent use.
-type eventLog struct {
-	mu     sync.Mutex
-	events []rtr.Event
-}
-
-func (l *eventLog) record(_ context.Context, e rtr.Event) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.events = append(l.events, e)
-}
-
-func (l *eventLog) count(t rtr.EventType) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, e := range l.events {
-		if e.Type == t {
-			n++
-		}
-	}
-	return n
-}
-
-func (l *eventLog) last() rtr.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.events[len(l.events)-1]
-}
 
 // storeFactories are the stores every policy test runs on. Real Redis is
 // skipped when RTR_REDIS_ADDR is not set.
@@ -74,14 +41,14 @@ func forEachStore(t *testing.T, fn func(t *testing.T, store rtr.Store)) {
 type fixture struct {
 	iss    *rtr.Issuer
 	clock  *testkit.Clock
-	events *eventLog
+	events *issuertest.EventLog
 }
 
 // newFixture builds an issuer on store with an injected clock and event
 // log; mod adjusts the config.
 func newFixture(t *testing.T, store rtr.Store, mod ...func(*rtr.Config)) fixture {
 	t.Helper()
-	f := fixture{clock: testkit.NewClock(time.Now().Truncate(time.Second)), events: &eventLog{}}
+	f := fixture{clock: testkit.NewClock(time.Now().Truncate(time.Second)), events: &issuertest.EventLog{}}
 	cfg := rtr.Config{
 		Store:      store,
 		Secret:     testSecret,
@@ -91,7 +58,7 @@ func newFixture(t *testing.T, store rtr.Store, mod ...func(*rtr.Config)) fixture
 		RefreshTTL: time.Hour,
 		ReuseGrace: 10 * time.Second,
 		Now:        f.clock.Now,
-		OnEvent:    f.events.record,
+		OnEvent:    f.events.Record,
 	}
 	for _, m := range mod {
 		m(&cfg)
@@ -147,24 +114,6 @@ func newRevocationIssuer(t *testing.T, store rtr.Store, mod ...func(*rtr.Config)
 	iss, err := rtr.NewIssuer(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = iss.Close() })
-	waitFeedInSync(t, iss.Verifier())
+	issuertest.WaitFeedInSync(t, iss.Verifier())
 	return iss
-}
-
-func waitFeedInSync(t *testing.T, v *rtr.Verifier) {
-	t.Helper()
-	require.Eventually(t, func() bool { return v.RevocationStatus().InSync }, 10*time.Second, 5*time.Millisecond,
-		"revocation feed never got in sync")
-}
-
-// waitRevoked waits until v refuses tok with ErrTokenRevoked. Propagation
-// is asynchronous between processes; the bound here is generous and is
-// no timing assertion (BENCHMARKS.md has the measured figures).
-func waitRevoked(t *testing.T, v *rtr.Verifier, tok string) {
-	t.Helper()
-	// EventuallyWithT reports the last attempt's error, not the first's.
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		_, err := v.Verify(context.Background(), tok)
-		assert.ErrorIs(c, err, rtr.ErrTokenRevoked, "token still accepted or refused for another reason")
-	}, 10*time.Second, 2*time.Millisecond)
 }

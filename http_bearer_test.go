@@ -221,7 +221,7 @@ func TestBearerRefreshHandler(t *testing.T) {
 			req := tc.prepare(t, f, tr)
 			before := 0
 			if tc.event != "" {
-				before = f.events.count(tc.event)
+				before = f.events.Count(tc.event)
 			}
 			resp := serve(f.auth.RefreshHandler(), req)
 			require.Equal(t, tc.status, resp.StatusCode)
@@ -242,7 +242,7 @@ func TestBearerRefreshHandler(t *testing.T) {
 				assert.NotEmpty(t, desc)
 			}
 			if tc.event != "" {
-				assert.Equal(t, before+1, f.events.count(tc.event))
+				assert.Equal(t, before+1, f.events.Count(tc.event))
 			}
 		})
 	}

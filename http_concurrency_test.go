@@ -102,8 +102,8 @@ func TestCookieParallelExpiredRequests(t *testing.T) {
 				assert.Equal(t, next, r.refresh, "request %d: every request converges on one token", i)
 			}
 			assert.EqualValues(t, 2, testkit.Claim(t, next, "gen"), "rotated exactly once")
-			assert.Equal(t, 1, f.events.count(rtr.EventRotated))
-			assert.Zero(t, f.events.count(rtr.EventReuseDetected))
+			assert.Equal(t, 1, f.events.Count(rtr.EventRotated))
+			assert.Zero(t, f.events.Count(rtr.EventReuseDetected))
 
 			// The converged token keeps working.
 			f.clock.Advance(httpAccessTTL + time.Second)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/issuertest"
 )
 
 // TestCookieRotationOfSessionEndedMeanwhile: in cookie mode the middleware
@@ -37,7 +38,7 @@ func TestCookieRotationOfSessionEndedMeanwhile(t *testing.T) {
 		}
 	}, rtr.WithInsecureCookies())
 	t.Cleanup(func() { _ = f.iss.Close() })
-	waitFeedInSync(t, f.iss.Verifier())
+	issuertest.WaitFeedInSync(t, f.iss.Verifier())
 
 	access, refresh := f.cookieLogin("alice")
 	f.clock.Advance(httpAccessTTL + time.Second) // the access cookie has expired

@@ -290,8 +290,8 @@ func TestCookieRequire(t *testing.T) {
 			s.access, s.refresh = f.cookieLogin("alice")
 			sid := testkit.Claim(t, s.refresh.Value, "sid").(string)
 			req := tc.prepare(t, s)
-			rotatedBefore := f.events.count(rtr.EventRotated)
-			reusedBefore := f.events.count(rtr.EventReuseDetected)
+			rotatedBefore := f.events.Count(rtr.EventRotated)
+			reusedBefore := f.events.Count(rtr.EventReuseDetected)
 			called := false
 			h := f.auth.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				called = true
@@ -332,12 +332,12 @@ func TestCookieRequire(t *testing.T) {
 			if tc.rotated {
 				assert.NotEqual(t, s.refresh.Value, set[refreshCookieName].Value)
 				assert.EqualValues(t, 2, testkit.Claim(t, set[refreshCookieName].Value, "gen"))
-				assert.Equal(t, rotatedBefore+1, f.events.count(rtr.EventRotated))
+				assert.Equal(t, rotatedBefore+1, f.events.Count(rtr.EventRotated))
 			} else {
-				assert.Equal(t, rotatedBefore, f.events.count(rtr.EventRotated), "no rotation")
+				assert.Equal(t, rotatedBefore, f.events.Count(rtr.EventRotated), "no rotation")
 			}
 			if tc.event == rtr.EventReuseDetected {
-				assert.Equal(t, reusedBefore+1, f.events.count(rtr.EventReuseDetected))
+				assert.Equal(t, reusedBefore+1, f.events.Count(rtr.EventReuseDetected))
 			}
 		})
 	}
@@ -469,7 +469,7 @@ func TestCookieRefreshHandler(t *testing.T) {
 	resp = serve(h, newRequest("POST", "/refresh", nil, refresh))
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	assert.Len(t, resp.Cookies(), 2)
-	assert.Equal(t, 1, f.events.count(rtr.EventReuseDetected))
+	assert.Equal(t, 1, f.events.Count(rtr.EventReuseDetected))
 }
 
 func TestCookieLogout(t *testing.T) {
@@ -547,7 +547,7 @@ func TestCookieLogoutAll(t *testing.T) {
 		}
 		_, err := f.iss.Refresh(t.Context(), bob.Value)
 		require.NoError(t, err)
-		assert.Equal(t, 2, f.events.count(rtr.EventRevoked))
+		assert.Equal(t, 2, f.events.Count(rtr.EventRevoked))
 	})
 	t.Run("after a transparent refresh", func(t *testing.T) {
 		f := newHTTPFixture(t, nil)

@@ -15,14 +15,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/issuertest"
 	"github.com/rtr-go/rtr/internal/testkit"
 )
 
 // Helpers shared by the HTTP-layer tests (http_*_test.go): the fixture
 // (an issuer plus its HTTP layer), store doubles, request builders and
 // response readers. The clock and the token payload decoder are
-// internal/testkit's; the event recorder (eventLog) and the core fixture
-// are helpers_test.go's.
+// internal/testkit's, the event recorder internal/issuertest's, and the
+// core fixture helpers_test.go's.
 
 const (
 	httpAccessTTL  = time.Minute
@@ -83,7 +84,7 @@ type httpFixture struct {
 	t      *testing.T
 	clock  *testkit.Clock
 	store  *switchStore
-	events *eventLog
+	events *issuertest.EventLog
 	iss    *rtr.Issuer
 	auth   *rtr.HTTPAuth
 }
@@ -97,7 +98,7 @@ func newHTTPFixture(t *testing.T, cfg func(*rtr.Config), opts ...rtr.HTTPOption)
 
 func newHTTPFixtureOn(t *testing.T, store rtr.Store, cfg func(*rtr.Config), opts ...rtr.HTTPOption) *httpFixture {
 	t.Helper()
-	f := &httpFixture{t: t, clock: testkit.NewClock(time.Unix(1_800_000_000, 0)), store: &switchStore{Store: store}, events: &eventLog{}}
+	f := &httpFixture{t: t, clock: testkit.NewClock(time.Unix(1_800_000_000, 0)), store: &switchStore{Store: store}, events: &issuertest.EventLog{}}
 	c := rtr.Config{
 		Store:      f.store,
 		Secret:     testSecret,
@@ -106,7 +107,7 @@ func newHTTPFixtureOn(t *testing.T, store rtr.Store, cfg func(*rtr.Config), opts
 		RefreshTTL: httpRefreshTTL,
 		ReuseGrace: httpGrace,
 		Now:        f.clock.Now,
-		OnEvent:    f.events.record,
+		OnEvent:    f.events.Record,
 	}
 	if cfg != nil {
 		cfg(&c)

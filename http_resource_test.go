@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/issuertest"
 	"github.com/rtr-go/rtr/internal/testkit"
 )
 
@@ -172,7 +173,7 @@ func TestBearerMiddlewareAnswersAsHTTPAuth(t *testing.T) {
 	ended, err := iss.Issue(ctx, "bob")
 	require.NoError(t, err)
 	require.NoError(t, iss.Revoke(ctx, ended.RefreshToken))
-	waitRevoked(t, iss.Verifier(), ended.AccessToken)
+	issuertest.WaitRevoked(t, iss.Verifier(), ended.AccessToken)
 
 	for _, tc := range []struct {
 		name, token string

@@ -65,8 +65,8 @@ func TestStrictModeNeverSharesRotations(t *testing.T) {
 				}
 				assert.Equal(t, 1, ok, "one refresh succeeds")
 				assert.Equal(t, 1, reused, "the other is reuse")
-				assert.Equal(t, 1, f.events.count(rtr.EventRotated))
-				assert.Equal(t, 1, f.events.count(rtr.EventReuseDetected))
+				assert.Equal(t, 1, f.events.Count(rtr.EventRotated))
+				assert.Equal(t, 1, f.events.Count(rtr.EventReuseDetected))
 				sessions, err := f.iss.Sessions(t.Context(), "alice")
 				require.NoError(t, err)
 				assert.Empty(t, sessions, "reuse ended the session")
@@ -102,6 +102,6 @@ func TestGraceModeStillSharesRotations(t *testing.T) {
 		for _, r := range results {
 			assert.Equal(t, http.StatusOK, r.StatusCode)
 		}
-		assert.Zero(t, f.events.count(rtr.EventReuseDetected))
+		assert.Zero(t, f.events.Count(rtr.EventReuseDetected))
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/issuertest"
 	"github.com/rtr-go/rtr/internal/testkit"
 	"github.com/rtr-go/rtr/internal/testredis"
 	"github.com/rtr-go/rtr/rtrtest"
@@ -37,7 +38,7 @@ func TestInstantRevocation(t *testing.T) {
 				require.NoError(t, a.Revoke(ctx, p.RefreshToken))
 				_, err = a.Verifier().Verify(ctx, p.AccessToken)
 				require.ErrorIs(t, err, rtr.ErrTokenRevoked, "the revoking process refuses at once")
-				waitRevoked(t, b.Verifier(), p.AccessToken)
+				issuertest.WaitRevoked(t, b.Verifier(), p.AccessToken)
 				_, err = b.Verifier().Verify(ctx, other.AccessToken)
 				require.NoError(t, err, "another session of the same subject is untouched")
 			})
@@ -53,7 +54,7 @@ func TestInstantRevocation(t *testing.T) {
 				require.NoError(t, err)
 				require.NoError(t, a.RevokeAll(ctx, "bob"))
 				for _, p := range pairs {
-					waitRevoked(t, b.Verifier(), p.AccessToken)
+					issuertest.WaitRevoked(t, b.Verifier(), p.AccessToken)
 				}
 				_, err = b.Verifier().Verify(ctx, carol.AccessToken)
 				require.NoError(t, err)
@@ -73,8 +74,8 @@ func TestInstantRevocation(t *testing.T) {
 				require.NoError(t, err)
 				_, err = a.Refresh(ctx, victim.RefreshToken) // the victim replays: theft
 				require.ErrorIs(t, err, rtr.ErrTokenReused)
-				waitRevoked(t, b.Verifier(), thief.AccessToken)
-				waitRevoked(t, a.Verifier(), thief.AccessToken)
+				issuertest.WaitRevoked(t, b.Verifier(), thief.AccessToken)
+				issuertest.WaitRevoked(t, a.Verifier(), thief.AccessToken)
 			})
 
 			t.Run("VerifierStartedAfter", func(t *testing.T) {
@@ -82,7 +83,7 @@ func TestInstantRevocation(t *testing.T) {
 				require.NoError(t, err)
 				require.NoError(t, a.Revoke(ctx, p.RefreshToken))
 				c := newRevocationIssuer(t, s2)
-				waitRevoked(t, c.Verifier(), p.AccessToken)
+				issuertest.WaitRevoked(t, c.Verifier(), p.AccessToken)
 			})
 
 			t.Run("RevokeOfEndedSessionPublishesAgain", func(t *testing.T) {
@@ -94,7 +95,7 @@ func TestInstantRevocation(t *testing.T) {
 				_, err = b.Verifier().Verify(ctx, p.AccessToken)
 				require.NoError(t, err)
 				require.NoError(t, a.Revoke(ctx, p.RefreshToken))
-				waitRevoked(t, b.Verifier(), p.AccessToken)
+				issuertest.WaitRevoked(t, b.Verifier(), p.AccessToken)
 			})
 
 			t.Run("OtherSubjectsSessionIDRevokesNothing", func(t *testing.T) {
@@ -104,7 +105,7 @@ func TestInstantRevocation(t *testing.T) {
 				marker, err := a.Issue(ctx, "grace")
 				require.NoError(t, err)
 				require.NoError(t, a.Revoke(ctx, marker.RefreshToken))
-				waitRevoked(t, b.Verifier(), marker.AccessToken) // published after mallory's
+				issuertest.WaitRevoked(t, b.Verifier(), marker.AccessToken) // published after mallory's
 				_, err = b.Verifier().Verify(ctx, p.AccessToken)
 				require.NoError(t, err)
 			})
@@ -239,16 +240,16 @@ func TestInstantRevocationFailClosed(t *testing.T) {
 	for _, failClosed := range []bool{false, true} {
 		t.Run(fmt.Sprint("failClosed=", failClosed), func(t *testing.T) {
 			m, c := testredis.Mini(t)
-			events := &eventLog{}
+			events := &issuertest.EventLog{}
 			iss := newRevocationIssuer(t, rtr.NewRedisStore(c), func(cfg *rtr.Config) {
 				cfg.RevocationMaxLag = 200 * time.Millisecond
 				cfg.RevocationFailClosed = failClosed
-				cfg.OnEvent = events.record
+				cfg.OnEvent = events.Record
 			})
 			p, err := iss.Issue(ctx, "alice")
 			require.NoError(t, err)
 			m.Close() // Redis goes away
-			require.Eventually(t, func() bool { return events.count(rtr.EventFeedLagging) == 1 }, 10*time.Second, 10*time.Millisecond)
+			require.Eventually(t, func() bool { return events.Count(rtr.EventFeedLagging) == 1 }, 10*time.Second, 10*time.Millisecond)
 			require.False(t, iss.Verifier().RevocationStatus().InSync)
 			_, err = iss.Verifier().Verify(ctx, p.AccessToken)
 			if failClosed {
@@ -257,10 +258,10 @@ func TestInstantRevocationFailClosed(t *testing.T) {
 				require.NoError(t, err)
 			}
 			require.NoError(t, m.Restart())
-			require.Eventually(t, func() bool { return events.count(rtr.EventFeedRecovered) == 1 }, 10*time.Second, 10*time.Millisecond)
+			require.Eventually(t, func() bool { return events.Count(rtr.EventFeedRecovered) == 1 }, 10*time.Second, 10*time.Millisecond)
 			_, err = iss.Verifier().Verify(ctx, p.AccessToken)
 			require.NoError(t, err)
-			for _, e := range events.events {
+			for _, e := range events.All() {
 				if strings.HasPrefix(string(e.Type), "feed_") {
 					require.Empty(t, e.Subject)
 					require.Empty(t, e.SessionID)
@@ -343,7 +344,7 @@ func TestInstantRevocationEviction(t *testing.T) {
 
 			third, err := a.Issue(ctx, "frank") // evicts the oldest
 			require.NoError(t, err)
-			waitRevoked(t, b.Verifier(), oldest.AccessToken)
+			issuertest.WaitRevoked(t, b.Verifier(), oldest.AccessToken)
 			_, err = a.Verifier().Verify(ctx, oldest.AccessToken)
 			require.ErrorIs(t, err, rtr.ErrTokenRevoked, "the evicting process refuses at once")
 			for _, p := range []rtr.Pair{second, third} {
@@ -390,7 +391,7 @@ func TestRevocationCoversFollowerLeeway(t *testing.T) {
 		Leeway: 2 * time.Minute, Now: clock.Now, RevocationFeed: store})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })
-	waitFeedInSync(t, v)
+	issuertest.WaitFeedInSync(t, v)
 	p, err := iss.Issue(ctx, "alice")
 	require.NoError(t, err)
 	require.NoError(t, iss.Revoke(ctx, p.RefreshToken))

@@ -21,7 +21,7 @@ func TestIssueVerifyRefresh(t *testing.T) {
 		require.NotEmpty(t, p.SessionID)
 		require.Equal(t, f.clock.Now().Add(5*time.Minute), p.AccessExpiresAt)
 		require.Equal(t, f.clock.Now().Add(time.Hour), p.RefreshExpiresAt)
-		require.Equal(t, 1, f.events.count(rtr.EventIssued))
+		require.Equal(t, 1, f.events.Count(rtr.EventIssued))
 
 		c, err := f.iss.Verifier().Verify(ctx, p.AccessToken)
 		require.NoError(t, err)
@@ -38,8 +38,8 @@ func TestIssueVerifyRefresh(t *testing.T) {
 		require.NotEqual(t, p.RefreshToken, p2.RefreshToken)
 		require.NotEqual(t, p.AccessToken, p2.AccessToken)
 		require.Equal(t, f.clock.Now().Add(time.Hour), p2.RefreshExpiresAt, "idle expiry slides")
-		require.Equal(t, 1, f.events.count(rtr.EventRotated))
-		require.Equal(t, uint64(2), f.events.last().Generation)
+		require.Equal(t, 1, f.events.Count(rtr.EventRotated))
+		require.Equal(t, uint64(2), f.events.Last().Generation)
 
 		sessions, err := f.iss.Sessions(ctx, "alice")
 		require.NoError(t, err)
@@ -70,7 +70,7 @@ func TestGraceRetryReturnsCurrentToken(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, rotated.RefreshToken, retry.RefreshToken)
 		require.Equal(t, rotated.RefreshExpiresAt, retry.RefreshExpiresAt)
-		require.Equal(t, 1, f.events.count(rtr.EventRetried))
+		require.Equal(t, 1, f.events.Count(rtr.EventRetried))
 		_, err = f.iss.Verifier().Verify(ctx, retry.AccessToken)
 		require.NoError(t, err)
 
@@ -99,8 +99,8 @@ func TestReuseRevokesSessionForEveryHolder(t *testing.T) {
 
 		_, err = f.iss.Refresh(ctx, stolen) // the thief replays
 		require.ErrorIs(t, err, rtr.ErrTokenReused)
-		require.Equal(t, 1, f.events.count(rtr.EventReuseDetected))
-		ev := f.events.last()
+		require.Equal(t, 1, f.events.Count(rtr.EventReuseDetected))
+		ev := f.events.Last()
 		require.Equal(t, rtr.EventReuseDetected, ev.Type)
 		require.Equal(t, "alice", ev.Subject)
 		require.Equal(t, p.SessionID, ev.SessionID)
@@ -190,8 +190,8 @@ func TestConcurrentRefresh(t *testing.T) {
 				require.NoError(t, errs[i])
 				require.Equal(t, pairs[0].RefreshToken, pairs[i].RefreshToken, "all converge on one token")
 			}
-			require.Equal(t, 1, f.events.count(rtr.EventRotated))
-			require.Equal(t, n-1, f.events.count(rtr.EventRetried))
+			require.Equal(t, 1, f.events.Count(rtr.EventRotated))
+			require.Equal(t, n-1, f.events.Count(rtr.EventRetried))
 			_, err = f.iss.Refresh(context.Background(), pairs[0].RefreshToken)
 			require.NoError(t, err, "the converged token is the live one")
 		})
@@ -308,9 +308,9 @@ func TestRevoke(t *testing.T) {
 		require.NoError(t, err)
 
 		require.NoError(t, f.iss.Revoke(ctx, a.RefreshToken))
-		require.Equal(t, 1, f.events.count(rtr.EventRevoked))
+		require.Equal(t, 1, f.events.Count(rtr.EventRevoked))
 		require.NoError(t, f.iss.Revoke(ctx, a.RefreshToken), "idempotent")
-		require.Equal(t, 1, f.events.count(rtr.EventRevoked), "nothing revoked the second time")
+		require.Equal(t, 1, f.events.Count(rtr.EventRevoked), "nothing revoked the second time")
 		_, err = f.iss.Refresh(ctx, a.RefreshToken)
 		require.ErrorIs(t, err, rtr.ErrSessionNotFound)
 		require.ErrorIs(t, f.iss.Revoke(ctx, a.AccessToken), rtr.ErrInvalidToken, "an access token is not a refresh token")
@@ -328,9 +328,9 @@ func TestRevoke(t *testing.T) {
 		}
 		bob, err := f.iss.Issue(ctx, "bob")
 		require.NoError(t, err)
-		before := f.events.count(rtr.EventRevoked)
+		before := f.events.Count(rtr.EventRevoked)
 		require.NoError(t, f.iss.RevokeAll(ctx, "alice"))
-		require.Equal(t, before+3, f.events.count(rtr.EventRevoked))
+		require.Equal(t, before+3, f.events.Count(rtr.EventRevoked))
 		for _, p := range live {
 			_, err := f.iss.Refresh(ctx, p.RefreshToken)
 			require.ErrorIs(t, err, rtr.ErrSessionNotFound)

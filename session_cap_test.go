@@ -31,12 +31,12 @@ func TestSessionCap(t *testing.T) {
 			_, err = f.iss.Refresh(ctx, a.RefreshToken)
 			require.NoError(t, err)
 			f.clock.Advance(time.Second)
-			require.Zero(t, f.events.count(rtr.EventRevoked))
+			require.Zero(t, f.events.Count(rtr.EventRevoked))
 			c, err := f.iss.Issue(ctx, subj)
 			require.NoError(t, err)
-			require.Equal(t, 1, f.events.count(rtr.EventRevoked))
+			require.Equal(t, 1, f.events.Count(rtr.EventRevoked))
 			var revoked rtr.Event
-			for _, e := range f.events.events {
+			for _, e := range f.events.All() {
 				if e.Type == rtr.EventRevoked {
 					revoked = e
 				}
@@ -70,7 +70,7 @@ func TestSessionCap(t *testing.T) {
 					list, err := f.iss.Sessions(ctx, subj)
 					require.NoError(t, err)
 					require.Len(t, list, c.want)
-					require.Equal(t, rtr.DefaultMaxSessionsPerSubject+5-c.want, f.events.count(rtr.EventRevoked))
+					require.Equal(t, rtr.DefaultMaxSessionsPerSubject+5-c.want, f.events.Count(rtr.EventRevoked))
 				})
 			}
 		})

@@ -93,6 +93,6 @@ func TestMemoryStoreManySubjectsConcurrently(t *testing.T) {
 	for _, err := range errs {
 		require.NoError(t, err)
 	}
-	require.Equal(t, users*rounds, f.events.count(rtr.EventRotated))
-	require.Equal(t, users, f.events.count(rtr.EventRevoked))
+	require.Equal(t, users*rounds, f.events.Count(rtr.EventRotated))
+	require.Equal(t, users, f.events.Count(rtr.EventRevoked))
 }

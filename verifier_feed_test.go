@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/issuertest"
 )
 
 // TestNewVerifierFollowsRevocationFeed: a verify-only service given the
@@ -32,7 +33,7 @@ func TestNewVerifierFollowsRevocationFeed(t *testing.T) {
 			})
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = v.Close() })
-			waitFeedInSync(t, v)
+			issuertest.WaitFeedInSync(t, v)
 
 			p, err := iss.Issue(ctx, "alice")
 			require.NoError(t, err)
@@ -42,7 +43,7 @@ func TestNewVerifierFollowsRevocationFeed(t *testing.T) {
 			require.NoError(t, err)
 
 			require.NoError(t, iss.Revoke(ctx, p.RefreshToken))
-			waitRevoked(t, v, p.AccessToken)
+			issuertest.WaitRevoked(t, v, p.AccessToken)
 			_, err = v.Verify(ctx, other.AccessToken)
 			require.NoError(t, err, "the subject's other session is untouched")
 			require.True(t, v.RevocationStatus().Enabled)

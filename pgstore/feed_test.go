@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/issuertest"
 	"github.com/rtr-go/rtr/pgstore"
 )
 
@@ -42,25 +42,8 @@ func revIssuer(t *testing.T, s *pgstore.Store) *rtr.Issuer {
 	iss, err := rtr.NewIssuer(rtr.Config{Store: s, Secret: secret, InstantRevocation: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = iss.Close() })
-	revWaitInSync(t, iss.Verifier())
+	issuertest.WaitFeedInSync(t, iss.Verifier())
 	return iss
-}
-
-func revWaitInSync(t *testing.T, v *rtr.Verifier) {
-	t.Helper()
-	require.Eventually(t, func() bool { return v.RevocationStatus().InSync }, 15*time.Second, 5*time.Millisecond,
-		"revocation feed never got in sync")
-}
-
-// revRefused waits until v refuses tok with ErrTokenRevoked (propagation
-// is asynchronous; the bound is generous and no timing assertion).
-func revRefused(t *testing.T, v *rtr.Verifier, tok string) {
-	t.Helper()
-	// EventuallyWithT reports the last attempt's error, not the first's.
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		_, err := v.Verify(context.Background(), tok)
-		assert.ErrorIs(c, err, rtr.ErrTokenRevoked, "token still accepted or refused for another reason")
-	}, 15*time.Second, 2*time.Millisecond)
 }
 
 func logins(t *testing.T, iss *rtr.Issuer, subject string, n int) []rtr.Pair {
@@ -88,7 +71,7 @@ func TestPostgresInstantRevocation(t *testing.T) {
 		require.NoError(t, a.Revoke(ctx, ps[0].RefreshToken))
 		_, err = a.Verifier().Verify(ctx, ps[0].AccessToken)
 		require.ErrorIs(t, err, rtr.ErrTokenRevoked, "the revoking process refuses at once")
-		revRefused(t, b.Verifier(), ps[0].AccessToken)
+		issuertest.WaitRevoked(t, b.Verifier(), ps[0].AccessToken)
 		_, err = b.Verifier().Verify(ctx, ps[1].AccessToken)
 		require.NoError(t, err, "another session of the same subject is untouched")
 	})
@@ -98,7 +81,7 @@ func TestPostgresInstantRevocation(t *testing.T) {
 		carol := logins(t, b, "carol-"+id(), 1)[0]
 		require.NoError(t, a.RevokeAll(ctx, bob))
 		for _, p := range pairs {
-			revRefused(t, b.Verifier(), p.AccessToken)
+			issuertest.WaitRevoked(t, b.Verifier(), p.AccessToken)
 		}
 		_, err := b.Verifier().Verify(ctx, carol.AccessToken)
 		require.NoError(t, err)
@@ -111,8 +94,8 @@ func TestPostgresInstantRevocation(t *testing.T) {
 		require.NoError(t, err)
 		_, err = a.Refresh(ctx, victim.RefreshToken)
 		require.ErrorIs(t, err, rtr.ErrTokenReused)
-		revRefused(t, b.Verifier(), thief.AccessToken)
-		revRefused(t, a.Verifier(), thief.AccessToken)
+		issuertest.WaitRevoked(t, b.Verifier(), thief.AccessToken)
+		issuertest.WaitRevoked(t, a.Verifier(), thief.AccessToken)
 	})
 	t.Run("VerifierStartedAfter", func(t *testing.T) {
 		p := logins(t, a, "erin-"+id(), 1)[0]
@@ -216,7 +199,7 @@ func TestFaultPostgresFeedBackendKilled(t *testing.T) {
 	a, b := revIssuer(t, s1), revIssuer(t, s2)
 	before := logins(t, a, "kb-"+id(), 3)
 	require.NoError(t, a.Revoke(ctx, before[0].RefreshToken))
-	revRefused(t, b.Verifier(), before[0].AccessToken)
+	issuertest.WaitRevoked(t, b.Verifier(), before[0].AccessToken)
 
 	var kills, seenDown atomic.Int64
 	stop := make(chan struct{})
@@ -253,7 +236,7 @@ func TestFaultPostgresFeedBackendKilled(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, killErr)
 	require.NotZero(t, seenDown.Load(), "the follower never reported the loss")
-	revWaitInSync(t, b.Verifier())
+	issuertest.WaitFeedInSync(t, b.Verifier())
 	for _, p := range slices.Concat(during[:20], before[:1]) {
 		_, err := b.Verifier().Verify(ctx, p.AccessToken)
 		require.ErrorIs(t, err, rtr.ErrTokenRevoked, "missed while the backend was gone, caught up after")
@@ -263,7 +246,7 @@ func TestFaultPostgresFeedBackendKilled(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, a.Revoke(ctx, during[20].RefreshToken))
-	revRefused(t, b.Verifier(), during[20].AccessToken)
+	issuertest.WaitRevoked(t, b.Verifier(), during[20].AccessToken)
 	t.Logf("feed backends killed: %d", kills.Load())
 }
 
@@ -283,7 +266,7 @@ func TestFaultPostgresFeedRestart(t *testing.T) {
 	subj := "rs-" + id()
 	ps := logins(t, a, subj, 12)
 	require.NoError(t, a.Revoke(ctx, ps[0].RefreshToken))
-	revRefused(t, b.Verifier(), ps[0].AccessToken)
+	issuertest.WaitRevoked(t, b.Verifier(), ps[0].AccessToken)
 
 	done := make(chan error, 1)
 	go func() {
@@ -308,12 +291,12 @@ func TestFaultPostgresFeedRestart(t *testing.T) {
 		}
 	}
 	require.NoError(t, <-done)
-	revWaitInSync(t, b.Verifier())
+	issuertest.WaitFeedInSync(t, b.Verifier())
 	for _, p := range ps[:6] {
-		revRefused(t, b.Verifier(), p.AccessToken)
+		issuertest.WaitRevoked(t, b.Verifier(), p.AccessToken)
 	}
 	require.NoError(t, a.Revoke(ctx, ps[6].RefreshToken))
-	revRefused(t, b.Verifier(), ps[6].AccessToken)
+	issuertest.WaitRevoked(t, b.Verifier(), ps[6].AccessToken)
 	c := revIssuer(t, s2)
 	for _, p := range ps[:7] {
 		_, err := c.Verifier().Verify(ctx, p.AccessToken)

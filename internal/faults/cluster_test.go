@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/issuertest"
 	"github.com/rtr-go/rtr/internal/testkit"
 )
 
@@ -106,7 +107,7 @@ func (m *slotMover) moveAll(from, to int, pause time.Duration) error {
 	}
 }
 
-func newClusterIssuer(t *testing.T, tc *redisCluster, grace time.Duration, events *eventLog) (*rtr.Issuer, redis.UniversalClient) {
+func newClusterIssuer(t *testing.T, tc *redisCluster, grace time.Duration, events *issuertest.EventLog) (*rtr.Issuer, redis.UniversalClient) {
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: tc.addrs(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = c.Close() })
 	return newIssuer(t, rtr.NewRedisStore(c), grace, nil, events), c
@@ -127,7 +128,7 @@ func keySlot(t *testing.T, c redis.UniversalClient, key string) int {
 func TestFaultSlotMigration(t *testing.T) {
 	bin := requireFaults(t)
 	tc := startCluster(t, bin)
-	events := &eventLog{}
+	events := &issuertest.EventLog{}
 	iss, client := newClusterIssuer(t, tc, 30*time.Second, events)
 	ctx := context.Background()
 
@@ -206,7 +207,7 @@ func TestFaultSlotMigration(t *testing.T) {
 		require.Contains(t, []string{"ok", "unavailable"}, o, "a legitimate refresh during a migration")
 	}
 	require.Positive(t, outcomes["ok"])
-	require.Zero(t, events.count(rtr.EventReuseDetected))
+	require.Zero(t, events.Count(rtr.EventReuseDetected))
 
 	ss, err := sessionRecords(ctx, iss, subject)
 	require.NoError(t, err)

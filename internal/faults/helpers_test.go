@@ -32,6 +32,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/issuertest"
 )
 
 const envFaults = "RTR_FAULTS"
@@ -304,11 +305,11 @@ func (tc *redisCluster) ownerOf(t testing.TB, slot int) int {
 
 // newIssuer builds an issuer on store with the given grace and clock (nil:
 // time.Now), recording events in events (nil: none).
-func newIssuer(t testing.TB, store rtr.Store, grace time.Duration, now func() time.Time, events *eventLog) *rtr.Issuer {
+func newIssuer(t testing.TB, store rtr.Store, grace time.Duration, now func() time.Time, events *issuertest.EventLog) *rtr.Issuer {
 	t.Helper()
 	cfg := rtr.Config{Store: store, Secret: testSecret, Issuer: "rtr-faults", ReuseGrace: grace, Now: now}
 	if events != nil {
-		cfg.OnEvent = events.record
+		cfg.OnEvent = events.Record
 	}
 	iss, err := rtr.NewIssuer(cfg)
 	require.NoError(t, err)
@@ -391,29 +392,4 @@ func requireNoNewGoroutines(t *testing.T, before map[string]string, ignore ...st
 		time.Sleep(50 * time.Millisecond)
 	}
 	require.Empty(t, extra, "goroutineStacks left behind")
-}
-
-// eventLog records issuer events for assertions; its record method is a
-// Config.OnEvent. It is safe for concurrent use.
-type eventLog struct {
-	mu     sync.Mutex
-	events []rtr.Event
-}
-
-func (l *eventLog) record(_ context.Context, e rtr.Event) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.events = append(l.events, e)
-}
-
-func (l *eventLog) count(t rtr.EventType) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, e := range l.events {
-		if e.Type == t {
-			n++
-		}
-	}
-	return n
 }

@@ -7,22 +7,22 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
 	"github.com/rtr-go/rtr/internal/faultproxy"
+	"github.com/rtr-go/rtr/internal/issuertest"
 )
 
 // Fault tests of the revocation feed (Config.InstantRevocation) on a
 // server of the test's own: issuer a talks to it directly, issuer b
 // through the fault proxy, standing for two processes.
 
-func newRevocationIssuer(t *testing.T, store rtr.Store, events *eventLog, mod ...func(*rtr.Config)) *rtr.Issuer {
+func newRevocationIssuer(t *testing.T, store rtr.Store, events *issuertest.EventLog, mod ...func(*rtr.Config)) *rtr.Issuer {
 	t.Helper()
 	cfg := rtr.Config{Store: store, Secret: testSecret, Issuer: "rtr-faults", InstantRevocation: true}
 	if events != nil {
-		cfg.OnEvent = events.record
+		cfg.OnEvent = events.Record
 	}
 	for _, m := range mod {
 		m(&cfg)
@@ -30,7 +30,7 @@ func newRevocationIssuer(t *testing.T, store rtr.Store, events *eventLog, mod ..
 	iss, err := rtr.NewIssuer(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = iss.Close() })
-	waitFeedInSync(t, iss.Verifier())
+	issuertest.WaitFeedInSync(t, iss.Verifier())
 	return iss
 }
 
@@ -65,7 +65,7 @@ func TestFaultRevocationFeedCut(t *testing.T) {
 
 			before := issueMany(t, a, "alice", 5)
 			require.NoError(t, a.Revoke(ctx, before[0].RefreshToken))
-			waitRevoked(t, b.Verifier(), before[0].AccessToken)
+			issuertest.WaitRevoked(t, b.Verifier(), before[0].AccessToken)
 
 			if fault == "down" {
 				px.SetDown(true)
@@ -86,7 +86,7 @@ func TestFaultRevocationFeedCut(t *testing.T) {
 
 			px.SetDown(false)
 			px.SetBlackhole(false)
-			waitFeedInSync(t, b.Verifier())
+			issuertest.WaitFeedInSync(t, b.Verifier())
 			for _, p := range slices.Concat(during[:10], before) {
 				_, err := b.Verifier().Verify(ctx, p.AccessToken)
 				require.ErrorIs(t, err, rtr.ErrTokenRevoked, "missed while disconnected, caught up after")
@@ -97,7 +97,7 @@ func TestFaultRevocationFeedCut(t *testing.T) {
 			}
 			// Pushes flow again.
 			require.NoError(t, a.Revoke(ctx, during[10].RefreshToken))
-			waitRevoked(t, b.Verifier(), during[10].AccessToken)
+			issuertest.WaitRevoked(t, b.Verifier(), during[10].AccessToken)
 		})
 	}
 }
@@ -119,23 +119,23 @@ func TestFaultRevocationFeedRestart(t *testing.T) {
 
 	old := issueMany(t, a, "alice", 2)
 	require.NoError(t, a.Revoke(ctx, old[0].RefreshToken))
-	waitRevoked(t, b.Verifier(), old[0].AccessToken)
+	issuertest.WaitRevoked(t, b.Verifier(), old[0].AccessToken)
 
 	srv.Restart()
 	require.Eventually(t, func() bool { return ca.Ping(ctx).Err() == nil }, 10*time.Second, 10*time.Millisecond)
 	_, err := b.Verifier().Verify(ctx, old[0].AccessToken)
 	require.ErrorIs(t, err, rtr.ErrTokenRevoked, "held in memory across the restart")
-	waitFeedInSync(t, b.Verifier())
+	issuertest.WaitFeedInSync(t, b.Verifier())
 	_, err = b.Verifier().Verify(ctx, old[0].AccessToken)
 	require.ErrorIs(t, err, rtr.ErrTokenRevoked, "a catch-up from an empty record forgets nothing")
 
 	fresh := issueMany(t, a, "bob", 1)
 	require.NoError(t, a.Revoke(ctx, fresh[0].RefreshToken))
-	waitRevoked(t, b.Verifier(), fresh[0].AccessToken)
+	issuertest.WaitRevoked(t, b.Verifier(), fresh[0].AccessToken)
 	cc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { _ = cc.Close() })
 	c := newRevocationIssuer(t, rtr.NewRedisStore(cc), nil)
-	waitRevoked(t, c.Verifier(), fresh[0].AccessToken)
+	issuertest.WaitRevoked(t, c.Verifier(), fresh[0].AccessToken)
 }
 
 // TestFaultRevocationFeedDownPastBound: the server is unreachable for
@@ -158,7 +158,7 @@ func TestFaultRevocationFeedDownPastBound(t *testing.T) {
 			ca := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 			cb := redis.NewClient(&redis.Options{Addr: px.Addr()})
 			t.Cleanup(func() { _ = ca.Close(); _ = cb.Close() })
-			events := &eventLog{}
+			events := &issuertest.EventLog{}
 			a := newRevocationIssuer(t, rtr.NewRedisStore(ca), nil)
 			b := newRevocationIssuer(t, rtr.NewRedisStore(cb), events, func(c *rtr.Config) {
 				c.RevocationMaxLag = 300 * time.Millisecond
@@ -167,7 +167,7 @@ func TestFaultRevocationFeedDownPastBound(t *testing.T) {
 			ps := issueMany(t, a, "alice", 2)
 
 			px.SetDown(true)
-			require.Eventually(t, func() bool { return events.count(rtr.EventFeedLagging) == 1 }, 15*time.Second, 10*time.Millisecond)
+			require.Eventually(t, func() bool { return events.Count(rtr.EventFeedLagging) == 1 }, 15*time.Second, 10*time.Millisecond)
 			require.NoError(t, a.Revoke(ctx, ps[0].RefreshToken))
 			for _, p := range ps {
 				_, err := b.Verifier().Verify(ctx, p.AccessToken)
@@ -178,12 +178,12 @@ func TestFaultRevocationFeedDownPastBound(t *testing.T) {
 				}
 			}
 			px.SetDown(false)
-			require.Eventually(t, func() bool { return events.count(rtr.EventFeedRecovered) == 1 }, 15*time.Second, 10*time.Millisecond)
+			require.Eventually(t, func() bool { return events.Count(rtr.EventFeedRecovered) == 1 }, 15*time.Second, 10*time.Millisecond)
 			_, err = b.Verifier().Verify(ctx, ps[0].AccessToken)
 			require.ErrorIs(t, err, rtr.ErrTokenRevoked)
 			_, err = b.Verifier().Verify(ctx, ps[1].AccessToken)
 			require.NoError(t, err)
-			require.Equal(t, 1, events.count(rtr.EventFeedLagging))
+			require.Equal(t, 1, events.Count(rtr.EventFeedLagging))
 		})
 	}
 }
@@ -208,7 +208,7 @@ func TestFaultRevocationFeedShardRestart(t *testing.T) {
 
 	old := issueMany(t, a, "alice", 1)
 	require.NoError(t, a.Revoke(ctx, old[0].RefreshToken))
-	waitRevoked(t, b.Verifier(), old[0].AccessToken)
+	issuertest.WaitRevoked(t, b.Verifier(), old[0].AccessToken)
 
 	slot, err := ca.ClusterKeySlot(ctx, rtr.DefaultRedisKeyPrefix+"{:revocations}").Result()
 	require.NoError(t, err)
@@ -221,27 +221,8 @@ func TestFaultRevocationFeedShardRestart(t *testing.T) {
 	// revoking call says so rather than claiming success.
 	fresh := issueMany(t, a, "bob", 1)
 	require.Eventually(t, func() bool { return a.Revoke(ctx, fresh[0].RefreshToken) == nil }, 30*time.Second, 50*time.Millisecond)
-	waitRevoked(t, b.Verifier(), fresh[0].AccessToken)
-	waitFeedInSync(t, b.Verifier())
+	issuertest.WaitRevoked(t, b.Verifier(), fresh[0].AccessToken)
+	issuertest.WaitFeedInSync(t, b.Verifier())
 	_, err = b.Verifier().Verify(ctx, old[0].AccessToken)
 	require.ErrorIs(t, err, rtr.ErrTokenRevoked)
-}
-
-// waitFeedInSync waits until v's revocation feed is in sync.
-func waitFeedInSync(t *testing.T, v *rtr.Verifier) {
-	t.Helper()
-	require.Eventually(t, func() bool { return v.RevocationStatus().InSync }, 10*time.Second, 5*time.Millisecond,
-		"revocation feed never got in sync")
-}
-
-// waitRevoked waits until v refuses tok with ErrTokenRevoked. Propagation is
-// asynchronous between processes; the bound here is generous and is no
-// timing assertion.
-func waitRevoked(t *testing.T, v *rtr.Verifier, tok string) {
-	t.Helper()
-	// EventuallyWithT reports the last attempt's error, not the first's.
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		_, err := v.Verify(context.Background(), tok)
-		assert.ErrorIs(c, err, rtr.ErrTokenRevoked, "token still accepted or refused for another reason")
-	}, 10*time.Second, 2*time.Millisecond)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/issuertest"
 	"github.com/rtr-go/rtr/internal/testkit"
 )
 
@@ -24,7 +25,7 @@ func TestFaultStalledRotationIsNotCommittedLate(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ReadTimeout: 300 * time.Millisecond})
 	t.Cleanup(func() { _ = client.Close() })
 	clk := testkit.NewClock(time.Now())
-	events := &eventLog{}
+	events := &issuertest.EventLog{}
 	iss := newIssuer(t, rtr.NewRedisStore(client), 10*time.Second, clk.Now, events)
 	ctx := context.Background()
 
@@ -45,7 +46,7 @@ func TestFaultStalledRotationIsNotCommittedLate(t *testing.T) {
 	clk.Advance(time.Minute)
 	next, err := iss.Refresh(ctx, p.RefreshToken)
 	require.NoError(t, err, "the stalled rotation must not have spent the token")
-	require.Zero(t, events.count(rtr.EventReuseDetected), "no false theft alarm")
+	require.Zero(t, events.Count(rtr.EventReuseDetected), "no false theft alarm")
 	gen := testkit.IDs(t, next.RefreshToken).Gen
 	require.Equal(t, uint64(3), gen, "exactly one rotation committed after the warm-up")
 }

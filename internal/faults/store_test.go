@@ -22,6 +22,7 @@ import (
 
 	"github.com/rtr-go/rtr"
 	"github.com/rtr-go/rtr/internal/faultproxy"
+	"github.com/rtr-go/rtr/internal/issuertest"
 	"github.com/rtr-go/rtr/internal/testkit"
 	"github.com/rtr-go/rtr/internal/testredis"
 )
@@ -56,7 +57,7 @@ func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { _ = client.Close() })
 	store := rtr.NewRedisStore(client)
-	events := &eventLog{}
+	events := &issuertest.EventLog{}
 	// A grace longer than the outage: a rotation the server committed just
 	// before the crash, whose reply was lost, converges on the retry.
 	iss := newIssuer(t, store, time.Minute, nil, events)
@@ -193,7 +194,7 @@ func TestFaultStoreDownWhileRequestsFlow(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}
-	require.Zero(t, events.count(rtr.EventReuseDetected), "an outage is never taken for theft")
+	require.Zero(t, events.Count(rtr.EventReuseDetected), "an outage is never taken for theft")
 }
 
 func waitFor(d time.Duration, cond func() bool) bool {
@@ -216,14 +217,14 @@ func TestFaultLostReply(t *testing.T) {
 	// newRig puts a proxy in front of the server and an issuer with an
 	// injected clock behind it. retries is go-redis's MaxRetries (-1: the
 	// client sees the lost reply; 0: the go-redis default of 3 retries).
-	newRig := func(t *testing.T, retries int, grace time.Duration) (*rtr.Issuer, *faultproxy.Proxy, *testkit.Clock, *eventLog) {
+	newRig := func(t *testing.T, retries int, grace time.Duration) (*rtr.Issuer, *faultproxy.Proxy, *testkit.Clock, *issuertest.EventLog) {
 		px, err := faultproxy.New(srv.Addr())
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = px.Close() })
 		c := redis.NewClient(&redis.Options{Addr: px.Addr(), MaxRetries: retries})
 		t.Cleanup(func() { _ = c.Close() })
 		clk := testkit.NewClock(time.Now())
-		ev := &eventLog{}
+		ev := &issuertest.EventLog{}
 		return newIssuer(t, rtr.NewRedisStore(c, rtr.WithKeyPrefix(keyPrefix())), grace, clk.Now, ev), px, clk, ev
 	}
 	// loseReply logs in, warms the script cache, and rotates once with the
@@ -268,13 +269,13 @@ func TestFaultLostReply(t *testing.T) {
 		g2, sid2 := ids.Gen, ids.SID
 		require.EqualValues(t, 2, g2, "the retry answers the current generation")
 		require.Equal(t, p.SessionID, sid2)
-		require.Equal(t, 1, ev.count(rtr.EventRetried))
+		require.Equal(t, 1, ev.Count(rtr.EventRetried))
 
 		p3, err := iss.Refresh(context.Background(), p2.RefreshToken)
 		require.NoError(t, err, "the session was not revoked: the new token rotates")
 		g3 := testkit.IDs(t, p3.RefreshToken).Gen
 		require.EqualValues(t, 3, g3)
-		require.Zero(t, ev.count(rtr.EventReuseDetected))
+		require.Zero(t, ev.Count(rtr.EventReuseDetected))
 	})
 
 	t.Run("client retry outside the grace is reuse", func(t *testing.T) {
@@ -286,7 +287,7 @@ func TestFaultLostReply(t *testing.T) {
 		require.ErrorIs(t, err, rtr.ErrTokenReused)
 		_, ok := sessionGen(t, iss, "lost-outside", p.SessionID)
 		require.False(t, ok, "the session is revoked")
-		require.Equal(t, 1, ev.count(rtr.EventReuseDetected))
+		require.Equal(t, 1, ev.Count(rtr.EventReuseDetected))
 	})
 
 	t.Run("the driver retries the lost reply itself inside the grace", func(t *testing.T) {
@@ -296,7 +297,7 @@ func TestFaultLostReply(t *testing.T) {
 		gen, ok := sessionGen(t, iss, "lost-transparent", p.SessionID)
 		require.True(t, ok)
 		require.EqualValues(t, 2, gen)
-		require.Zero(t, ev.count(rtr.EventReuseDetected))
+		require.Zero(t, ev.Count(rtr.EventReuseDetected))
 	})
 
 	t.Run("the driver retries the lost reply itself with a strict grace", func(t *testing.T) {
@@ -305,7 +306,7 @@ func TestFaultLostReply(t *testing.T) {
 		require.NotErrorIs(t, err, rtr.ErrTokenReused, "a transport retry is not a replay by the client")
 		_, ok := sessionGen(t, iss, "lost-strict", p.SessionID)
 		require.True(t, ok, "the session survives a lost reply")
-		require.Zero(t, ev.count(rtr.EventReuseDetected), "no false theft alarm")
+		require.Zero(t, ev.Count(rtr.EventReuseDetected), "no false theft alarm")
 	})
 }
 
@@ -496,7 +497,7 @@ func TestFaultRestartWithoutPersistence(t *testing.T) {
 	srv := startRedis(t, bin) // --save '' --appendonly no
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	defer client.Close()
-	events := &eventLog{}
+	events := &issuertest.EventLog{}
 	iss := newIssuer(t, rtr.NewRedisStore(client), 10*time.Second, nil, events)
 	ctx := context.Background()
 
@@ -524,7 +525,7 @@ func TestFaultRestartWithoutPersistence(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, ss)
 	require.NoError(t, iss.RevokeAll(ctx, "amnesia"))
-	require.Zero(t, events.count(rtr.EventReuseDetected), "a lost session is not theft")
+	require.Zero(t, events.Count(rtr.EventReuseDetected), "a lost session is not theft")
 
 	p, err := iss.Issue(ctx, "amnesia")
 	require.NoError(t, err, "a new login works at once")
@@ -543,7 +544,7 @@ func TestFaultLostWriteIsNotTheft(t *testing.T) {
 	srv := startRedis(t, bin)
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	defer client.Close()
-	events := &eventLog{}
+	events := &issuertest.EventLog{}
 	iss := newIssuer(t, rtr.NewRedisStore(client, rtr.WithKeyPrefix("lost:")), 10*time.Second, nil, events)
 	ctx := context.Background()
 
@@ -565,5 +566,5 @@ func TestFaultLostWriteIsNotTheft(t *testing.T) {
 
 	_, err = iss.Refresh(ctx, p2.RefreshToken)
 	require.NotErrorIs(t, err, rtr.ErrTokenReused, "a genuine token newer than the store is not a replay")
-	require.Zero(t, events.count(rtr.EventReuseDetected), "no theft alarm")
+	require.Zero(t, events.Count(rtr.EventReuseDetected), "no theft alarm")
 }
