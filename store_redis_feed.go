@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rtr-go/rtr/internal/feedloop"
 )
 
 // The Redis store's revocation feed ([RevocationFeed]):
@@ -195,25 +197,9 @@ func (s *RedisStore) publishBatch(ctx context.Context, now time.Time, revs []Rev
 // every second, so a connection that died silently is noticed within
 // about two seconds.
 func (s *RedisStore) FollowRevocations(ctx context.Context, now func() time.Time, f RevocationFollower) error {
-	backoff := redisFeedMinBackoff
-	for ctx.Err() == nil {
-		up, err := s.followOnce(ctx, now, f)
-		if ctx.Err() != nil {
-			break
-		}
-		f.FeedDown(unavailable(err))
-		if up {
-			backoff = redisFeedMinBackoff
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-		backoff = min(2*backoff, redisFeedMaxBackoff)
-	}
-	return ctx.Err()
+	return feedloop.Run(ctx, redisFeedMinBackoff, redisFeedMaxBackoff,
+		func(ctx context.Context) (bool, error) { return s.followOnce(ctx, now, f) },
+		func(err error) { f.FeedDown(unavailable(err)) })
 }
 
 // followOnce runs one subscription until it fails; up reports whether it

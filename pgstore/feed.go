@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rtr-go/rtr"
+	"github.com/rtr-go/rtr/internal/feedloop"
 )
 
 // The store's revocation feed ([rtr.RevocationFeed]):
@@ -170,25 +171,9 @@ func parsePayload(p string) ([]rtr.Revocation, error) {
 // LISTEN needs a session of its own: the pool's URL must not lead to a
 // connection pooler in transaction mode (PgBouncer's, say).
 func (s *Store) FollowRevocations(ctx context.Context, now func() time.Time, f rtr.RevocationFollower) error {
-	backoff := revMinBackoff
-	for ctx.Err() == nil {
-		up, err := s.followOnce(ctx, now, f)
-		if ctx.Err() != nil {
-			break
-		}
-		f.FeedDown(unavailable(err))
-		if up {
-			backoff = revMinBackoff
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-		backoff = min(2*backoff, revMaxBackoff)
-	}
-	return ctx.Err()
+	return feedloop.Run(ctx, revMinBackoff, revMaxBackoff,
+		func(ctx context.Context) (bool, error) { return s.followOnce(ctx, now, f) },
+		func(err error) { f.FeedDown(unavailable(err)) })
 }
 
 // followOnce runs one connection until it fails; up reports whether it got
