@@ -3,6 +3,7 @@ package testkit
 import (
 	"encoding/base64"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -117,4 +118,22 @@ func EditPayload(t testing.TB, token string, edit func(claims map[string]any)) s
 func Tamper(t testing.TB, token string) string {
 	t.Helper()
 	return EditPayload(t, token, func(m map[string]any) { m["sub"] = "mallory" })
+}
+
+// JSONNames returns the JSON member names of struct type typ's exported
+// fields, embedded structs' included, in field order: what a claims type
+// decodes, for tests that check a decoder knows every one.
+func JSONNames(typ reflect.Type) []string {
+	var out []string
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		switch {
+		case f.Anonymous:
+			out = append(out, JSONNames(f.Type)...)
+		case f.IsExported():
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			out = append(out, name)
+		}
+	}
+	return out
 }

@@ -52,26 +52,7 @@ func TestMintMatchesJSONMarshal(t *testing.T) {
 // without teaching the fast path about it (rtr's own test covers its
 // Claims and AccessFields).
 func TestFastPathKnowsEveryClaimsField(t *testing.T) {
-	names := func(typ reflect.Type) []string {
-		var out []string
-		var walk func(reflect.Type)
-		walk = func(typ reflect.Type) {
-			for i := range typ.NumField() {
-				f := typ.Field(i)
-				if f.Anonymous {
-					walk(f.Type)
-					continue
-				}
-				if !f.IsExported() {
-					continue
-				}
-				name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-				out = append(out, name)
-			}
-		}
-		walk(typ)
-		return out
-	}
+	names := testkit.JSONNames
 	require.ElementsMatch(t, AccessFields[:], names(reflect.TypeOf(testClaims{})))
 	require.ElementsMatch(t, []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "gen", "client_id"}, names(reflect.TypeOf(Refresh{})))
 }
