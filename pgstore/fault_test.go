@@ -43,15 +43,7 @@ func TestFaultPostgresBackendKilled(t *testing.T) {
 
 		req := rtr.RotateRequest{Subject: r.Subject, SessionID: r.ID, JTI: r.Current, Generation: 1, NewJTI: id(),
 			Now: time.Now(), IdleTTL: time.Hour, Grace: grace, Deadline: time.Now().Add(30 * time.Second)}
-		type answer struct {
-			res rtr.RotateResult
-			err error
-		}
-		ch := make(chan answer, 1)
-		go func() {
-			res, err := s.Rotate(ctx, req)
-			ch <- answer{res, err}
-		}()
+		ch := rotateAsync(ctx, s, req)
 		// Wait for the rotation's backend to block on the lock, then kill it.
 		var killed bool
 		for deadline := time.Now().Add(20 * time.Second); !killed && time.Now().Before(deadline); {

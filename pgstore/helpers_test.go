@@ -99,3 +99,21 @@ func record(subject string, at time.Time) rtr.SessionRecord {
 }
 
 var secret = []byte("0123456789abcdef0123456789abcdef-pgstore-tests")
+
+// rotateAnswer is what a Rotate run by rotateAsync returned.
+type rotateAnswer struct {
+	res rtr.RotateResult
+	err error
+}
+
+// rotateAsync runs s.Rotate(ctx, req) on a goroutine of its own, for a test
+// that acts on the server while the rotation waits; the channel holds the
+// answer.
+func rotateAsync(ctx context.Context, s *pgstore.Store, req rtr.RotateRequest) <-chan rotateAnswer {
+	ch := make(chan rotateAnswer, 1)
+	go func() {
+		res, err := s.Rotate(ctx, req)
+		ch <- rotateAnswer{res, err}
+	}()
+	return ch
+}

@@ -487,15 +487,7 @@ func TestPostgresLateAfterLockWait(t *testing.T) {
 			require.NoError(t, err)
 			req := rtr.RotateRequest{Subject: r.Subject, SessionID: r.ID, JTI: jti, Generation: gen, NewJTI: id(),
 				Now: time.Now(), IdleTTL: time.Hour, Deadline: time.Now().Add(tc.deadline)}
-			type answer struct {
-				res rtr.RotateResult
-				err error
-			}
-			ch := make(chan answer, 1)
-			go func() {
-				res, err := s.Rotate(ctx, req)
-				ch <- answer{res, err}
-			}()
+			ch := rotateAsync(ctx, s, req)
 			time.Sleep(300 * time.Millisecond) // past the short deadline, while the lock is held
 			require.NoError(t, tx.Rollback(ctx))
 			a := <-ch
