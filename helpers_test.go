@@ -111,9 +111,5 @@ func newRevocationIssuer(t *testing.T, store rtr.Store, mod ...func(*rtr.Config)
 	for _, m := range mod {
 		m(&cfg)
 	}
-	iss, err := rtr.NewIssuer(cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = iss.Close() })
-	issuertest.WaitFeedInSync(t, iss.Verifier())
-	return iss
+	return issuertest.NewFollowing(t, cfg)
 }

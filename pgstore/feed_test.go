@@ -39,22 +39,7 @@ func storePair(t *testing.T) (a, b *pgstore.Store) {
 // of t.
 func revIssuer(t *testing.T, s *pgstore.Store) *rtr.Issuer {
 	t.Helper()
-	iss, err := rtr.NewIssuer(rtr.Config{Store: s, Secret: secret, InstantRevocation: true})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = iss.Close() })
-	issuertest.WaitFeedInSync(t, iss.Verifier())
-	return iss
-}
-
-func logins(t *testing.T, iss *rtr.Issuer, subject string, n int) []rtr.Pair {
-	t.Helper()
-	out := make([]rtr.Pair, n)
-	for i := range out {
-		p, err := iss.Issue(context.Background(), subject)
-		require.NoError(t, err)
-		out[i] = p
-	}
-	return out
+	return issuertest.NewFollowing(t, rtr.Config{Store: s, Secret: secret, InstantRevocation: true})
 }
 
 // TestPostgresInstantRevocation: two issuers on two pools (two processes)
@@ -65,7 +50,7 @@ func TestPostgresInstantRevocation(t *testing.T) {
 	a, b := revIssuer(t, s1), revIssuer(t, s2)
 
 	t.Run("Revoke", func(t *testing.T) {
-		ps := logins(t, a, "alice-"+id(), 2)
+		ps := issuertest.IssueMany(t, a, "alice-"+id(), 2)
 		_, err := b.Verifier().Verify(ctx, ps[0].AccessToken)
 		require.NoError(t, err)
 		require.NoError(t, a.Revoke(ctx, ps[0].RefreshToken))
@@ -77,8 +62,8 @@ func TestPostgresInstantRevocation(t *testing.T) {
 	})
 	t.Run("RevokeAll", func(t *testing.T) {
 		bob := "bob-" + id()
-		pairs := logins(t, b, bob, 50)
-		carol := logins(t, b, "carol-"+id(), 1)[0]
+		pairs := issuertest.IssueMany(t, b, bob, 50)
+		carol := issuertest.IssueMany(t, b, "carol-"+id(), 1)[0]
 		require.NoError(t, a.RevokeAll(ctx, bob))
 		for _, p := range pairs {
 			issuertest.WaitRevoked(t, b.Verifier(), p.AccessToken)
@@ -87,7 +72,7 @@ func TestPostgresInstantRevocation(t *testing.T) {
 		require.NoError(t, err)
 	})
 	t.Run("ReuseDetection", func(t *testing.T) {
-		stolen := logins(t, a, "dave-"+id(), 1)[0]
+		stolen := issuertest.IssueMany(t, a, "dave-"+id(), 1)[0]
 		victim, err := a.Refresh(ctx, stolen.RefreshToken)
 		require.NoError(t, err)
 		thief, err := b.Refresh(ctx, victim.RefreshToken)
@@ -98,7 +83,7 @@ func TestPostgresInstantRevocation(t *testing.T) {
 		issuertest.WaitRevoked(t, a.Verifier(), thief.AccessToken)
 	})
 	t.Run("VerifierStartedAfter", func(t *testing.T) {
-		p := logins(t, a, "erin-"+id(), 1)[0]
+		p := issuertest.IssueMany(t, a, "erin-"+id(), 1)[0]
 		require.NoError(t, a.Revoke(ctx, p.RefreshToken))
 		c := revIssuer(t, s2)
 		_, err := c.Verifier().Verify(ctx, p.AccessToken)
@@ -197,7 +182,7 @@ func TestFaultPostgresFeedBackendKilled(t *testing.T) {
 	s1, s2 := storePair(t)
 	admin := newPool(t, func(c *pgxpool.Config) { c.MaxConns = 2 })
 	a, b := revIssuer(t, s1), revIssuer(t, s2)
-	before := logins(t, a, "kb-"+id(), 3)
+	before := issuertest.IssueMany(t, a, "kb-"+id(), 3)
 	require.NoError(t, a.Revoke(ctx, before[0].RefreshToken))
 	issuertest.WaitRevoked(t, b.Verifier(), before[0].AccessToken)
 
@@ -226,7 +211,7 @@ func TestFaultPostgresFeedBackendKilled(t *testing.T) {
 		}
 	})
 	subj := "kd-" + id()
-	during := logins(t, a, subj, 40)
+	during := issuertest.IssueMany(t, a, subj, 40)
 	for _, p := range during[:20] {
 		require.NoError(t, a.Revoke(ctx, p.RefreshToken))
 		time.Sleep(20 * time.Millisecond) // spread over several kills and reconnects
@@ -264,7 +249,7 @@ func TestFaultPostgresFeedRestart(t *testing.T) {
 	s1, s2 := storePair(t)
 	a, b := revIssuer(t, s1), revIssuer(t, s2)
 	subj := "rs-" + id()
-	ps := logins(t, a, subj, 12)
+	ps := issuertest.IssueMany(t, a, subj, 12)
 	require.NoError(t, a.Revoke(ctx, ps[0].RefreshToken))
 	issuertest.WaitRevoked(t, b.Verifier(), ps[0].AccessToken)
 

@@ -27,22 +27,7 @@ func newRevocationIssuer(t *testing.T, store rtr.Store, events *issuertest.Event
 	for _, m := range mod {
 		m(&cfg)
 	}
-	iss, err := rtr.NewIssuer(cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = iss.Close() })
-	issuertest.WaitFeedInSync(t, iss.Verifier())
-	return iss
-}
-
-func issueMany(t *testing.T, iss *rtr.Issuer, subject string, n int) []rtr.Pair {
-	t.Helper()
-	out := make([]rtr.Pair, n)
-	for i := range out {
-		p, err := iss.Issue(context.Background(), subject)
-		require.NoError(t, err)
-		out[i] = p
-	}
-	return out
+	return issuertest.NewFollowing(t, cfg)
 }
 
 // TestFaultRevocationFeedCut: b's connection is cut (then refused, or
@@ -63,7 +48,7 @@ func TestFaultRevocationFeedCut(t *testing.T) {
 			a := newRevocationIssuer(t, rtr.NewRedisStore(ca), nil)
 			b := newRevocationIssuer(t, rtr.NewRedisStore(cb), nil)
 
-			before := issueMany(t, a, "alice", 5)
+			before := issuertest.IssueMany(t, a, "alice", 5)
 			require.NoError(t, a.Revoke(ctx, before[0].RefreshToken))
 			issuertest.WaitRevoked(t, b.Verifier(), before[0].AccessToken)
 
@@ -74,7 +59,7 @@ func TestFaultRevocationFeedCut(t *testing.T) {
 			}
 			require.Eventually(t, func() bool { return !b.Verifier().RevocationStatus().InSync }, 15*time.Second, 10*time.Millisecond,
 				"b never noticed its feed was gone")
-			during := issueMany(t, a, "bob", 20)
+			during := issuertest.IssueMany(t, a, "bob", 20)
 			for _, p := range during[:10] {
 				require.NoError(t, a.Revoke(ctx, p.RefreshToken))
 			}
@@ -117,7 +102,7 @@ func TestFaultRevocationFeedRestart(t *testing.T) {
 	a := newRevocationIssuer(t, rtr.NewRedisStore(ca), nil)
 	b := newRevocationIssuer(t, rtr.NewRedisStore(cb), nil)
 
-	old := issueMany(t, a, "alice", 2)
+	old := issuertest.IssueMany(t, a, "alice", 2)
 	require.NoError(t, a.Revoke(ctx, old[0].RefreshToken))
 	issuertest.WaitRevoked(t, b.Verifier(), old[0].AccessToken)
 
@@ -129,7 +114,7 @@ func TestFaultRevocationFeedRestart(t *testing.T) {
 	_, err = b.Verifier().Verify(ctx, old[0].AccessToken)
 	require.ErrorIs(t, err, rtr.ErrTokenRevoked, "a catch-up from an empty record forgets nothing")
 
-	fresh := issueMany(t, a, "bob", 1)
+	fresh := issuertest.IssueMany(t, a, "bob", 1)
 	require.NoError(t, a.Revoke(ctx, fresh[0].RefreshToken))
 	issuertest.WaitRevoked(t, b.Verifier(), fresh[0].AccessToken)
 	cc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
@@ -164,7 +149,7 @@ func TestFaultRevocationFeedDownPastBound(t *testing.T) {
 				c.RevocationMaxLag = 300 * time.Millisecond
 				c.RevocationFailClosed = failClosed
 			})
-			ps := issueMany(t, a, "alice", 2)
+			ps := issuertest.IssueMany(t, a, "alice", 2)
 
 			px.SetDown(true)
 			require.Eventually(t, func() bool { return events.Count(rtr.EventFeedLagging) == 1 }, 15*time.Second, 10*time.Millisecond)
@@ -206,7 +191,7 @@ func TestFaultRevocationFeedShardRestart(t *testing.T) {
 	a := newRevocationIssuer(t, rtr.NewRedisStore(ca), nil)
 	b := newRevocationIssuer(t, rtr.NewRedisStore(cb), nil)
 
-	old := issueMany(t, a, "alice", 1)
+	old := issuertest.IssueMany(t, a, "alice", 1)
 	require.NoError(t, a.Revoke(ctx, old[0].RefreshToken))
 	issuertest.WaitRevoked(t, b.Verifier(), old[0].AccessToken)
 
@@ -219,7 +204,7 @@ func TestFaultRevocationFeedShardRestart(t *testing.T) {
 
 	// The restarted node may take a moment to serve its slot again; the
 	// revoking call says so rather than claiming success.
-	fresh := issueMany(t, a, "bob", 1)
+	fresh := issuertest.IssueMany(t, a, "bob", 1)
 	require.Eventually(t, func() bool { return a.Revoke(ctx, fresh[0].RefreshToken) == nil }, 30*time.Second, 50*time.Millisecond)
 	issuertest.WaitRevoked(t, b.Verifier(), fresh[0].AccessToken)
 	issuertest.WaitFeedInSync(t, b.Verifier())

@@ -83,3 +83,27 @@ func WaitRevoked(t testing.TB, v *rtr.Verifier, tok string) {
 		assert.ErrorIs(c, err, rtr.ErrTokenRevoked, "token still accepted or refused for another reason")
 	}, wait, 2*time.Millisecond)
 }
+
+// NewFollowing builds an issuer from cfg, which should set
+// InstantRevocation, closes it when t ends, and waits until its verifier's
+// revocation feed is in sync.
+func NewFollowing(t testing.TB, cfg rtr.Config) *rtr.Issuer {
+	t.Helper()
+	iss, err := rtr.NewIssuer(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = iss.Close() })
+	WaitFeedInSync(t, iss.Verifier())
+	return iss
+}
+
+// IssueMany logs subject in n times and returns the pairs.
+func IssueMany(t testing.TB, iss *rtr.Issuer, subject string, n int) []rtr.Pair {
+	t.Helper()
+	out := make([]rtr.Pair, n)
+	for i := range out {
+		p, err := iss.Issue(context.Background(), subject)
+		require.NoError(t, err)
+		out[i] = p
+	}
+	return out
+}
